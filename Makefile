@@ -1,0 +1,105 @@
+# jen1 - build, test and benchmark.
+#
+#   make            build every program into build/
+#   make test       build, then run every test; ends with "N passed, N failed"
+#   make test-asan  the C unit tests again under AddressSanitizer + UBSan
+#   make bench      engine benchmarks, written to BENCHMARKS.md
+#
+# LibTorch comes from Debian's libtorch-dev by default. For another LibTorch
+# (the CUDA build in Dockerfile.gpu) set TORCH_DIR to its unpacked root.
+
+CC  ?= cc
+CXX ?= g++
+BUILD ?= build
+NVCC ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+
+OPT      ?= -O2
+WARN     := -Wall -Wextra
+DEPFLAGS := -MMD -MP
+INCLUDES := -Ishim -Icommon
+CFLAGS   += -std=c11 $(OPT) -g $(WARN) -D_GNU_SOURCE $(DEPFLAGS) $(INCLUDES)
+CXXFLAGS += -std=c++17 $(OPT) -g $(WARN) $(DEPFLAGS) $(INCLUDES)
+LDFLAGS  +=
+
+ifdef TORCH_DIR
+TORCH_CUDA   := $(wildcard $(TORCH_DIR)/lib/libtorch_cuda.so)
+TORCH_CFLAGS := $(if $(TORCH_CUDA),-DJEN1_WITH_CUDA) -isystem $(TORCH_DIR)/include -isystem $(TORCH_DIR)/include/torch/csrc/api/include -D_GLIBCXX_USE_CXX11_ABI=1
+TORCH_LIBS   := -L$(TORCH_DIR)/lib -Wl,-rpath,$(TORCH_DIR)/lib -Wl,--no-as-needed -ltorch -ltorch_cpu \
+                $(if $(TORCH_CUDA),-ltorch_cuda -lc10_cuda) -Wl,--as-needed -lc10
+else
+TORCH_CFLAGS :=
+TORCH_LIBS   := -ltorch_cpu -lc10
+endif
+
+BASE_LIBS := -ljansson -lsndfile -lm -lpthread
+SHIM_LIBS := $(TORCH_LIBS) $(BASE_LIBS)
+
+COMMON_SRC := $(wildcard common/*.c)
+SHIM_C_SRC := $(wildcard shim/*.c)
+SHIM_CXX_SRC := $(wildcard shim/*.cpp)
+
+COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/obj/%.o)
+SHIM_OBJ   := $(SHIM_C_SRC:%.c=$(BUILD)/obj/%.o) $(SHIM_CXX_SRC:%.cpp=$(BUILD)/obj/%.o)
+
+LIBCOMMON := $(BUILD)/libjen1common.a
+LIBSHIM   := $(BUILD)/libjen1shim.a
+
+TOOLS := $(BUILD)/jen1-gen $(BUILD)/jen1-mkmodel
+
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all test test-asan bench clean tools tests
+all: $(LIBCOMMON) $(LIBSHIM) $(TOOLS)
+tools: $(TOOLS)
+tests: $(UNIT_BIN)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/shim/%.o: shim/%.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) $(TORCH_CFLAGS) -c $< -o $@
+
+# The matvec kernels pick AVX-512/AVX2 at run time, so they are compiled
+# with per-function target attributes, not with -march flags.
+$(LIBCOMMON): $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(LIBSHIM): $(SHIM_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/jen1-gen: $(BUILD)/obj/shim/tools/gen.o $(LIBSHIM) $(LIBCOMMON)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(SHIM_LIBS)
+
+$(BUILD)/jen1-mkmodel: $(BUILD)/obj/shim/tools/mkmodel.o $(LIBSHIM) $(LIBCOMMON)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(SHIM_LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBSHIM) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(SHIM_LIBS)
+
+$(BUILD)/obj/tests/unit/%.o: tests/unit/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -c $< -o $@
+
+test: all $(UNIT_BIN)
+	@tests/run $(BUILD)
+
+# Sanitizer build: everything again in build-asan/ with ASan + UBSan.
+test-asan:
+	$(MAKE) BUILD=build-asan OPT="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer" \
+	    LDFLAGS="-fsanitize=address,undefined" all tests
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    tests/run build-asan
+
+bench: all
+	@scripts/bench $(BUILD)
+
+clean:
+	rm -rf $(BUILD) build-asan
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,26 @@
+/* audio.h - encoding mono float PCM with libsndfile: 16-bit WAV, FLAC, or
+ * Ogg Vorbis, to a file or to memory. Samples outside [-1, 1] are clipped,
+ * not wrapped. */
+#ifndef JEN1_AUDIO_H
+#define JEN1_AUDIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { AUDIO_WAV, AUDIO_FLAC, AUDIO_OGG } audio_format;
+
+/* "wav", "flac", "ogg" -> format; returns 0, or -1 for an unknown name. */
+int audio_format_parse(const char *name, audio_format *out);
+const char *audio_format_name(audio_format format);
+/* "audio/wav", ... */
+const char *audio_format_mime(audio_format format);
+
+/* Encodes into a malloc'd buffer (*out, *out_len). Returns 0 or -1 with a message. */
+int audio_encode(const float *samples, int64_t n_samples, int sample_rate, audio_format format,
+                 unsigned char **out, size_t *out_len, char *err, size_t errlen);
+
+/* Encodes straight into the file at `path`. Returns 0 or -1 with a message. */
+int audio_write_file(const char *path, const float *samples, int64_t n_samples, int sample_rate,
+                     audio_format format, char *err, size_t errlen);
+
+#endif

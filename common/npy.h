@@ -1,0 +1,32 @@
+/* npy.h - read and write NumPy .npy files (format 1.0/2.0, C order,
+ * little-endian float32 '<f4' and int64 '<i8'): the exchange format of the
+ * golden fixtures and of jen1-gen's --dump-* / --codes options. */
+#ifndef JEN1_NPY_H
+#define JEN1_NPY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define NPY_MAX_DIMS 8
+
+typedef enum { NPY_F32, NPY_I64 } npy_dtype;
+
+typedef struct npy_array {
+    npy_dtype dtype;
+    int ndim;
+    int64_t shape[NPY_MAX_DIMS];
+    void *data;   /* malloc'd, numel * 4 or 8 bytes */
+} npy_array;
+
+int64_t npy_numel(const npy_array *a);
+
+/* Reads `path`. Returns 0, or -1 with a message (wrong magic, unsupported
+ * dtype or Fortran order, truncated data) in err. */
+int npy_read(const char *path, npy_array *out, char *err, size_t errlen);
+
+/* Writes `a` to `path`. Returns 0 or -1 with a message. */
+int npy_write(const char *path, const npy_array *a, char *err, size_t errlen);
+
+void npy_free(npy_array *a);
+
+#endif

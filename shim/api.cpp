@@ -1,0 +1,374 @@
+// api.cpp - the C API of jen1.h: argument checks, model loading, and the
+// boundary where every C++ exception becomes a jen1_status and a message.
+#include <ATen/Parallel.h>
+#include <ATen/detail/CUDAHooksInterface.h>
+#include <c10/util/Exception.h>
+#include <torch/csrc/api/include/torch/version.h>
+
+#include <sys/stat.h>
+
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <thread>
+
+#include "engine.hpp"
+#include "matvec.h"
+
+jen1_model::~jen1_model()
+{
+    // Tensors viewing the mapping must go before the mapping does.
+    text = jen1::TextEncoder();
+    decoder = jen1::Decoder();
+    encodec = jen1::Encodec();
+    safetensors_close(file);
+}
+
+namespace {
+
+void set_error(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || errlen == 0) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+// Runs `body`, mapping every exception to a status and a message.
+template <typename F> jen1_status guarded(char *err, size_t errlen, F body)
+{
+    try {
+        body();
+        if (err && errlen) err[0] = '\0';
+        return JEN1_OK;
+    } catch (const jen1::Error &e) {
+        set_error(err, errlen, "%s", e.what());
+        return e.status;
+    } catch (const c10::Error &e) {
+        set_error(err, errlen, "libtorch: %s", e.what_without_backtrace());
+        return JEN1_ERR_INTERNAL;
+    } catch (const std::bad_alloc &) {
+        set_error(err, errlen, "out of memory");
+        return JEN1_ERR_NO_MEMORY;
+    } catch (const std::exception &e) {
+        set_error(err, errlen, "%s", e.what());
+        return JEN1_ERR_INTERNAL;
+    } catch (...) {
+        set_error(err, errlen, "unknown error");
+        return JEN1_ERR_INTERNAL;
+    }
+}
+
+bool file_exists(const std::string &path)
+{
+    struct stat st;
+    return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+void to_c_tensor(const at::Tensor &src, jen1_tensor *dst)
+{
+    at::Tensor t = src.to(at::kCPU).contiguous();
+    if (t.dim() > 6) throw jen1::Error(JEN1_ERR_INTERNAL, "tensor has too many dimensions");
+    jen1_tensor out{};
+    if (t.scalar_type() == at::kLong) {
+        out.dtype = JEN1_I64;
+    } else {
+        t = t.to(at::kFloat);
+        out.dtype = JEN1_F32;
+    }
+    out.ndim = (int)t.dim();
+    for (int i = 0; i < out.ndim; i++) out.shape[i] = t.size(i);
+    size_t bytes = (size_t)t.numel() * t.element_size();
+    out.data = std::malloc(bytes ? bytes : 1);
+    if (!out.data) throw std::bad_alloc();
+    std::memcpy(out.data, t.data_ptr(), bytes);
+    *dst = out;
+}
+
+at::Device choose_device(jen1_device wanted)
+{
+    const bool cuda = at::globalContext().hasCUDA() && at::detail::getCUDAHooks().getNumGPUs() > 0;
+    if (wanted == JEN1_DEVICE_CUDA && !cuda)
+        throw jen1::Error(JEN1_ERR_DEVICE, "CUDA was requested but LibTorch sees no GPU (built with CUDA: " +
+                                               std::string(at::globalContext().hasCUDA() ? "yes" : "no") + ")");
+    if (wanted != JEN1_DEVICE_CPU && cuda) return at::Device(at::kCUDA, 0);
+    return at::Device(at::kCPU);
+}
+
+void load_model(const char *dir, const jen1_model_params &params, jen1_model *m)
+{
+    if (!dir || !*dir) throw jen1::Error(JEN1_ERR_INVALID_ARGUMENT, "model directory is empty");
+    m->dir = dir;
+    const std::string config = m->dir + "/config.json", generation = m->dir + "/generation_config.json",
+                      weights = m->dir + "/model.safetensors", spiece = m->dir + "/spiece.model";
+    for (const std::string &f : {config, weights, spiece})
+        if (!file_exists(f)) throw jen1::Error(JEN1_ERR_IO, f + ": not found (is " + m->dir + " a model directory?)");
+
+    char err[1024];
+    if (jen1_model_config_load(config.c_str(), file_exists(generation) ? generation.c_str() : nullptr, &m->cfg,
+                               err, sizeof err) != 0)
+        throw jen1::Error(JEN1_ERR_FORMAT, err);
+    const jen1_model_config &c = m->cfg;
+    if (c.decoder.bos_token_id < 0 || c.decoder.bos_token_id > c.decoder.vocab_size ||
+        c.decoder.pad_token_id < 0 || c.decoder.pad_token_id > c.decoder.vocab_size)
+        throw jen1::Error(JEN1_ERR_FORMAT, config + ": decoder bos/pad token ids must be in [0, vocab_size]");
+    if (c.decoder.max_position_embeddings <= c.decoder.num_codebooks)
+        throw jen1::Error(JEN1_ERR_FORMAT, config + ": decoder.max_position_embeddings is too small");
+
+    m->tokenizer.load(spiece);
+    if (m->tokenizer.vocab_size() > c.t5.vocab_size)
+        throw jen1::Error(JEN1_ERR_FORMAT, spiece + ": " + std::to_string(m->tokenizer.vocab_size()) +
+                                               " pieces, more than the text encoder's " +
+                                               std::to_string(c.t5.vocab_size) + " embedding rows");
+
+    if (safetensors_open(weights.c_str(), &m->file, err, sizeof err) != 0) throw jen1::Error(JEN1_ERR_FORMAT, err);
+    jen1::Weights w(m->file);
+    m->text.load(w, c.t5, c.decoder.hidden_size);
+    m->decoder.load(w, c.decoder, params.decoder_weights == JEN1_WEIGHTS_BF16);
+    m->encodec.load(w, c.encodec, c.decoder.num_codebooks);
+
+    m->device = choose_device(params.device);
+    if (!m->device.is_cpu()) {
+        m->text.to(m->device);
+        m->decoder.to(m->device);
+        m->encodec.to(m->device);
+        m->device_name = "cuda:0";
+    }
+}
+
+}  // namespace
+
+extern "C" {
+
+const char *jen1_status_name(jen1_status status)
+{
+    switch (status) {
+    case JEN1_OK: return "ok";
+    case JEN1_ERR_INVALID_ARGUMENT: return "invalid_argument";
+    case JEN1_ERR_IO: return "io";
+    case JEN1_ERR_FORMAT: return "format";
+    case JEN1_ERR_UNSUPPORTED: return "unsupported";
+    case JEN1_ERR_TOO_LONG: return "too_long";
+    case JEN1_ERR_ABORTED: return "aborted";
+    case JEN1_ERR_NO_MEMORY: return "no_memory";
+    case JEN1_ERR_DEVICE: return "device";
+    case JEN1_ERR_INTERNAL: return "internal";
+    }
+    return "unknown";
+}
+
+jen1_model_params jen1_model_default_params(void)
+{
+    jen1_model_params p;
+    p.device = JEN1_DEVICE_AUTO;
+    p.n_threads = 0;
+    p.decoder_weights = JEN1_WEIGHTS_F32;
+    return p;
+}
+
+jen1_status jen1_model_load(const char *dir, const jen1_model_params *params, jen1_model **out, char *err,
+                            size_t errlen)
+{
+    if (!out) {
+        set_error(err, errlen, "jen1_model_load: out is NULL");
+        return JEN1_ERR_INVALID_ARGUMENT;
+    }
+    *out = nullptr;
+    jen1_model_params p = params ? *params : jen1_model_default_params();
+    jen1_model *m = nullptr;
+    jen1_status st = guarded(err, errlen, [&] {
+        int threads = p.n_threads > 0 ? p.n_threads : (int)std::max(1u, std::thread::hardware_concurrency());
+        at::set_num_threads(threads);
+        m = new jen1_model();
+        load_model(dir, p, m);
+    });
+    if (st != JEN1_OK) {
+        delete m;
+        return st;
+    }
+    *out = m;
+    return JEN1_OK;
+}
+
+void jen1_model_free(jen1_model *model) { delete model; }
+
+int jen1_model_sample_rate(const jen1_model *m) { return m->cfg.encodec.sampling_rate; }
+int jen1_model_frame_rate(const jen1_model *m) { return m->cfg.encodec.frame_rate; }
+int jen1_model_num_codebooks(const jen1_model *m) { return m->cfg.decoder.num_codebooks; }
+int jen1_model_codebook_size(const jen1_model *m) { return m->cfg.decoder.vocab_size; }
+int jen1_model_max_frames(const jen1_model *m)
+{
+    return m->cfg.decoder.max_position_embeddings - m->cfg.decoder.num_codebooks;
+}
+const char *jen1_model_device(const jen1_model *m) { return m->device_name.c_str(); }
+
+jen1_generate_params jen1_generate_default_params(const jen1_model *m)
+{
+    jen1_generate_params p;
+    std::memset(&p, 0, sizeof p);
+    const jen1_generation_config &g = m->cfg.generation;
+    p.greedy = !g.do_sample;
+    p.top_k = g.top_k;
+    p.top_p = g.top_p;
+    p.temperature = g.temperature;
+    p.guidance_scale = g.guidance_scale;
+    p.decode_audio = 1;
+    return p;
+}
+
+jen1_status jen1_generate(const jen1_model *model, const jen1_request *requests, int n_requests,
+                          const jen1_generate_params *params, jen1_output **out, char *err, size_t errlen)
+{
+    if (!model || !params || !out) {
+        set_error(err, errlen, "jen1_generate: model, params and out must not be NULL");
+        return JEN1_ERR_INVALID_ARGUMENT;
+    }
+    *out = nullptr;
+    return guarded(err, errlen, [&] { *out = jen1::generate(*model, requests, n_requests, *params); });
+}
+
+void jen1_output_free(jen1_output *out)
+{
+    if (!out) return;
+    for (int i = 0; out->items && i < out->n_items; i++) {
+        std::free(out->items[i].codes);
+        std::free(out->items[i].audio);
+    }
+    std::free(out->items);
+    std::free(out);
+}
+
+int64_t jen1_tensor_numel(const jen1_tensor *t)
+{
+    int64_t n = 1;
+    for (int i = 0; i < t->ndim; i++) n *= t->shape[i];
+    return n;
+}
+
+void jen1_tensor_free(jen1_tensor *t)
+{
+    if (!t) return;
+    std::free(t->data);
+    std::memset(t, 0, sizeof *t);
+}
+
+jen1_status jen1_tokenize(const jen1_model *model, const char *text, int64_t *ids, int max_ids, int *n_ids,
+                          char *err, size_t errlen)
+{
+    if (!model || !text || !n_ids || max_ids < 0 || (max_ids > 0 && !ids)) {
+        set_error(err, errlen, "jen1_tokenize: bad arguments");
+        return JEN1_ERR_INVALID_ARGUMENT;
+    }
+    return guarded(err, errlen, [&] {
+        std::vector<int64_t> t = model->tokenizer.encode(text, model->cfg.t5.eos_token_id);
+        *n_ids = (int)t.size();
+        for (int i = 0; i < max_ids && i < (int)t.size(); i++) ids[i] = t[i];
+    });
+}
+
+static std::vector<std::string> prompt_list(const char *const *prompts, int n)
+{
+    std::vector<std::string> v;
+    for (int i = 0; i < n; i++) {
+        if (!prompts[i]) throw jen1::Error(JEN1_ERR_INVALID_ARGUMENT, "prompt " + std::to_string(i) + " is NULL");
+        v.push_back(prompts[i]);
+    }
+    return v;
+}
+
+jen1_status jen1_encode_text(const jen1_model *model, const char *const *prompts, int n_prompts,
+                             jen1_tensor *input_ids, jen1_tensor *attention_mask, jen1_tensor *t5_hidden_states,
+                             jen1_tensor *encoder_hidden_states, char *err, size_t errlen)
+{
+    if (!model || !prompts || n_prompts < 1) {
+        set_error(err, errlen, "jen1_encode_text: need a model and at least one prompt");
+        return JEN1_ERR_INVALID_ARGUMENT;
+    }
+    return guarded(err, errlen, [&] {
+        at::NoGradGuard no_grad;
+        at::Tensor ids, mask;
+        jen1::tokenize_batch(*model, prompt_list(prompts, n_prompts), ids, mask);
+        std::vector<at::Tensor> hidden;
+        at::Tensor d_ids = ids.to(model->device), d_mask = mask.to(model->device);
+        at::Tensor last = model->text.forward(d_ids, d_mask, t5_hidden_states ? &hidden : nullptr);
+        if (input_ids) to_c_tensor(ids, input_ids);
+        if (attention_mask) to_c_tensor(mask, attention_mask);
+        if (t5_hidden_states) to_c_tensor(at::stack(hidden, 0), t5_hidden_states);
+        if (encoder_hidden_states) to_c_tensor(model->text.project(last, d_mask), encoder_hidden_states);
+    });
+}
+
+jen1_status jen1_decoder_forward(const jen1_model *model, const char *const *prompts, int n_prompts,
+                                 const int64_t *decoder_ids, int n_steps, jen1_tensor *logits,
+                                 jen1_tensor *hidden_states, char *err, size_t errlen)
+{
+    if (!model || !decoder_ids || n_prompts < 1 || n_steps < 1) {
+        set_error(err, errlen, "jen1_decoder_forward: need a model, decoder ids, a batch and steps");
+        return JEN1_ERR_INVALID_ARGUMENT;
+    }
+    return guarded(err, errlen, [&] {
+        at::NoGradGuard no_grad;
+        const int K = model->cfg.decoder.num_codebooks, V = model->cfg.decoder.vocab_size;
+        if (n_steps > model->cfg.decoder.max_position_embeddings)
+            throw jen1::Error(JEN1_ERR_TOO_LONG, "more steps than the decoder has positions");
+        at::Tensor ids = at::from_blob(const_cast<int64_t *>(decoder_ids), {n_prompts, K, n_steps}, at::kLong).clone();
+        if (ids.min().item<int64_t>() < 0 || ids.max().item<int64_t>() > V)
+            throw jen1::Error(JEN1_ERR_INVALID_ARGUMENT, "decoder ids must be in [0, vocab_size]");
+        at::Tensor states, mask;
+        if (prompts) {
+            at::Tensor tids;
+            jen1::tokenize_batch(*model, prompt_list(prompts, n_prompts), tids, mask);
+            tids = tids.to(model->device);
+            mask = mask.to(model->device);
+            states = model->text.project(model->text.forward(tids, mask), mask);
+        }
+        jen1::DecoderState state = jen1::decoder_begin(model->decoder, n_prompts, n_steps, states, mask);
+        std::vector<at::Tensor> hidden;
+        at::Tensor out = jen1::decoder_forward(model->decoder, state, ids.to(model->device),
+                                               hidden_states ? &hidden : nullptr);
+        if (logits) to_c_tensor(out.reshape({(int64_t)n_prompts * K, n_steps, V}), logits);
+        if (hidden_states) to_c_tensor(at::stack(hidden, 0), hidden_states);
+    });
+}
+
+jen1_status jen1_decode_codes(const jen1_model *model, const int64_t *codes, int batch, int n_codebooks,
+                              int n_frames, jen1_tensor *quantized, jen1_tensor *audio, char *err, size_t errlen)
+{
+    if (!model || !codes || batch < 1 || n_codebooks < 1 || n_frames < 1) {
+        set_error(err, errlen, "jen1_decode_codes: need a model, codes and positive dimensions");
+        return JEN1_ERR_INVALID_ARGUMENT;
+    }
+    return guarded(err, errlen, [&] {
+        at::NoGradGuard no_grad;
+        at::Tensor c = at::from_blob(const_cast<int64_t *>(codes), {batch, n_codebooks, n_frames}, at::kLong)
+                           .to(model->device);
+        if (quantized) to_c_tensor(model->encodec.dequantize(c), quantized);
+        if (audio) to_c_tensor(model->encodec.decode(c), audio);
+    });
+}
+
+void jen1_torch_info_get(jen1_torch_info *info)
+{
+    std::memset(info, 0, sizeof *info);
+    snprintf(info->torch_version, sizeof info->torch_version, "%d.%d.%d", TORCH_VERSION_MAJOR,
+             TORCH_VERSION_MINOR, TORCH_VERSION_PATCH);
+#ifdef JEN1_WITH_CUDA
+    info->cuda_built = 1;
+#endif
+    try {
+        info->cuda_available = at::globalContext().hasCUDA();
+        info->cuda_device_count = info->cuda_available ? (int)at::detail::getCUDAHooks().getNumGPUs() : 0;
+    } catch (...) {
+        info->cuda_available = 0;
+    }
+    if (info->cuda_available)
+        snprintf(info->device_name, sizeof info->device_name, "cuda:0");
+    else
+        snprintf(info->device_name, sizeof info->device_name, "cpu (%s kernels)", jen1_matvec_isa());
+    info->n_threads = at::get_num_threads();
+}
+
+}  // extern "C"

@@ -1,0 +1,245 @@
+// decoder.cpp - the MusicGen transformer decoder with its KV cache.
+//
+// Input embedding: the sum over codebooks of each codebook's embedding of
+// its token, plus the sinusoidal row of the position. Pre-LN blocks:
+// causal self-attention, cross-attention to the projected text, a GELU MLP,
+// each added to the residual stream; a final LayerNorm; one LM head per
+// codebook. No biases anywhere but the LayerNorms.
+//
+// Classifier-free guidance runs the unconditional half of the batch through
+// the same weights without text. Its cross-attention would attend over an
+// all-masked, all-zero text and add exactly zero, so those rows simply skip
+// it: DecoderState::cond_rows says how many rows see the text.
+#include <ATen/Parallel.h>
+
+#include <cmath>
+#include <limits>
+
+#include "engine.hpp"
+#include "matvec.h"
+
+namespace jen1 {
+
+at::Tensor Linear::operator()(const at::Tensor &x) const
+{
+    const int64_t in = w.size(1), out = w.size(0);
+    const int64_t rows = x.numel() / in;
+    if (!x.is_cpu() || rows > JEN1_MATVEC_MAX_ROWS || x.scalar_type() != at::kFloat)
+        return at::linear(x, w, b);
+
+    at::Tensor xc = x.reshape({rows, in}).contiguous();
+    auto out_sizes = x.sizes().vec();
+    out_sizes.back() = out;
+    at::Tensor y = at::empty({rows, out}, x.options());
+    const float *xp = xc.data_ptr<float>();
+    const float *bp = b.defined() ? b.data_ptr<float>() : nullptr;
+    float *yp = y.data_ptr<float>();
+    const int threads = at::get_num_threads();
+    const int64_t grain = std::max<int64_t>(64, (out + threads - 1) / threads);
+    if (w_bf16.defined()) {
+        const uint16_t *wp = reinterpret_cast<const uint16_t *>(w_bf16.data_ptr<int16_t>());
+        at::parallel_for(0, out, grain, [&](int64_t j0, int64_t j1) {
+            jen1_matvec_bf16(xp, (int)rows, (int)in, (int)in, wp, bp, yp, (int)out, (int)j0, (int)j1);
+        });
+    } else {
+        const float *wp = w.data_ptr<float>();
+        at::parallel_for(0, out, grain, [&](int64_t j0, int64_t j1) {
+            jen1_matvec_f32(xp, (int)rows, (int)in, (int)in, wp, bp, yp, (int)out, (int)j0, (int)j1);
+        });
+    }
+    return y.view(out_sizes);
+}
+
+static Linear make_linear(const Weights &w, const std::string &name, int64_t out, int64_t in, bool bf16)
+{
+    Linear l;
+    l.w = w.get(name, {out, in});
+    if (bf16) {
+        l.w_bf16 = at::empty({out, in}, at::TensorOptions().dtype(at::kShort));
+        jen1_f32_to_bf16(l.w.data_ptr<float>(), reinterpret_cast<uint16_t *>(l.w_bf16.data_ptr<int16_t>()),
+                         (size_t)l.w.numel());
+    }
+    return l;
+}
+
+void Decoder::load(const Weights &w, const jen1_decoder_config &config, bool bf16)
+{
+    cfg = config;
+    const int64_t H = cfg.hidden_size, F = cfg.ffn_dim, V = cfg.vocab_size;
+    const std::string p = "decoder.model.decoder.";
+
+    embed.clear();
+    for (int k = 0; k < cfg.num_codebooks; k++)
+        embed.push_back(w.get(p + "embed_tokens." + std::to_string(k) + ".weight", {V + 1, H}));
+
+    const std::string pos_name = p + "embed_positions.weights";
+    if (w.has(pos_name)) {
+        positions = w.get(pos_name, {cfg.max_position_embeddings, H});
+    } else {
+        // The sinusoidal table, computed as the reference does (same float32
+        // ops, so the rows are bit-identical to a stored table).
+        const int64_t half = H / 2;
+        double step = std::log(10000.0) / (double)(half - 1);
+        at::Tensor freq = at::exp(at::arange(half, at::kLong).to(at::kFloat) * -step);
+        at::Tensor angle = at::arange(cfg.max_position_embeddings, at::kLong).to(at::kFloat).unsqueeze(1) *
+                           freq.unsqueeze(0);
+        positions = at::cat({at::cos(angle), at::sin(angle)}, 1);
+        if (H % 2) positions = at::cat({positions, at::zeros({cfg.max_position_embeddings, 1})}, 1);
+    }
+
+    layers.clear();
+    for (int i = 0; i < cfg.num_hidden_layers; i++) {
+        const std::string l = p + "layers." + std::to_string(i) + ".";
+        Layer L;
+        L.ln_self_w = w.get(l + "self_attn_layer_norm.weight", {H});
+        L.ln_self_b = w.get(l + "self_attn_layer_norm.bias", {H});
+        L.q = make_linear(w, l + "self_attn.q_proj.weight", H, H, bf16);
+        L.k = make_linear(w, l + "self_attn.k_proj.weight", H, H, bf16);
+        L.v = make_linear(w, l + "self_attn.v_proj.weight", H, H, bf16);
+        L.o = make_linear(w, l + "self_attn.out_proj.weight", H, H, bf16);
+        L.ln_cross_w = w.get(l + "encoder_attn_layer_norm.weight", {H});
+        L.ln_cross_b = w.get(l + "encoder_attn_layer_norm.bias", {H});
+        L.cq = make_linear(w, l + "encoder_attn.q_proj.weight", H, H, bf16);
+        // Cross-attention keys/values are computed once per request: no
+        // point in a bf16 copy.
+        L.ck = make_linear(w, l + "encoder_attn.k_proj.weight", H, H, false);
+        L.cv = make_linear(w, l + "encoder_attn.v_proj.weight", H, H, false);
+        L.co = make_linear(w, l + "encoder_attn.out_proj.weight", H, H, bf16);
+        L.ln_ff_w = w.get(l + "final_layer_norm.weight", {H});
+        L.ln_ff_b = w.get(l + "final_layer_norm.bias", {H});
+        L.fc1 = make_linear(w, l + "fc1.weight", F, H, bf16);
+        L.fc2 = make_linear(w, l + "fc2.weight", H, F, bf16);
+        layers.push_back(L);
+    }
+    ln_w = w.get(p + "layer_norm.weight", {H});
+    ln_b = w.get(p + "layer_norm.bias", {H});
+    heads.clear();
+    for (int k = 0; k < cfg.num_codebooks; k++)
+        heads.push_back(make_linear(w, "decoder.lm_heads." + std::to_string(k) + ".weight", V, H, bf16));
+}
+
+void Decoder::to(at::Device device)
+{
+    auto mv = [&](at::Tensor &t) { if (t.defined()) t = t.to(device); };
+    auto mvl = [&](Linear &l) {
+        mv(l.w); mv(l.b);
+        if (!device.is_cpu()) l.w_bf16 = at::Tensor();  // the GPU runs fp32 GEMMs
+    };
+    for (auto &e : embed) mv(e);
+    mv(positions); mv(ln_w); mv(ln_b);
+    for (auto &h : heads) mvl(h);
+    for (auto &L : layers) {
+        mv(L.ln_self_w); mv(L.ln_self_b); mv(L.ln_cross_w); mv(L.ln_cross_b); mv(L.ln_ff_w); mv(L.ln_ff_b);
+        for (Linear *l : {&L.q, &L.k, &L.v, &L.o, &L.cq, &L.ck, &L.cv, &L.co, &L.fc1, &L.fc2}) mvl(*l);
+    }
+}
+
+static at::Tensor split_heads(const at::Tensor &x, int64_t heads)
+{
+    // [rows, T, hidden] -> [rows, heads, T, head_dim]
+    return x.view({x.size(0), x.size(1), heads, x.size(2) / heads}).transpose(1, 2);
+}
+
+static at::Tensor merge_heads(const at::Tensor &x)
+{
+    return x.transpose(1, 2).reshape({x.size(0), x.size(2), x.size(1) * x.size(3)});
+}
+
+DecoderState decoder_begin(const Decoder &d, int rows, int capacity,
+                           const at::Tensor &encoder_states, const at::Tensor &mask)
+{
+    DecoderState s;
+    const int64_t heads = d.cfg.num_attention_heads, hd = d.cfg.hidden_size / heads;
+    s.rows = rows;
+    s.cond_rows = encoder_states.defined() ? (int)encoder_states.size(0) : 0;
+    auto opts = d.ln_w.options();
+    for (size_t i = 0; i < d.layers.size(); i++) {
+        s.k.push_back(at::empty({rows, heads, capacity, hd}, opts));
+        s.v.push_back(at::empty({rows, heads, capacity, hd}, opts));
+        if (s.cond_rows) {
+            s.ck.push_back(split_heads(d.layers[i].ck(encoder_states), heads).contiguous());
+            s.cv.push_back(split_heads(d.layers[i].cv(encoder_states), heads).contiguous());
+        }
+    }
+    if (s.cond_rows) {
+        const int64_t S = encoder_states.size(1);
+        s.cross_mask = ((1.0 - mask.to(at::kFloat)) * std::numeric_limits<float>::lowest())
+                           .view({s.cond_rows, 1, 1, S})
+                           .to(opts.device());
+    }
+    return s;
+}
+
+static at::Tensor attend(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v,
+                         const at::Tensor &mask)
+{
+    at::Tensor scores = at::matmul(q, k.transpose(2, 3));
+    if (mask.defined()) scores = scores + mask;
+    return at::matmul(at::softmax(scores, -1), v);
+}
+
+at::Tensor decoder_forward(const Decoder &d, DecoderState &s, const at::Tensor &ids,
+                           std::vector<at::Tensor> *hidden_states)
+{
+    const int64_t rows = ids.size(0), K = ids.size(1), T = ids.size(2);
+    const int64_t heads = d.cfg.num_attention_heads, H = d.cfg.hidden_size;
+    const double scaling = 1.0 / std::sqrt((double)(H / heads));
+    const int64_t start = s.length, end = s.length + T;
+    if (rows != s.rows || K != d.cfg.num_codebooks)
+        throw Error(JEN1_ERR_INTERNAL, "decoder_forward: ids shape does not match the state");
+    if (end > s.k[0].size(2) || end > d.positions.size(0))
+        throw Error(JEN1_ERR_TOO_LONG, "decoder_forward: " + std::to_string(end) +
+                                           " positions exceed the cache or the position table");
+
+    at::Tensor x = at::embedding(d.embed[0], ids.select(1, 0));
+    for (int64_t k = 1; k < K; k++) x = x + at::embedding(d.embed[k], ids.select(1, k));
+    x = x + d.positions.narrow(0, start, T);
+
+    // Within a block of several new positions, position i sees cache
+    // entries up to start + i.
+    at::Tensor causal;
+    if (T > 1) {
+        auto opts = x.options();
+        at::Tensor qpos = at::arange(start, end, opts.dtype(at::kLong)).unsqueeze(1);
+        at::Tensor kpos = at::arange(0, end, opts.dtype(at::kLong)).unsqueeze(0);
+        causal = at::zeros({T, end}, opts).masked_fill(kpos > qpos, std::numeric_limits<float>::lowest());
+    }
+
+    const int64_t c = s.cond_rows;
+    for (size_t i = 0; i < d.layers.size(); i++) {
+        const Decoder::Layer &L = d.layers[i];
+        if (hidden_states) hidden_states->push_back(x);
+
+        at::Tensor h = at::layer_norm(x, {H}, L.ln_self_w, L.ln_self_b, 1e-5);
+        at::Tensor q = split_heads(L.q(h) * scaling, heads);
+        s.k[i].narrow(2, start, T).copy_(split_heads(L.k(h), heads));
+        s.v[i].narrow(2, start, T).copy_(split_heads(L.v(h), heads));
+        at::Tensor a = attend(q, s.k[i].narrow(2, 0, end), s.v[i].narrow(2, 0, end), causal);
+        x = x + L.o(merge_heads(a));
+
+        if (c > 0) {
+            at::Tensor xc = x.narrow(0, 0, c);
+            h = at::layer_norm(xc, {H}, L.ln_cross_w, L.ln_cross_b, 1e-5);
+            q = split_heads(L.cq(h) * scaling, heads);
+            a = attend(q, s.ck[i], s.cv[i], s.cross_mask);
+            xc.add_(L.co(merge_heads(a)));
+        }
+
+        h = at::layer_norm(x, {H}, L.ln_ff_w, L.ln_ff_b, 1e-5);
+        h = L.fc1(h);
+        h = d.cfg.activation_function == JEN1_ACT_GELU_NEW ? at::gelu(h, "tanh")
+            : d.cfg.activation_function == JEN1_ACT_RELU   ? at::relu(h)
+            : d.cfg.activation_function == JEN1_ACT_SILU   ? at::silu(h)
+                                                           : at::gelu(h);
+        x = x + L.fc2(h);
+    }
+    x = at::layer_norm(x, {H}, d.ln_w, d.ln_b, 1e-5);
+    if (hidden_states) hidden_states->push_back(x);
+    s.length = (int)end;
+
+    std::vector<at::Tensor> logits;
+    for (int64_t k = 0; k < K; k++) logits.push_back(d.heads[k](x));
+    return at::stack(logits, 1);  // [rows, K, T, V]
+}
+
+}  // namespace jen1

@@ -1,0 +1,196 @@
+// engine.hpp - the C++ interface between the parts of the shim. Never
+// included from C: C code sees only jen1.h.
+//
+// Each part of the model is a struct that loads its tensors from a Weights
+// (validating names and shapes against the config) and then runs forward
+// passes with ATen ops. Errors inside the shim are jen1::Error exceptions;
+// api.cpp turns every exception into a jen1_status and a message at the C
+// boundary.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "jen1.h"
+#include "model_config.h"
+#include "safetensors.h"
+
+namespace jen1 {
+
+struct Error : std::runtime_error {
+    jen1_status status;
+    Error(jen1_status s, const std::string &message) : std::runtime_error(message), status(s) {}
+};
+
+// "[64, 16, 7]": for messages.
+std::string shape_string(at::IntArrayRef shape);
+
+// The checkpoint's tensors by name. get() returns a CPU float32 tensor of the
+// expected shape: a zero-copy view of the memory-mapped file for F32 data, a
+// converted copy for F16/BF16. A missing tensor or a shape other than
+// `shape` throws Error(JEN1_ERR_FORMAT, "<file>: tensor '<name>' ...").
+class Weights {
+public:
+    explicit Weights(const safetensors_file *file) : file_(file) {}
+    bool has(const std::string &name) const;
+    at::Tensor get(const std::string &name, at::IntArrayRef shape) const;
+    // The first of `names` that exists, for tensors with several spellings.
+    at::Tensor get_any(const std::vector<std::string> &names, at::IntArrayRef shape) const;
+    const char *path() const;
+
+private:
+    const safetensors_file *file_;
+};
+
+// EnCodec's decoding half: residual-VQ dequantisation, then the SEANet decoder.
+struct Encodec {
+    jen1_encodec_config cfg{};
+    int n_quantizers = 0;            // codebooks the checkpoint has
+    std::vector<at::Tensor> codebooks;  // [codebook_size, codebook_dim] each
+
+    // Layer list of the SEANet decoder, in order.
+    struct Conv {                    // Conv1d or ConvTranspose1d, weight-norm folded in
+        at::Tensor weight, bias;
+        int stride = 1, dilation = 1, kernel = 1;
+        bool transposed = false;
+    };
+    struct ResBlock {                // shortcut(x) + conv2(elu(conv1(elu(x))))
+        Conv conv1, conv2;
+        Conv shortcut; bool has_shortcut = false;  // identity unless use_conv_shortcut
+    };
+    struct Lstm { std::vector<at::Tensor> params; int layers = 0; };  // w_ih, w_hh, b_ih, b_hh per layer
+    struct Layer {
+        enum Kind { CONV, LSTM, ELU, RESBLOCK } kind;
+        Conv conv; Lstm lstm; ResBlock res;
+    };
+    std::vector<Layer> layers;
+
+    void load(const Weights &w, const jen1_encodec_config &config, int num_codebooks);
+    void to(at::Device device);
+    // codes [B, K, F] int64 -> quantised embeddings [B, codebook_dim, F].
+    at::Tensor dequantize(const at::Tensor &codes) const;
+    // codes [B, K, F] int64 -> audio [B, F * hop_length] float32.
+    at::Tensor decode(const at::Tensor &codes) const;
+};
+
+// SentencePiece over the checkpoint's spiece.model (tokenizer.cpp keeps
+// sentencepiece's headers out of the ATen translation units).
+class Tokenizer {
+public:
+    Tokenizer();
+    ~Tokenizer();
+    Tokenizer(const Tokenizer &) = delete;
+    Tokenizer &operator=(const Tokenizer &) = delete;
+    void load(const std::string &path);  // throws Error
+    // Piece ids of `text` followed by eos_id. Thread-safe.
+    std::vector<int64_t> encode(const std::string &text, int eos_id) const;
+    int vocab_size() const;
+
+private:
+    struct Impl;
+    Impl *impl_;
+};
+
+// The T5 encoder (pre-norm blocks, RMS norm, relative position buckets shared
+// from block 0) followed by MusicGen's enc_to_dec_proj.
+struct TextEncoder {
+    jen1_t5_config cfg{};
+    at::Tensor embed;                 // [vocab, d_model]
+    at::Tensor relative_bias;         // [num_buckets, heads]
+    struct Block {
+        at::Tensor ln_attn, q, k, v, o, ln_ff, wi, wi_0, wi_1, wo;
+    };
+    std::vector<Block> blocks;
+    at::Tensor final_ln;
+    at::Tensor proj_w, proj_b;        // enc_to_dec_proj
+
+    void load(const Weights &w, const jen1_t5_config &config, int decoder_hidden);
+    void to(at::Device device);
+    // ids/mask [B, S] int64 -> last_hidden_state [B, S, d_model]. When
+    // hidden_states is given, receives embeddings, each block's input and
+    // the final output ([L+1] tensors).
+    at::Tensor forward(const at::Tensor &ids, const at::Tensor &mask,
+                       std::vector<at::Tensor> *hidden_states = nullptr) const;
+    // enc_to_dec_proj(states) * mask: what the decoder cross-attends to.
+    at::Tensor project(const at::Tensor &states, const at::Tensor &mask) const;
+};
+
+// y = x W^T (+ b) for a weight kept in fp32 (possibly a view of the mapped
+// file) and optionally as bf16. Few-row products on the CPU go through the
+// matvec kernels; everything else through at::linear.
+struct Linear {
+    at::Tensor w, b;       // [out, in] fp32, bias optional
+    at::Tensor w_bf16;     // [out, in] as int16 bits, when enabled
+    at::Tensor operator()(const at::Tensor &x) const;
+};
+
+// The MusicGen decoder over num_codebooks streams.
+struct Decoder {
+    jen1_decoder_config cfg{};
+    std::vector<at::Tensor> embed;    // per codebook [vocab + 1, hidden]
+    at::Tensor positions;             // [max_positions, hidden]
+    struct Layer {
+        at::Tensor ln_self_w, ln_self_b, ln_cross_w, ln_cross_b, ln_ff_w, ln_ff_b;
+        Linear q, k, v, o, cq, ck, cv, co, fc1, fc2;
+    };
+    std::vector<Layer> layers;
+    at::Tensor ln_w, ln_b;
+    std::vector<Linear> heads;        // per codebook [vocab, hidden]
+
+    void load(const Weights &w, const jen1_decoder_config &config, bool bf16);
+    void to(at::Device device);
+};
+
+// Per-call decoder state: the self-attention KV cache of every layer and the
+// cross-attention keys/values, computed once from the text.
+struct DecoderState {
+    int rows = 0;           // batch rows through the decoder (2x with guidance)
+    int cond_rows = 0;      // the first cond_rows rows attend to the text
+    int length = 0;         // positions already in the cache
+    std::vector<at::Tensor> k, v;        // [rows, heads, capacity, head_dim]
+    std::vector<at::Tensor> ck, cv;      // [cond_rows, heads, S, head_dim]
+    at::Tensor cross_mask;               // [cond_rows, 1, 1, S] additive
+};
+
+// Prepares a state for `rows` rows and up to `capacity` positions; the first
+// encoder_states.size(0) rows cross-attend to encoder_states ([Bc, S, hidden],
+// mask [Bc, S]), the others (the unconditional half) do not.
+DecoderState decoder_begin(const Decoder &d, int rows, int capacity,
+                           const at::Tensor &encoder_states, const at::Tensor &mask);
+// Feeds ids [rows, K, T] (T >= 1 new positions); returns logits
+// [rows, K, T, vocab]. hidden_states, when given, receives the input of every
+// layer and the final normed output ([layers + 1] of [rows, T, hidden]).
+at::Tensor decoder_forward(const Decoder &d, DecoderState &state, const at::Tensor &ids,
+                           std::vector<at::Tensor> *hidden_states = nullptr);
+
+}  // namespace jen1
+
+// The loaded model behind the C API's opaque handle. Members are destroyed
+// in reverse order, so the mapping (`file`) outlives every tensor viewing it.
+struct jen1_model {
+    std::string dir;
+    jen1_model_config cfg{};
+    safetensors_file *file = nullptr;
+    jen1::Tokenizer tokenizer;
+    jen1::TextEncoder text;
+    jen1::Decoder decoder;
+    jen1::Encodec encodec;
+    at::Device device{at::kCPU};
+    std::string device_name = "cpu";
+    ~jen1_model();
+};
+
+namespace jen1 {
+
+// Tokenises and right-pads prompts: ids and mask [B, S] int64 on the CPU.
+void tokenize_batch(const jen1_model &m, const std::vector<std::string> &prompts,
+                    at::Tensor &ids, at::Tensor &mask);
+
+// The whole of jen1_generate, throwing on error. *out is owned by the caller.
+jen1_output *generate(const jen1_model &m, const jen1_request *requests, int n,
+                      const jen1_generate_params &params);
+
+}  // namespace jen1

@@ -1,0 +1,50 @@
+/* matvec.h - skinny matrix products for the decoder's hot path.
+ *
+ * A guided decode step multiplies a handful of rows (2 per request with
+ * classifier-free guidance) by every weight matrix of the decoder, so it is
+ * bound by how fast the weights stream from memory, not by arithmetic. BLAS
+ * libraries tune for square-ish shapes and stream such products at a fraction
+ * of the bandwidth; these kernels read each weight row once, keep all the
+ * input rows' accumulators in registers, and use AVX-512 or AVX2 (chosen at
+ * run time) with a portable fallback.
+ *
+ * y[i][j] = sum_t x[i][t] * w[j][t] (+ bias[j]) for i < m, j in [j0, j1):
+ * the layout of torch.nn.functional.linear (w is [n, k], row-major).
+ * Single-threaded: the caller splits [0, n) across threads. */
+#ifndef JEN1_MATVEC_H
+#define JEN1_MATVEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define JEN1_MATVEC_MAX_ROWS 16  /* larger m: the caller uses a GEMM */
+
+/* fp32 weights. x: [m][ldx], y: [m][ldy]; bias may be NULL. */
+void jen1_matvec_f32(const float *x, int m, int k, int ldx,
+                     const float *w, const float *bias,
+                     float *y, int ldy, int j0, int j1);
+
+/* bf16 weights (the top 16 bits of an fp32), fp32 accumulate. */
+void jen1_matvec_bf16(const float *x, int m, int k, int ldx,
+                      const uint16_t *w, const float *bias,
+                      float *y, int ldy, int j0, int j1);
+
+/* Round-to-nearest-even conversion, NaN kept NaN. */
+void jen1_f32_to_bf16(const float *src, uint16_t *dst, size_t n);
+
+/* "avx512", "avx2" or "generic": the kernel the CPU runs. */
+const char *jen1_matvec_isa(void);
+
+/* Tests and benchmarks: run the named kernel ("avx512", "avx2", "generic")
+ * from now on, or the best one again for NULL. Returns 0, or -1 when the name
+ * is unknown or this CPU cannot run it. Not for use while others compute. */
+int jen1_matvec_force_isa(const char *isa);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

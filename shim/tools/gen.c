@@ -1,0 +1,400 @@
+/* jen1-gen - one-shot generation from the command line: the engine's own
+ * front door, for users trying a model and for parity checks (.npy dumps). */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "audio.h"
+#include "jen1.h"
+#include "npy.h"
+
+#define MAX_PROMPTS 64
+
+typedef struct options {
+    const char *model_dir;
+    const char *prompts[MAX_PROMPTS];
+    int n_prompts;
+    double duration;      /* seconds, or */
+    int frames;           /* frames (wins when set) */
+    unsigned long long seed;
+    int top_k, greedy, threads, quiet;
+    float top_p, temperature, guidance;
+    int set_top_k, set_top_p, set_temperature, set_guidance;
+    const char *out, *dump_codes, *dump_audio, *codes;
+    jen1_device device;
+    jen1_weight_type weights;
+} options;
+
+static void usage(FILE *to)
+{
+    fprintf(to,
+            "usage: jen1-gen --model DIR --prompt TEXT [--prompt TEXT ...] (--duration S | --frames N) [options]\n"
+            "       jen1-gen --model DIR --codes CODES.npy [--out FILE.wav] [--dump-audio FILE.npy]\n"
+            "\n"
+            "Generates music from text with a MusicGen checkpoint directory (config.json,\n"
+            "model.safetensors, spiece.model). Several --prompt flags make one batch.\n"
+            "\n"
+            "  --model DIR          checkpoint directory (default $JEN1_MODEL_DIR)\n"
+            "  --prompt TEXT        a text prompt; repeat for a batch (up to %d)\n"
+            "  --duration SECONDS   length of the audio\n"
+            "  --frames N           length in audio frames (50 per second for musicgen-small);\n"
+            "                       the reference's max_new_tokens is N + codebooks - 1\n"
+            "  --seed N             random seed; prompt i uses seed + i (default 0)\n"
+            "  --greedy             argmax decoding (exact, for comparisons)\n"
+            "  --top-k N            sample among the N most likely codes (model default: 50)\n"
+            "  --top-p P            nucleus sampling threshold in (0, 1]\n"
+            "  --temperature T      softmax temperature (> 0)\n"
+            "  --guidance G         classifier-free guidance scale; <= 1 turns it off (model default)\n"
+            "  --threads N          CPU threads (default: all cores)\n"
+            "  --device auto|cpu|cuda\n"
+            "  --bf16               keep the decoder's weights in bf16 (faster on CPU, not bit-exact)\n"
+            "  --out FILE.wav       write audio (16-bit WAV; .flac/.ogg by extension); with several\n"
+            "                       prompts FILE-0.wav, FILE-1.wav, ...\n"
+            "  --dump-codes F.npy   the audio codes, int64 [batch, codebooks, frames]\n"
+            "  --dump-audio F.npy   the waveform, float32 [batch, samples]\n"
+            "  --codes F.npy        decode these codes ([batch, codebooks, frames], or with a leading 1)\n"
+            "                       to audio, skipping the language model\n"
+            "  --quiet              no progress bar or summary\n"
+            "  --help\n",
+            MAX_PROMPTS);
+}
+
+static int parse_int(const char *flag, const char *s, long min, long max, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || end == s || v < min || v > max) {
+        fprintf(stderr, "jen1-gen: %s wants an integer in [%ld, %ld], not '%s'\n", flag, min, max, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_float(const char *flag, const char *s, float *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || *end || end == s || !isfinite(v)) {
+        fprintf(stderr, "jen1-gen: %s wants a number, not '%s'\n", flag, s);
+        return -1;
+    }
+    *out = (float)v;
+    return 0;
+}
+
+enum { OPT_DURATION = 256, OPT_FRAMES, OPT_SEED, OPT_TOPK, OPT_TOPP, OPT_TEMP, OPT_GUIDANCE, OPT_GREEDY,
+       OPT_THREADS, OPT_OUT, OPT_DUMP_CODES, OPT_DUMP_AUDIO, OPT_CODES, OPT_DEVICE, OPT_BF16, OPT_QUIET };
+
+static int parse_options(int argc, char **argv, options *o)
+{
+    static const struct option longopts[] = {
+        {"model", required_argument, 0, 'm'},        {"prompt", required_argument, 0, 'p'},
+        {"duration", required_argument, 0, OPT_DURATION}, {"frames", required_argument, 0, OPT_FRAMES},
+        {"seed", required_argument, 0, OPT_SEED},     {"top-k", required_argument, 0, OPT_TOPK},
+        {"top-p", required_argument, 0, OPT_TOPP},    {"temperature", required_argument, 0, OPT_TEMP},
+        {"guidance", required_argument, 0, OPT_GUIDANCE}, {"greedy", no_argument, 0, OPT_GREEDY},
+        {"threads", required_argument, 0, OPT_THREADS}, {"out", required_argument, 0, OPT_OUT},
+        {"dump-codes", required_argument, 0, OPT_DUMP_CODES},
+        {"dump-audio", required_argument, 0, OPT_DUMP_AUDIO}, {"codes", required_argument, 0, OPT_CODES},
+        {"device", required_argument, 0, OPT_DEVICE}, {"bf16", no_argument, 0, OPT_BF16},
+        {"quiet", no_argument, 0, OPT_QUIET},         {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    memset(o, 0, sizeof *o);
+    o->model_dir = getenv("JEN1_MODEL_DIR");
+    o->duration = -1;
+    o->device = JEN1_DEVICE_AUTO;
+    int c;
+    long v;
+    float f;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "m:p:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'm': o->model_dir = optarg; break;
+        case 'p':
+            if (o->n_prompts == MAX_PROMPTS) {
+                fprintf(stderr, "jen1-gen: at most %d prompts\n", MAX_PROMPTS);
+                return -1;
+            }
+            o->prompts[o->n_prompts++] = optarg;
+            break;
+        case OPT_DURATION:
+            if (parse_float("--duration", optarg, &f) || f <= 0) {
+                fprintf(stderr, "jen1-gen: --duration must be a positive number of seconds\n");
+                return -1;
+            }
+            o->duration = f;
+            break;
+        case OPT_FRAMES: if (parse_int("--frames", optarg, 1, 1000000, &v)) return -1; o->frames = (int)v; break;
+        case OPT_SEED: {
+            char *end;
+            errno = 0;
+            o->seed = strtoull(optarg, &end, 10);
+            if (errno || *end || end == optarg || optarg[0] == '-') {
+                fprintf(stderr, "jen1-gen: --seed wants a non-negative integer, not '%s'\n", optarg);
+                return -1;
+            }
+            break;
+        }
+        case OPT_TOPK: if (parse_int("--top-k", optarg, 0, 1000000, &v)) return -1; o->top_k = (int)v; o->set_top_k = 1; break;
+        case OPT_TOPP: if (parse_float("--top-p", optarg, &o->top_p)) return -1; o->set_top_p = 1; break;
+        case OPT_TEMP: if (parse_float("--temperature", optarg, &o->temperature)) return -1; o->set_temperature = 1; break;
+        case OPT_GUIDANCE: if (parse_float("--guidance", optarg, &o->guidance)) return -1; o->set_guidance = 1; break;
+        case OPT_GREEDY: o->greedy = 1; break;
+        case OPT_THREADS: if (parse_int("--threads", optarg, 1, 1024, &v)) return -1; o->threads = (int)v; break;
+        case OPT_OUT: o->out = optarg; break;
+        case OPT_DUMP_CODES: o->dump_codes = optarg; break;
+        case OPT_DUMP_AUDIO: o->dump_audio = optarg; break;
+        case OPT_CODES: o->codes = optarg; break;
+        case OPT_DEVICE:
+            if (strcmp(optarg, "auto") == 0) o->device = JEN1_DEVICE_AUTO;
+            else if (strcmp(optarg, "cpu") == 0) o->device = JEN1_DEVICE_CPU;
+            else if (strcmp(optarg, "cuda") == 0) o->device = JEN1_DEVICE_CUDA;
+            else {
+                fprintf(stderr, "jen1-gen: --device is auto, cpu or cuda, not '%s'\n", optarg);
+                return -1;
+            }
+            break;
+        case OPT_BF16: o->weights = JEN1_WEIGHTS_BF16; break;
+        case OPT_QUIET: o->quiet = 1; break;
+        case 'h': usage(stdout); exit(0);
+        default:
+            fprintf(stderr, "jen1-gen: unknown or incomplete option '%s' (see --help)\n", argv[optind - 1]);
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "jen1-gen: unexpected argument '%s' (see --help)\n", argv[optind]);
+        return -1;
+    }
+    if (!o->model_dir) {
+        fprintf(stderr, "jen1-gen: --model DIR is required (or set JEN1_MODEL_DIR)\n");
+        return -1;
+    }
+    if (o->codes) {
+        if (o->n_prompts) {
+            fprintf(stderr, "jen1-gen: --codes decodes given codes; it takes no --prompt\n");
+            return -1;
+        }
+        if (!o->out && !o->dump_audio) {
+            fprintf(stderr, "jen1-gen: --codes needs --out or --dump-audio\n");
+            return -1;
+        }
+        return 0;
+    }
+    if (o->n_prompts == 0) {
+        fprintf(stderr, "jen1-gen: give at least one --prompt (see --help)\n");
+        return -1;
+    }
+    if (o->frames == 0 && o->duration < 0) {
+        fprintf(stderr, "jen1-gen: give --duration SECONDS or --frames N\n");
+        return -1;
+    }
+    if (!o->out && !o->dump_codes && !o->dump_audio) {
+        fprintf(stderr, "jen1-gen: nothing to write: give --out, --dump-codes or --dump-audio\n");
+        return -1;
+    }
+    return 0;
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void show_progress(float done, void *user)
+{
+    (void)user;
+    const int width = 40;
+    int filled = (int)(done * width + 0.5f);
+    fprintf(stderr, "\r[");
+    for (int i = 0; i < width; i++) fputc(i < filled ? '#' : '.', stderr);
+    fprintf(stderr, "] %3d%%", (int)(done * 100 + 0.5f));
+    if (done >= 1.0f) fputc('\n', stderr);
+    fflush(stderr);
+}
+
+/* "song.wav" -> "song-2.wav" for batch item 2 when there are several. */
+static void item_path(const char *path, int index, int count, char *buf, size_t len)
+{
+    if (count == 1) {
+        snprintf(buf, len, "%s", path);
+        return;
+    }
+    const char *dot = strrchr(path, '.');
+    const char *slash = strrchr(path, '/');
+    if (!dot || (slash && dot < slash)) dot = path + strlen(path);
+    snprintf(buf, len, "%.*s-%d%s", (int)(dot - path), path, index, dot);
+}
+
+static audio_format format_for(const char *path)
+{
+    const char *dot = strrchr(path, '.');
+    audio_format f = AUDIO_WAV;
+    if (dot) audio_format_parse(dot + 1, &f);
+    return f;
+}
+
+static int write_outputs(const options *o, const jen1_output *out)
+{
+    char err[512], path[4096];
+    const int n = out->n_items;
+    if (o->dump_codes) {
+        const jen1_output_item *first = &out->items[0];
+        npy_array a = {.dtype = NPY_I64, .ndim = 3, .shape = {n, first->n_codebooks, first->n_frames}};
+        size_t per = (size_t)first->n_codebooks * first->n_frames;
+        int64_t *codes = malloc(sizeof(int64_t) * per * n);
+        if (!codes) return -1;
+        for (int i = 0; i < n; i++) memcpy(codes + per * i, out->items[i].codes, sizeof(int64_t) * per);
+        a.data = codes;
+        int rc = npy_write(o->dump_codes, &a, err, sizeof err);
+        free(codes);
+        if (rc) {
+            fprintf(stderr, "jen1-gen: %s\n", err);
+            return -1;
+        }
+    }
+    if (o->dump_audio) {
+        int64_t samples = out->items[0].n_samples;
+        npy_array a = {.dtype = NPY_F32, .ndim = 2, .shape = {n, samples}};
+        float *audio = malloc(sizeof(float) * (size_t)samples * n);
+        if (!audio) return -1;
+        for (int i = 0; i < n; i++) memcpy(audio + (size_t)samples * i, out->items[i].audio, sizeof(float) * samples);
+        a.data = audio;
+        int rc = npy_write(o->dump_audio, &a, err, sizeof err);
+        free(audio);
+        if (rc) {
+            fprintf(stderr, "jen1-gen: %s\n", err);
+            return -1;
+        }
+    }
+    if (o->out) {
+        for (int i = 0; i < n; i++) {
+            item_path(o->out, i, n, path, sizeof path);
+            if (audio_write_file(path, out->items[i].audio, out->items[i].n_samples, out->sample_rate,
+                                 format_for(path), err, sizeof err)) {
+                fprintf(stderr, "jen1-gen: %s\n", err);
+                return -1;
+            }
+            if (!o->quiet) fprintf(stderr, "jen1-gen: wrote %s\n", path);
+        }
+    }
+    return 0;
+}
+
+/* --codes: decode given codes to audio; fills a jen1_output so that the
+ * writers are shared with generation. */
+static int decode_given_codes(const options *o, const jen1_model *model, jen1_output *out)
+{
+    char err[512];
+    npy_array a;
+    if (npy_read(o->codes, &a, err, sizeof err)) {
+        fprintf(stderr, "jen1-gen: %s\n", err);
+        return -1;
+    }
+    int lead = a.ndim == 4 && a.shape[0] == 1 ? 1 : 0;
+    if (a.dtype != NPY_I64 || a.ndim - lead != 3) {
+        fprintf(stderr, "jen1-gen: %s: expected int64 codes [batch, codebooks, frames]\n", o->codes);
+        npy_free(&a);
+        return -1;
+    }
+    int B = (int)a.shape[lead], K = (int)a.shape[lead + 1], F = (int)a.shape[lead + 2];
+    jen1_tensor audio = {0};
+    jen1_status st = jen1_decode_codes(model, a.data, B, K, F, NULL, &audio, err, sizeof err);
+    npy_free(&a);
+    if (st != JEN1_OK) {
+        fprintf(stderr, "jen1-gen: %s: %s\n", o->codes, err);
+        return -1;
+    }
+    out->n_items = B;
+    out->sample_rate = jen1_model_sample_rate(model);
+    out->items = calloc((size_t)B, sizeof *out->items);
+    int64_t per = audio.shape[audio.ndim - 1];
+    for (int i = 0; out->items && i < B; i++) {
+        out->items[i].n_samples = per;
+        out->items[i].audio = malloc(sizeof(float) * per);
+        if (out->items[i].audio) memcpy(out->items[i].audio, (float *)audio.data + per * i, sizeof(float) * per);
+    }
+    jen1_tensor_free(&audio);
+    return out->items ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+    options o;
+    if (parse_options(argc, argv, &o)) return 2;
+
+    char err[1024];
+    double t0 = now();
+    jen1_model_params mp = jen1_model_default_params();
+    mp.device = o.device;
+    mp.n_threads = o.threads;
+    mp.decoder_weights = o.weights;
+    jen1_model *model;
+    if (jen1_model_load(o.model_dir, &mp, &model, err, sizeof err) != JEN1_OK) {
+        fprintf(stderr, "jen1-gen: %s\n", err);
+        return 1;
+    }
+    double t_loaded = now();
+
+    int rc = 0;
+    if (o.codes) {
+        jen1_output *out = calloc(1, sizeof *out);
+        rc = !out || decode_given_codes(&o, model, out) || write_outputs(&o, out);
+        jen1_output_free(out);
+        jen1_model_free(model);
+        return rc ? 1 : 0;
+    }
+
+    int frames = o.frames ? o.frames : (int)lround(o.duration * jen1_model_frame_rate(model));
+    if (frames < 1) frames = 1;
+    jen1_request reqs[MAX_PROMPTS];
+    memset(reqs, 0, sizeof reqs);
+    for (int i = 0; i < o.n_prompts; i++) {
+        reqs[i].prompt = o.prompts[i];
+        reqs[i].n_frames = frames;
+        reqs[i].seed = o.seed + (unsigned long long)i;
+    }
+    jen1_generate_params gp = jen1_generate_default_params(model);
+    if (o.greedy) gp.greedy = 1;
+    else if (o.set_top_k || o.set_top_p || o.set_temperature) gp.greedy = 0;
+    if (o.set_top_k) gp.top_k = o.top_k;
+    if (o.set_top_p) gp.top_p = o.top_p;
+    if (o.set_temperature) gp.temperature = o.temperature;
+    if (o.set_guidance) gp.guidance_scale = o.guidance;
+    gp.decode_audio = o.out || o.dump_audio;
+    if (!o.quiet && isatty(STDERR_FILENO)) gp.progress = show_progress;
+
+    jen1_output *out;
+    jen1_status st = jen1_generate(model, reqs, o.n_prompts, &gp, &out, err, sizeof err);
+    if (st != JEN1_OK) {
+        fprintf(stderr, "jen1-gen: %s (%s)\n", err, jen1_status_name(st));
+        jen1_model_free(model);
+        return 1;
+    }
+    double t_done = now();
+    rc = write_outputs(&o, out);
+    if (!o.quiet) {
+        double audio_s = (double)frames / jen1_model_frame_rate(model);
+        double wall = t_done - t_loaded;
+        fprintf(stderr,
+                "jen1-gen: %d x %d frames (%.2f s of audio each) on %s in %.2f s (load %.2f s; text %.2f s, "
+                "decoder %.2f s = %.1f ms/step, audio %.2f s); %.3f s of audio per wall second\n",
+                o.n_prompts, frames, audio_s, jen1_model_device(model), wall, t_loaded - t0, out->seconds_text,
+                out->seconds_decoder,
+                1e3 * out->seconds_decoder / (frames + jen1_model_num_codebooks(model) - 1), out->seconds_audio,
+                audio_s * o.n_prompts / wall);
+    }
+    jen1_output_free(out);
+    jen1_model_free(model);
+    return rc ? 1 : 0;
+}
