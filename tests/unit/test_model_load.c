@@ -1,0 +1,279 @@
+/* test_model_load.c - loading real and broken checkpoint directories: each
+ * broken one must be refused with a message that names the file (and the
+ * tensor), never crash; the alternative spellings a real checkpoint may use
+ * must load and give the same audio. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "jen1.h"
+#include "safetensors.h"
+
+static char fixture_model[512];
+
+/* A fresh copy of the fixture model directory under the test's scratch dir. */
+static const char *copy_model(const char *name)
+{
+    static char dir[1024];
+    char cmd[4096];
+    snprintf(dir, sizeof dir, "%s/models/%s", check_tmp_dir(), name);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s' && cp '%s'/* '%s'/", dir, dir, fixture_model, dir);
+    if (system(cmd) != 0) return NULL;
+    return dir;
+}
+
+static void write_text(const char *dir, const char *file, const char *text)
+{
+    char path[2048];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+/* Loads `dir`, expecting failure with `status` and every needle in the message. */
+static void expect_refusal(const char *dir, jen1_status status, const char *needle1, const char *needle2)
+{
+    char err[1024] = "";
+    jen1_model *m = NULL;
+    jen1_status st = jen1_model_load(dir, NULL, &m, err, sizeof err);
+    printf("     refused (%s): %s\n", jen1_status_name(st), err);
+    CHECK(st == status, "status %s, expected %s (%s)", jen1_status_name(st), jen1_status_name(status), err);
+    CHECK(m == NULL, "a model came back with an error");
+    CHECK(needle1 == NULL || strstr(err, needle1), "message lacks '%s': %s", needle1, err);
+    CHECK(needle2 == NULL || strstr(err, needle2), "message lacks '%s': %s", needle2, err);
+    jen1_model_free(m);
+}
+
+/* Rewrites dir/model.safetensors through `edit`, which may rename, reshape
+ * or drop tensors (returning 0 to drop). */
+typedef int (*tensor_edit)(safetensors_tensor *t);
+
+static int rewrite_weights(const char *dir, tensor_edit edit)
+{
+    char path[2048], err[512];
+    snprintf(path, sizeof path, "%s/model.safetensors", fixture_model);
+    safetensors_file *f;
+    if (safetensors_open(path, &f, err, sizeof err) != 0) return -1;
+    size_t n = safetensors_count(f), kept = 0;
+    safetensors_tensor *ts = calloc(n, sizeof *ts);
+    char (*names)[256] = calloc(n, 256);
+    for (size_t i = 0; i < n; i++) {
+        safetensors_tensor t = *safetensors_at(f, i);
+        snprintf(names[kept], 256, "%s", t.name);
+        t.name = names[kept];
+        if (edit(&t)) ts[kept++] = t;
+    }
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    const char *meta[] = {"format", "pt"};
+    int rc = safetensors_write(path, ts, kept, meta, 1, err, sizeof err);
+    if (rc) fprintf(stderr, "  %s\n", err);
+    safetensors_close(f);
+    free(ts);
+    free(names);
+    return rc;
+}
+
+static int drop_fc1(safetensors_tensor *t)
+{
+    return strcmp(t->name, "decoder.model.decoder.layers.1.fc1.weight") != 0;
+}
+
+static int reshape_lm_head(safetensors_tensor *t)
+{
+    if (strcmp(t->name, "decoder.lm_heads.2.weight") == 0) {
+        t->shape[0] = 32; /* [64, 64] -> [32, 128]: same bytes, wrong shape */
+        t->shape[1] = 128;
+    }
+    return 1;
+}
+
+static int parametrizations_spelling(safetensors_tensor *t)
+{
+    char *g = strstr(t->name, ".weight_g"), *v = strstr(t->name, ".weight_v");
+    if (g) strcpy(g, ".parametrizations.weight.original0");
+    if (v) strcpy(v, ".parametrizations.weight.original1");
+    return 1;
+}
+
+static int keep_all(safetensors_tensor *t)
+{
+    (void)t;
+    return 1;
+}
+
+TEST(fixture_loads_and_reports_its_shape)
+{
+    char err[512];
+    jen1_model *m;
+    REQUIRE(jen1_model_load(fixture_model, NULL, &m, err, sizeof err) == JEN1_OK, "%s", err);
+    CHECK(jen1_model_sample_rate(m) == 32000, "rate %d", jen1_model_sample_rate(m));
+    CHECK(jen1_model_frame_rate(m) == 50, "frame rate %d", jen1_model_frame_rate(m));
+    CHECK(jen1_model_num_codebooks(m) == 4, "codebooks %d", jen1_model_num_codebooks(m));
+    CHECK(jen1_model_codebook_size(m) == 64, "codebook size %d", jen1_model_codebook_size(m));
+    CHECK(jen1_model_max_frames(m) == 252, "max frames %d", jen1_model_max_frames(m));
+    jen1_generate_params p = jen1_generate_default_params(m);
+    CHECK(!p.greedy && p.top_k == 50 && p.guidance_scale == 3.0f && p.temperature == 1.0f,
+          "defaults from generation_config.json: greedy %d top_k %d guidance %g", p.greedy, p.top_k,
+          p.guidance_scale);
+    jen1_model_free(m);
+}
+
+TEST(missing_directory_and_files)
+{
+    expect_refusal("/nonexistent/jen1-model", JEN1_ERR_IO, "config.json", "not found");
+    const char *dir = copy_model("no-tokenizer");
+    REQUIRE(dir, "copy failed");
+    char path[2048];
+    snprintf(path, sizeof path, "%s/spiece.model", dir);
+    unlink(path);
+    expect_refusal(dir, JEN1_ERR_IO, "spiece.model", "not found");
+
+    dir = copy_model("no-weights");
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    unlink(path);
+    expect_refusal(dir, JEN1_ERR_IO, "model.safetensors", NULL);
+}
+
+TEST(bad_config_json)
+{
+    const char *dir = copy_model("bad-json");
+    REQUIRE(dir, "copy failed");
+    write_text(dir, "config.json", "{\"decoder\": {\"hidden_size\": 64,");
+    expect_refusal(dir, JEN1_ERR_FORMAT, "config.json", NULL);
+
+    dir = copy_model("no-decoder");
+    write_text(dir, "config.json", "{\"text_encoder\": {}, \"audio_encoder\": {}}");
+    expect_refusal(dir, JEN1_ERR_FORMAT, "config.json", "decoder");
+}
+
+TEST(missing_tensor_is_named)
+{
+    const char *dir = copy_model("missing-tensor");
+    REQUIRE(dir && rewrite_weights(dir, drop_fc1) == 0, "rewrite failed");
+    expect_refusal(dir, JEN1_ERR_FORMAT, "decoder.model.decoder.layers.1.fc1.weight", "model.safetensors");
+}
+
+TEST(wrong_shape_is_named)
+{
+    const char *dir = copy_model("wrong-shape");
+    REQUIRE(dir && rewrite_weights(dir, reshape_lm_head) == 0, "rewrite failed");
+    expect_refusal(dir, JEN1_ERR_FORMAT, "decoder.lm_heads.2.weight", "[64, 64]");
+}
+
+TEST(config_disagreeing_with_weights)
+{
+    const char *dir = copy_model("config-mismatch");
+    REQUIRE(dir, "copy failed");
+    char path[2048], cmd[4096];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    /* Claim a bigger FFN than the weights have. */
+    snprintf(cmd, sizeof cmd, "sed -i 's/\"ffn_dim\": 128/\"ffn_dim\": 256/' '%s'", path);
+    REQUIRE(system(cmd) == 0, "sed failed");
+    expect_refusal(dir, JEN1_ERR_FORMAT, "fc1.weight", "[256, 64]");
+}
+
+static void truncate_weights(const char *dir, off_t keep)
+{
+    char path[2048];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    CHECK(truncate(path, keep) == 0, "truncate failed");
+}
+
+TEST(truncated_and_corrupt_weights)
+{
+    const char *dir = copy_model("truncated");
+    REQUIRE(dir, "copy failed");
+    truncate_weights(dir, 1000000);
+    expect_refusal(dir, JEN1_ERR_FORMAT, "model.safetensors", NULL);
+
+    dir = copy_model("empty-weights");
+    truncate_weights(dir, 0);
+    expect_refusal(dir, JEN1_ERR_FORMAT, "model.safetensors", NULL);
+
+    /* A header length pointing far past the end of the file. */
+    dir = copy_model("header-past-end");
+    char path[2048];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    int fd = open(path, O_WRONLY);
+    REQUIRE(fd >= 0, "open failed");
+    unsigned char huge[8] = {0xff, 0xff, 0xff, 0x00, 0, 0, 0, 0};
+    CHECK(pwrite(fd, huge, 8, 0) == 8, "pwrite failed");
+    close(fd);
+    expect_refusal(dir, JEN1_ERR_FORMAT, "model.safetensors", NULL);
+
+    /* Offsets past the end: rewrite the header's first data_offsets. */
+    dir = copy_model("offsets-past-end");
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "/usr/bin/env perl -0pi -e 's/\"data_offsets\":\\[(\\d+),(\\d+)\\]/\"data_offsets\":[$1,9$2]/' '%s'",
+             path);
+    if (system(cmd) == 0) expect_refusal(dir, JEN1_ERR_FORMAT, "model.safetensors", NULL);
+}
+
+TEST(garbage_tokenizer)
+{
+    const char *dir = copy_model("garbage-tokenizer");
+    REQUIRE(dir, "copy failed");
+    write_text(dir, "spiece.model", "this is not a sentencepiece model");
+    expect_refusal(dir, JEN1_ERR_FORMAT, "spiece.model", NULL);
+}
+
+/* transformers >= 4.45 on torch >= 2.1 saves EnCodec's weight-normalised
+ * convolutions under parametrizations.weight.original0/1: same audio. */
+TEST(parametrized_weight_norm_spelling_gives_the_same_audio)
+{
+    const char *dir = copy_model("parametrizations");
+    REQUIRE(dir && rewrite_weights(dir, parametrizations_spelling) == 0, "rewrite failed");
+    char err[512];
+    jen1_model *a, *b;
+    REQUIRE(jen1_model_load(fixture_model, NULL, &a, err, sizeof err) == JEN1_OK, "%s", err);
+    REQUIRE(jen1_model_load(dir, NULL, &b, err, sizeof err) == JEN1_OK, "%s", err);
+    int64_t codes[4 * 10];
+    for (int i = 0; i < 40; i++) codes[i] = (i * 7) % 64;
+    jen1_tensor x = {0}, y = {0};
+    CHECK(jen1_decode_codes(a, codes, 1, 4, 10, NULL, &x, err, sizeof err) == JEN1_OK, "%s", err);
+    CHECK(jen1_decode_codes(b, codes, 1, 4, 10, NULL, &y, err, sizeof err) == JEN1_OK, "%s", err);
+    CHECK(x.data && y.data && jen1_tensor_numel(&x) == jen1_tensor_numel(&y) &&
+              memcmp(x.data, y.data, sizeof(float) * jen1_tensor_numel(&x)) == 0,
+          "audio differs between the two spellings");
+    jen1_tensor_free(&x);
+    jen1_tensor_free(&y);
+    jen1_model_free(a);
+    jen1_model_free(b);
+}
+
+/* The writer and the reader agree: a rewritten copy loads. */
+TEST(rewritten_copy_loads)
+{
+    const char *dir = copy_model("rewritten");
+    REQUIRE(dir && rewrite_weights(dir, keep_all) == 0, "rewrite failed");
+    char err[512];
+    jen1_model *m;
+    CHECK(jen1_model_load(dir, NULL, &m, err, sizeof err) == JEN1_OK, "%s", err);
+    jen1_model_free(m);
+}
+
+int main(void)
+{
+    snprintf(fixture_model, sizeof fixture_model, "%s/model", check_fixture_dir());
+    RUN(fixture_loads_and_reports_its_shape);
+    RUN(missing_directory_and_files);
+    RUN(bad_config_json);
+    RUN(missing_tensor_is_named);
+    RUN(wrong_shape_is_named);
+    RUN(config_disagreeing_with_weights);
+    RUN(truncated_and_corrupt_weights);
+    RUN(garbage_tokenizer);
+    RUN(parametrized_weight_norm_spelling_gives_the_same_audio);
+    RUN(rewritten_copy_loads);
+    return check_summary("test_model_load");
+}
