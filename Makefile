@@ -72,15 +72,21 @@ $(LIBSHIM): $(SHIM_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
+# Every program links the two libraries, LibTorch and the C libraries.
+LINK = $(CXX) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(SHIM_LIBS)
+
 $(BUILD)/jen1-gen: $(BUILD)/obj/shim/tools/gen.o $(LIBSHIM) $(LIBCOMMON)
-	$(CXX) $(LDFLAGS) -o $@ $^ $(SHIM_LIBS)
+	$(LINK)
 
 $(BUILD)/jen1-mkmodel: $(BUILD)/obj/shim/tools/mkmodel.o $(LIBSHIM) $(LIBCOMMON)
-	$(CXX) $(LDFLAGS) -o $@ $^ $(SHIM_LIBS)
+	$(LINK)
+
+$(BUILD)/jen1-bench: $(BUILD)/obj/tests/bench/engine_bench.o $(LIBSHIM) $(LIBCOMMON)
+	$(LINK)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBSHIM) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
-	$(CXX) $(LDFLAGS) -o $@ $^ $(SHIM_LIBS)
+	$(LINK)
 
 $(BUILD)/obj/tests/unit/%.o: tests/unit/%.c
 	@mkdir -p $(dir $@)
@@ -96,7 +102,7 @@ test-asan:
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    tests/run build-asan
 
-bench: all
+bench: all $(BUILD)/jen1-bench
 	@scripts/bench $(BUILD)
 
 clean:

@@ -1,0 +1,143 @@
+/* engine_bench.c - one engine configuration measured in a process of its
+ * own (so that load time and peak memory are honest), printed as one JSON
+ * line for scripts/bench to tabulate:
+ *
+ *   jen1-bench --model DIR [--threads N] [--batch B] [--frames F]
+ *              [--guidance G] [--bf16] [--label TEXT]
+ *
+ * Measures: model load wall time and the memory it leaves private vs. shared
+ * (file-backed pages are the mapped weights, shared with every other
+ * process that maps them); a warm-up generation; then a timed generation of
+ * `frames` frames for `batch` requests (sampling, top-k 250, as the
+ * reference benchmark), giving milliseconds per decoder step; and EnCodec
+ * decoding of 2 s of audio per request. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "jen1.h"
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* kB from a "Key:   123 kB" line of /proc/self/status, or -1. */
+static long status_kb(const char *key)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return -1;
+    char line[256];
+    long v = -1;
+    size_t n = strlen(key);
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, key, n) == 0 && line[n] == ':') v = strtol(line + n + 1, NULL, 10);
+    fclose(f);
+    return v;
+}
+
+static int generate(jen1_model *m, int batch, int frames, const jen1_generate_params *p, double *seconds)
+{
+    jen1_request reqs[64];
+    memset(reqs, 0, sizeof reqs);
+    for (int i = 0; i < batch; i++) {
+        reqs[i].prompt = i % 2 ? "calm solo piano, slow tempo" : "upbeat electronic dance track with heavy bass";
+        reqs[i].n_frames = frames;
+        reqs[i].seed = (uint64_t)i + 1;
+    }
+    char err[512];
+    jen1_output *out;
+    double t0 = now();
+    if (jen1_generate(m, reqs, batch, p, &out, err, sizeof err) != JEN1_OK) {
+        fprintf(stderr, "jen1-bench: %s\n", err);
+        return -1;
+    }
+    *seconds = out->seconds_decoder;
+    (void)t0;
+    jen1_output_free(out);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *model_dir = NULL, *label = "";
+    int threads = 2, batch = 1, frames = 101;
+    float guidance = 3.0f;
+    jen1_weight_type weights = JEN1_WEIGHTS_F32;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--model") && v) model_dir = argv[++i];
+        else if (!strcmp(a, "--threads") && v) threads = atoi(argv[++i]);
+        else if (!strcmp(a, "--batch") && v) batch = atoi(argv[++i]);
+        else if (!strcmp(a, "--frames") && v) frames = atoi(argv[++i]);
+        else if (!strcmp(a, "--guidance") && v) guidance = (float)atof(argv[++i]);
+        else if (!strcmp(a, "--label") && v) label = argv[++i];
+        else if (!strcmp(a, "--bf16")) weights = JEN1_WEIGHTS_BF16;
+        else {
+            fprintf(stderr, "usage: jen1-bench --model DIR [--threads N] [--batch B] [--frames F] [--guidance G] "
+                            "[--bf16] [--label TEXT]\n");
+            return 2;
+        }
+    }
+    if (!model_dir || batch < 1 || batch > 64 || frames < 1 || threads < 1) {
+        fprintf(stderr, "jen1-bench: --model is required; batch 1..64, frames and threads >= 1\n");
+        return 2;
+    }
+
+    char err[1024];
+    jen1_model_params mp = jen1_model_default_params();
+    mp.n_threads = threads;
+    mp.decoder_weights = weights;
+    jen1_model *m;
+    double t0 = now();
+    if (jen1_model_load(model_dir, &mp, &m, err, sizeof err) != JEN1_OK) {
+        fprintf(stderr, "jen1-bench: %s\n", err);
+        return 1;
+    }
+    double load_s = now() - t0;
+    long anon_after_load = status_kb("RssAnon"), file_after_load = status_kb("RssFile");
+
+    jen1_generate_params p = jen1_generate_default_params(m);
+    p.greedy = 0;
+    p.top_k = 250;
+    p.guidance_scale = guidance;
+    p.decode_audio = 0;
+    double warm, timed;
+    if (generate(m, batch, 8, &p, &warm) || generate(m, batch, frames, &p, &timed)) return 1;
+    const int steps = frames + jen1_model_num_codebooks(m) - 1;
+
+    /* EnCodec: 2 s of audio per request. */
+    const int K = jen1_model_num_codebooks(m), F = 2 * jen1_model_frame_rate(m);
+    int64_t *codes = malloc(sizeof(int64_t) * (size_t)batch * K * F);
+    for (int64_t i = 0; i < (int64_t)batch * K * F; i++) codes[i] = (i * 7919) % jen1_model_codebook_size(m);
+    jen1_tensor audio = {0};
+    jen1_decode_codes(m, codes, 1, K, F, NULL, &audio, err, sizeof err); /* warm-up */
+    jen1_tensor_free(&audio);
+    t0 = now();
+    if (jen1_decode_codes(m, codes, batch, K, F, NULL, &audio, err, sizeof err) != JEN1_OK) {
+        fprintf(stderr, "jen1-bench: %s\n", err);
+        return 1;
+    }
+    double encodec_s = now() - t0;
+    jen1_tensor_free(&audio);
+    free(codes);
+
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    jen1_torch_info info;
+    jen1_torch_info_get(&info);
+    printf("{\"label\":\"%s\",\"threads\":%d,\"batch\":%d,\"guidance\":%.1f,\"weights\":\"%s\",\"frames\":%d,"
+           "\"steps\":%d,\"load_s\":%.3f,\"ms_per_step\":%.2f,\"steps_per_s\":%.2f,"
+           "\"audio_s_per_wall_s\":%.3f,\"encodec_2s_s\":%.3f,\"rss_anon_after_load_mib\":%.1f,"
+           "\"rss_file_after_load_mib\":%.1f,\"peak_rss_mib\":%.1f,\"device\":\"%s\",\"torch\":\"%s\"}\n",
+           label, threads, batch, guidance, weights == JEN1_WEIGHTS_BF16 ? "bf16" : "f32", frames, steps, load_s,
+           1e3 * timed / steps, steps / timed, (double)frames / jen1_model_frame_rate(m) * batch / timed, encodec_s,
+           anon_after_load / 1024.0, file_after_load / 1024.0, ru.ru_maxrss / 1024.0, info.device_name,
+           info.torch_version);
+    jen1_model_free(m);
+    return 0;
+}
