@@ -46,13 +46,20 @@ LIBSHIM   := $(BUILD)/libjen1shim.a
 
 TOOLS := $(BUILD)/jen1-gen $(BUILD)/jen1-mkmodel
 
+# tests/cli/test_spm_parity.sh: shim/spm.c alone (spm-encode) against the
+# real libsentencepiece (spm-oracle), which must not share a process with
+# LibTorch (its bundled protobuf clashes with LibTorch's).
+SPM_OBJ   := $(patsubst %,$(BUILD)/obj/shim/%.o,spm spm_normalize spm_proto spm_trie)
+SPM_TOOLS := $(BUILD)/spm-oracle $(BUILD)/spm-encode
+
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all test test-asan bench clean tools tests
 all: $(LIBCOMMON) $(LIBSHIM) $(TOOLS)
 tools: $(TOOLS)
-tests: $(UNIT_BIN)
+TEST_TOOLS := $(SPM_TOOLS) $(BUILD)/npycmp
+tests: $(UNIT_BIN) $(TEST_TOOLS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -84,6 +91,16 @@ $(BUILD)/jen1-mkmodel: $(BUILD)/obj/shim/tools/mkmodel.o $(LIBSHIM) $(LIBCOMMON)
 $(BUILD)/jen1-bench: $(BUILD)/obj/tests/bench/engine_bench.o $(LIBSHIM) $(LIBCOMMON)
 	$(LINK)
 
+$(BUILD)/spm-oracle: tests/spm_oracle/oracle.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++17 -O2 $(WARN) -o $@ $< -lsentencepiece_train -lsentencepiece
+
+$(BUILD)/spm-encode: $(BUILD)/obj/tests/spm_oracle/encode.o $(SPM_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^
+
+$(BUILD)/npycmp: $(BUILD)/obj/tests/tools/npycmp.o $(LIBCOMMON)
+	$(CC) $(LDFLAGS) -o $@ $^ -lm
+
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBSHIM) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(LINK)
@@ -92,7 +109,7 @@ $(BUILD)/obj/tests/unit/%.o: tests/unit/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -c $< -o $@
 
-test: all $(UNIT_BIN)
+test: all tests
 	@tests/run $(BUILD)
 
 # Sanitizer build: everything again in build-asan/ with ASan + UBSan.
