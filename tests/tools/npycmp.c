@@ -3,8 +3,8 @@
  *   npycmp A.npy B.npy [--atol X]
  *
  * Exit 0 when both hold the same dtype and the same elements in the same
- * order (leading dimensions of size 1 are ignored, so a golden [1, B, K, F]
- * matches a [B, K, F] dump) and every float differs by at most X (default 0:
+ * order (dimensions of size 1 are ignored, so a golden [1, B, K, F] matches a
+ * [B, K, F] dump and [B, 1, S] matches [B, S]) and every float differs by at most X (default 0:
  * exact); 1 otherwise, saying where they differ; 2 on a usage or read error. */
 #include <math.h>
 #include <stdio.h>
@@ -13,12 +13,12 @@
 
 #include "npy.h"
 
-/* Shape without leading 1s, for messages and comparison. */
+/* Shape without its dimensions of size 1, for comparison. */
 static int squeeze(const npy_array *a, int64_t *shape)
 {
-    int start = 0, n = 0;
-    while (start < a->ndim - 1 && a->shape[start] == 1) start++;
-    for (int i = start; i < a->ndim; i++) shape[n++] = a->shape[i];
+    int n = 0;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->shape[i] != 1) shape[n++] = a->shape[i];
     return n;
 }
 
