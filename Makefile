@@ -31,7 +31,7 @@ TORCH_CFLAGS :=
 TORCH_LIBS   := -ltorch_cpu -lc10
 endif
 
-BASE_LIBS := -ljansson -lsndfile -lm -lpthread
+BASE_LIBS := -lhiredis -levent -lcurl -lcrypto -ljansson -lsndfile -lm -lpthread
 SHIM_LIBS := $(TORCH_LIBS) $(BASE_LIBS)
 
 COMMON_SRC := $(wildcard common/*.c)
@@ -44,7 +44,13 @@ SHIM_OBJ   := $(SHIM_C_SRC:%.c=$(BUILD)/obj/%.o) $(SHIM_CXX_SRC:%.cpp=$(BUILD)/o
 LIBCOMMON := $(BUILD)/libjen1common.a
 LIBSHIM   := $(BUILD)/libjen1shim.a
 
-TOOLS := $(BUILD)/jen1-gen $(BUILD)/jen1-mkmodel
+TOOLS := $(BUILD)/jen1-gen $(BUILD)/jen1-mkmodel \
+         $(if $(wildcard worker/main.c),$(BUILD)/jen1-worker) $(if $(wildcard worker/jen1ctl.c),$(BUILD)/jen1ctl)
+
+# The daemon is every worker/*.c but jen1ctl's; jen1ctl needs no engine.
+WORKER_SRC := $(filter-out worker/jen1ctl%.c,$(wildcard worker/*.c))
+WORKER_OBJ := $(WORKER_SRC:%.c=$(BUILD)/obj/%.o)
+CTL_OBJ    := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard worker/jen1ctl*.c))
 
 # tests/cli/test_spm_parity.sh: shim/spm.c alone (spm-encode) against the
 # real libsentencepiece (spm-oracle), which must not share a process with
@@ -56,6 +62,8 @@ UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all test test-asan bench clean tools tests
+# Keep intermediate objects (the tests' .o files) so that a second make does nothing.
+.SECONDARY:
 all: $(LIBCOMMON) $(LIBSHIM) $(TOOLS)
 tools: $(TOOLS)
 TEST_TOOLS := $(SPM_TOOLS) $(BUILD)/npycmp
@@ -88,6 +96,12 @@ $(BUILD)/jen1-gen: $(BUILD)/obj/shim/tools/gen.o $(LIBSHIM) $(LIBCOMMON)
 $(BUILD)/jen1-mkmodel: $(BUILD)/obj/shim/tools/mkmodel.o $(LIBSHIM) $(LIBCOMMON)
 	$(LINK)
 
+$(BUILD)/jen1-worker: $(WORKER_OBJ) $(LIBSHIM) $(LIBCOMMON)
+	$(LINK)
+
+$(BUILD)/jen1ctl: $(CTL_OBJ) $(LIBCOMMON)
+	$(CC) $(LDFLAGS) -o $@ $^ $(BASE_LIBS)
+
 $(BUILD)/jen1-bench: $(BUILD)/obj/tests/bench/engine_bench.o $(LIBSHIM) $(LIBCOMMON)
 	$(LINK)
 
@@ -116,7 +130,7 @@ test: all tests
 test-asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer" \
 	    LDFLAGS="-fsanitize=address,undefined" all tests
-	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    tests/run build-asan
 
 bench: all $(BUILD)/jen1-bench

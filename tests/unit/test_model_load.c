@@ -12,6 +12,7 @@
 
 #include "check.h"
 #include "jen1.h"
+#include "matvec.h"
 #include "safetensors.h"
 
 static char fixture_model[512];
@@ -262,6 +263,94 @@ TEST(rewritten_copy_loads)
     jen1_model_free(m);
 }
 
+/* Teacher-forced logits of 4 steps of made-up decoder ids for `m`: 12 rows,
+ * few enough for the matvec path that the bf16 weights serve. */
+static int tf_logits(jen1_model *m, jen1_tensor *out)
+{
+    int64_t ids[3 * 4 * 4];
+    for (int i = 0; i < 3 * 4 * 4; i++) ids[i] = (i * 37) % 65;
+    const char *prompts[3] = {"calm solo piano", "", "heavy bass"};
+    char err[512];
+    return jen1_decoder_forward(m, prompts, 3, ids, 4, out, NULL, err, sizeof err) == JEN1_OK ? 0 : -1;
+}
+
+static double max_diff(const jen1_tensor *a, const jen1_tensor *b, double *max_ref)
+{
+    double worst = 0;
+    *max_ref = 0;
+    for (int64_t i = 0; i < jen1_tensor_numel(a); i++) {
+        double x = ((float *)a->data)[i], y = ((float *)b->data)[i];
+        if (x - y > worst || y - x > worst) worst = x > y ? x - y : y - x;
+        if (x > *max_ref || -x > *max_ref) *max_ref = x > 0 ? x : -x;
+    }
+    return worst;
+}
+
+static uint16_t *bf16_store;
+static int decoder_to_bf16(safetensors_tensor *t)
+{
+    if (strncmp(t->name, "decoder.", 8) == 0 && t->dtype == SAFETENSORS_F32) {
+        size_t n = t->nbytes / 4;
+        uint16_t *dst = bf16_store;
+        bf16_store += n;
+        jen1_f32_to_bf16(t->data, dst, n);
+        t->data = dst;
+        t->dtype = SAFETENSORS_BF16;
+        t->nbytes = n * 2;
+    }
+    return 1;
+}
+
+/* Checkpoints stored in bf16 load (converted to fp32), and so does the
+ * bf16-weights option on an fp32 checkpoint; both stay close to fp32. */
+TEST(bf16_checkpoints_and_bf16_weights)
+{
+    static uint16_t store[1 << 20];
+    bf16_store = store;
+    const char *dir = copy_model("bf16");
+    REQUIRE(dir && rewrite_weights(dir, decoder_to_bf16) == 0, "rewrite failed");
+    char err[512];
+    jen1_model *f32, *stored, *converted;
+    jen1_model_params p = jen1_model_default_params();
+    REQUIRE(jen1_model_load(fixture_model, &p, &f32, err, sizeof err) == JEN1_OK, "%s", err);
+    REQUIRE(jen1_model_load(dir, &p, &stored, err, sizeof err) == JEN1_OK, "%s", err);
+    p.decoder_weights = JEN1_WEIGHTS_BF16;
+    REQUIRE(jen1_model_load(fixture_model, &p, &converted, err, sizeof err) == JEN1_OK, "%s", err);
+    jen1_tensor a = {0}, b = {0}, c = {0};
+    REQUIRE(tf_logits(f32, &a) == 0 && tf_logits(stored, &b) == 0 && tf_logits(converted, &c) == 0,
+            "decoder_forward failed");
+    double ref, d_stored = max_diff(&a, &b, &ref), d_converted = max_diff(&a, &c, &ref);
+    printf("     bf16 vs f32 logits: stored %.3g, converted %.3g (values up to %.3g)\n", d_stored, d_converted,
+           ref);
+    CHECK(d_stored > 0 && d_stored < 0.05 * ref, "bf16 checkpoint: max diff %g of %g", d_stored, ref);
+    CHECK(d_converted > 0 && d_converted < 0.05 * ref, "bf16 weights: max diff %g of %g", d_converted, ref);
+    jen1_tensor_free(&a);
+    jen1_tensor_free(&b);
+    jen1_tensor_free(&c);
+    jen1_model_free(f32);
+    jen1_model_free(stored);
+    jen1_model_free(converted);
+}
+
+/* Asking for CUDA where LibTorch sees no GPU is an error, not a silent CPU run. */
+TEST(cuda_request_follows_the_runtime)
+{
+    jen1_torch_info info;
+    jen1_torch_info_get(&info);
+    jen1_model_params p = jen1_model_default_params();
+    p.device = JEN1_DEVICE_CUDA;
+    char err[512];
+    jen1_model *m = NULL;
+    jen1_status st = jen1_model_load(fixture_model, &p, &m, err, sizeof err);
+    if (info.cuda_available) {
+        CHECK(st == JEN1_OK && strcmp(jen1_model_device(m), "cuda:0") == 0, "%s", err);
+    } else {
+        CHECK(st == JEN1_ERR_DEVICE && strstr(err, "CUDA"), "status %s: %s", jen1_status_name(st), err);
+        CHECK(m == NULL, "a model came back with an error");
+    }
+    jen1_model_free(m);
+}
+
 int main(void)
 {
     snprintf(fixture_model, sizeof fixture_model, "%s/model", check_fixture_dir());
@@ -275,5 +364,7 @@ int main(void)
     RUN(garbage_tokenizer);
     RUN(parametrized_weight_norm_spelling_gives_the_same_audio);
     RUN(rewritten_copy_loads);
+    RUN(cuda_request_follows_the_runtime);
+    RUN(bf16_checkpoints_and_bf16_weights);
     return check_summary("test_model_load");
 }
