@@ -1,0 +1,611 @@
+/* config.c - the daemon's settings: defaults, environment, flags; see config.h.
+ *
+ * One table describes every setting (flag, variable, default, help, how it is
+ * parsed), so --help, the environment and the flags cannot drift apart. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct option;
+typedef int (*option_setter)(const struct option *o, struct jen1_config *c, const char *value,
+                             const char *name, char *err, size_t errlen);
+
+struct option {
+    const char *flag; /* NULL: environment only (secrets) */
+    const char *env;
+    const char *metavar;
+    const char *default_text;
+    const char *help;
+    option_setter set;
+    size_t offset;  /* the field set_int/set_bool/set_text write */
+    long min, max;  /* set_int's range; set_text's buffer size in max */
+    bool is_flag_bool; /* "--bf16" alone means 1 */
+};
+
+#define FIELD(f) offsetof(struct jen1_config, f)
+#define TEXT(f) FIELD(f), 0, sizeof(((struct jen1_config *)0)->f)
+
+#define FAIL(...)                                \
+    do {                                         \
+        snprintf(err, errlen, __VA_ARGS__);      \
+        return -1;                               \
+    } while (0)
+
+void config_defaults(struct jen1_config *c)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->redis_url, sizeof c->redis_url, "redis://127.0.0.1:6379/0");
+    redis_url_parse(c->redis_url, &c->redis, NULL, 0);
+    snprintf(c->prefix, sizeof c->prefix, "jen1");
+    snprintf(c->model_dir, sizeof c->model_dir, "/var/lib/jen1/models/musicgen-small");
+    snprintf(c->blob_url, sizeof c->blob_url, "file:///var/lib/jen1/blobs");
+    c->workers = 1;
+    c->threads = 0; /* derived in config_load */
+    c->http_enabled = true;
+    snprintf(c->http_addr, sizeof c->http_addr, "127.0.0.1:4001");
+    snprintf(c->http_host, sizeof c->http_host, "127.0.0.1");
+    c->http_port = 4001;
+    c->job_timeout_s = 600;
+    c->max_attempts = 3;
+    c->retry_base_ms = 1000;
+    c->result_ttl_s = 604800;
+    c->heartbeat_ms = 2000;
+    c->grace_s = 30;
+    c->max_duration_s = 30;
+    c->device = CONFIG_DEVICE_AUTO;
+    c->log_level = LOG_INFO;
+    c->engine = CONFIG_ENGINE_TORCH;
+}
+
+/* ---- Setters --------------------------------------------------------------- */
+
+static void *field(struct jen1_config *c, const struct option *o)
+{
+    return (char *)c + o->offset;
+}
+
+static int set_int(const struct option *o, struct jen1_config *c, const char *v, const char *name,
+                   char *err, size_t errlen)
+{
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (!isdigit((unsigned char)v[0]) || *end || errno || n < o->min || n > o->max)
+        FAIL("%s must be an integer from %ld to %ld, not \"%s\"", name, o->min, o->max, v);
+    *(int *)field(c, o) = (int)n;
+    return 0;
+}
+
+static int set_bool(const struct option *o, struct jen1_config *c, const char *v,
+                    const char *name, char *err, size_t errlen)
+{
+    bool *b = field(c, o);
+    if (strcmp(v, "1") == 0 || strcmp(v, "true") == 0)
+        *b = true;
+    else if (strcmp(v, "0") == 0 || strcmp(v, "false") == 0)
+        *b = false;
+    else
+        FAIL("%s must be 0 or 1, not \"%s\"", name, v);
+    return 0;
+}
+
+static int copy_text(char *dst, size_t size, const char *v, const char *name, char *err,
+                     size_t errlen)
+{
+    if (strlen(v) >= size)
+        FAIL("%s is longer than %zu bytes", name, size - 1);
+    memcpy(dst, v, strlen(v) + 1);
+    return 0;
+}
+
+static int set_text(const struct option *o, struct jen1_config *c, const char *v,
+                    const char *name, char *err, size_t errlen)
+{
+    return copy_text(field(c, o), (size_t)o->max, v, name, err, errlen);
+}
+
+static bool is_id_char(char ch)
+{
+    return isalnum((unsigned char)ch) || ch == '_' || ch == '.' || ch == '-';
+}
+
+/* The prefix and the worker id become parts of Redis keys: [A-Za-z0-9_.:-]. */
+static int set_key_part(const struct option *o, struct jen1_config *c, const char *v,
+                        const char *name, char *err, size_t errlen)
+{
+    size_t n = strlen(v), max = (size_t)o->max - 1;
+    if (n == 0 || n > max)
+        FAIL("%s must be 1 to %zu characters, not %zu", name, max, n);
+    for (size_t i = 0; i < n; i++)
+        if (!is_id_char(v[i]) && v[i] != ':')
+            FAIL("%s may only hold letters, digits and _ . - :, not \"%s\"", name, v);
+    return set_text(o, c, v, name, err, errlen);
+}
+
+static int set_blob_url(const struct option *o, struct jen1_config *c, const char *v,
+                        const char *name, char *err, size_t errlen)
+{
+    bool file = strncmp(v, "file:///", 8) == 0 && v[8];
+    bool s3 = strncmp(v, "s3://", 5) == 0 && v[5] && v[5] != '/';
+    if (!file && !s3)
+        FAIL("%s must be file:///absolute/dir or s3://bucket[/prefix], not \"%s\"", name, v);
+    return set_text(o, c, v, name, err, errlen);
+}
+
+static int parse_port(const char *s, int *port)
+{
+    char *end;
+    errno = 0;
+    long n = strtol(s, &end, 10);
+    if (!isdigit((unsigned char)s[0]) || *end || errno || n < 0 || n > 65535)
+        return -1;
+    *port = (int)n;
+    return 0;
+}
+
+/* "host:port", "[v6]:port" or ":port" (every interface). */
+static int set_http_addr(const struct option *o, struct jen1_config *c, const char *v,
+                         const char *name, char *err, size_t errlen)
+{
+    if (set_text(o, c, v, name, err, errlen) != 0)
+        return -1;
+    if (v[0] == '\0' || strcmp(v, "off") == 0) {
+        c->http_enabled = false;
+        c->http_host[0] = '\0';
+        c->http_port = 0;
+        return 0;
+    }
+    const char *host = v, *host_end, *colon;
+    if (v[0] == '[') {
+        host = v + 1;
+        host_end = strchr(host, ']');
+        colon = host_end ? host_end + 1 : NULL;
+        if (!colon || *colon != ':')
+            FAIL("%s must be HOST:PORT or [IPv6]:PORT, not \"%s\"", name, v);
+    } else {
+        colon = strrchr(v, ':');
+        host_end = colon;
+        if (!colon || memchr(v, ':', (size_t)(colon - v)))
+            FAIL("%s must be HOST:PORT or [IPv6]:PORT, not \"%s\"", name, v);
+    }
+    int port;
+    if (parse_port(colon + 1, &port) != 0)
+        FAIL("%s has a port that is not a number from 0 to 65535: \"%s\"", name, v);
+    size_t host_len = (size_t)(host_end - host);
+    if (host_len >= sizeof c->http_host)
+        FAIL("%s has a host longer than %zu bytes", name, sizeof c->http_host - 1);
+    if (host_len == 0)
+        snprintf(c->http_host, sizeof c->http_host, "0.0.0.0");
+    else
+        snprintf(c->http_host, sizeof c->http_host, "%.*s", (int)host_len, host);
+    c->http_port = port;
+    c->http_enabled = true;
+    return 0;
+}
+
+static int set_max_duration(const struct option *o, struct jen1_config *c, const char *v,
+                            const char *name, char *err, size_t errlen)
+{
+    (void)o;
+    char *end;
+    errno = 0;
+    double d = strtod(v, &end);
+    if (end == v || *end || errno || !isfinite(d) || d < 1 || d > 3600)
+        FAIL("%s must be a number of seconds from 1 to 3600, not \"%s\"", name, v);
+    c->max_duration_s = d;
+    return 0;
+}
+
+static int set_none_pace(const struct option *o, struct jen1_config *c, const char *v,
+                         const char *name, char *err, size_t errlen)
+{
+    (void)o;
+    char *end;
+    errno = 0;
+    double d = strtod(v, &end);
+    if (end == v || *end || errno || !isfinite(d) || d < 0 || d > 100)
+        FAIL("%s must be a number from 0 to 100, not \"%s\"", name, v);
+    c->none_pace = d;
+    return 0;
+}
+
+static int set_device(const struct option *o, struct jen1_config *c, const char *v,
+                      const char *name, char *err, size_t errlen)
+{
+    (void)o;
+    if (strcmp(v, "auto") == 0)
+        c->device = CONFIG_DEVICE_AUTO;
+    else if (strcmp(v, "cpu") == 0)
+        c->device = CONFIG_DEVICE_CPU;
+    else if (strcmp(v, "cuda") == 0)
+        c->device = CONFIG_DEVICE_CUDA;
+    else
+        FAIL("%s must be auto, cpu or cuda, not \"%s\"", name, v);
+    return 0;
+}
+
+static int set_log_level(const struct option *o, struct jen1_config *c, const char *v,
+                         const char *name, char *err, size_t errlen)
+{
+    (void)o;
+    if (log_level_parse(v, &c->log_level) != 0)
+        FAIL("%s must be debug, info, warn or error, not \"%s\"", name, v);
+    return 0;
+}
+
+static int set_engine(const struct option *o, struct jen1_config *c, const char *v,
+                      const char *name, char *err, size_t errlen)
+{
+    (void)o;
+    if (strcmp(v, "torch") == 0)
+        c->engine = CONFIG_ENGINE_TORCH;
+    else if (strcmp(v, "none") == 0)
+        c->engine = CONFIG_ENGINE_NONE;
+    else
+        FAIL("%s must be torch or none, not \"%s\"", name, v);
+    return 0;
+}
+
+/* ---- REDIS_URL -------------------------------------------------------------- */
+
+static int set_redis_url(const struct option *o, struct jen1_config *c, const char *v,
+                         const char *name, char *err, size_t errlen)
+{
+    redis_url parsed;
+    char why[256];
+    if (redis_url_parse(v, &parsed, why, sizeof why) != 0) {
+        const char *reason = strncmp(why, "redis URL: ", 11) == 0 ? why + 11 : why;
+        FAIL("%s: %s", name, reason);
+    }
+    if (set_text(o, c, v, name, err, errlen) != 0)
+        return -1;
+    c->redis = parsed;
+    return 0;
+}
+
+/* Writes s percent-encoded (all but RFC 3986's unreserved characters) to out,
+ * which has room for three times strlen(s) plus one. */
+static void percent_encode(const char *s, char *out)
+{
+    size_t n = 0;
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (isalnum(ch) || ch == '-' || ch == '.' || ch == '_' || ch == '~')
+            out[n++] = (char)ch;
+        else
+            n += (size_t)sprintf(out + n, "%%%02X", ch);
+    }
+    out[n] = '\0';
+}
+
+/* REDIS_URL again from its parts, with the (new) password in it. */
+static int compose_redis_url(const redis_url *u, char *buf, size_t len, const char *name,
+                             char *err, size_t errlen)
+{
+    char user[3 * sizeof u->user], password[3 * sizeof u->password], auth[sizeof user +
+                                                                          sizeof password + 2];
+    percent_encode(u->user, user);
+    percent_encode(u->password, password);
+    snprintf(auth, sizeof auth, "%s%s%s%s", user, password[0] ? ":" : "", password,
+             user[0] || password[0] ? "@" : "");
+    bool v6 = strchr(u->host, ':') != NULL;
+    int n = u->is_unix ? snprintf(buf, len, "unix://%s%s?db=%d", auth, u->path, u->db)
+                       : snprintf(buf, len, "redis://%s%s%s%s:%d/%d", auth, v6 ? "[" : "",
+                                  u->host, v6 ? "]" : "", u->port, u->db);
+    memset(password, 0, sizeof password);
+    memset(auth, 0, sizeof auth);
+    if (n < 0 || (size_t)n >= len)
+        FAIL("%s: the Redis URL with this password is longer than %zu bytes", name, len - 1);
+    return 0;
+}
+
+/* ---- The settings ------------------------------------------------------------------ */
+
+static const struct option options[] = {
+    { "--redis-url", "REDIS_URL", "URL", "redis://127.0.0.1:6379/0",
+      "Redis: redis://[[user]:password@]host[:port][/db] or unix:///path.sock[?db=N]",
+      set_redis_url, TEXT(redis_url), false },
+    { "--redis-password-file", "JEN1_REDIS_PASSWORD_FILE", "PATH", "none",
+      "a file holding the Redis password (wins over one in the URL)", set_text,
+      TEXT(redis_password_file), false },
+    { "--prefix", "JEN1_PREFIX", "NAME", "jen1", "key prefix: keys are {NAME}:queue, ...",
+      set_key_part, TEXT(prefix), false },
+    { "--model-dir", "JEN1_MODEL_DIR", "DIR", "/var/lib/jen1/models/musicgen-small",
+      "the model directory served (config.json, model.safetensors, spiece.model)", set_text,
+      TEXT(model_dir), false },
+    { "--blob-url", "JEN1_BLOB_URL", "URL", "file:///var/lib/jen1/blobs",
+      "where audio goes: file:///dir or s3://bucket/prefix", set_blob_url, TEXT(blob_url),
+      false },
+    { "--workers", "JEN1_WORKERS", "N", "1", "worker processes", set_int, FIELD(workers), 1, 64,
+      false },
+    { "--threads", "JEN1_THREADS", "N", "cores / workers, at least 1",
+      "compute threads per worker", set_int, FIELD(threads), 1, 1024, false },
+    { "--http-addr", "JEN1_HTTP_ADDR", "HOST:PORT", "127.0.0.1:4001",
+      "HTTP address ([::1]:PORT for IPv6); \"\" or off disables HTTP", set_http_addr,
+      TEXT(http_addr), false },
+    { "--use-torch", "USE_TORCH", "0|1", "0", "serve GET /debug/torch", set_bool,
+      FIELD(use_torch), 0, 1, true },
+    { NULL, "JEN1_API_TOKEN", "TOKEN", "none",
+      "bearer token POST /generate requires (environment only)", set_text, TEXT(api_token),
+      false },
+    { "--api-token-file", "JEN1_API_TOKEN_FILE", "PATH", "none",
+      "a file holding the API token (wins over JEN1_API_TOKEN)", set_text,
+      TEXT(api_token_file), false },
+    { "--job-timeout", "JEN1_JOB_TIMEOUT", "SECONDS", "600",
+      "a job running longer is stopped and fails with \"timeout\"", set_int,
+      FIELD(job_timeout_s), 1, 86400, false },
+    { "--max-attempts", "JEN1_MAX_ATTEMPTS", "N", "3",
+      "attempts before a transient failure is final", set_int, FIELD(max_attempts), 1, 100,
+      false },
+    { "--retry-base-ms", "JEN1_RETRY_BASE_MS", "MS", "1000",
+      "first retry delay, doubled per attempt (capped at 60 s)", set_int,
+      FIELD(retry_base_ms), 1, 3600000, false },
+    { "--result-ttl", "JEN1_RESULT_TTL", "SECONDS", "604800",
+      "how long finished jobs are kept", set_int, FIELD(result_ttl_s), 1, 315360000, false },
+    { "--heartbeat-ms", "JEN1_HEARTBEAT_MS", "MS", "2000",
+      "heartbeat period; a worker silent for 3 periods is reaped", set_int,
+      FIELD(heartbeat_ms), 100, 600000, false },
+    { "--grace-seconds", "JEN1_GRACE_SECONDS", "SECONDS", "30",
+      "on SIGTERM, how long running jobs may finish", set_int, FIELD(grace_s), 0, 86400,
+      false },
+    { "--max-duration", "JEN1_MAX_DURATION", "SECONDS", "30", "longest duration a job may ask",
+      set_max_duration, FIELD(max_duration_s), 0, 0, false },
+    { "--device", "JEN1_DEVICE", "auto|cpu|cuda", "auto", "where the engine runs", set_device,
+      FIELD(device), 0, 0, false },
+    { "--bf16", "JEN1_BF16", "0|1", "0", "bfloat16 weights for the decoder", set_bool,
+      FIELD(bf16), 0, 1, true },
+    { "--log-level", "JEN1_LOG_LEVEL", "debug|info|warn|error", "info", "least severe level logged",
+      set_log_level, FIELD(log_level), 0, 0, false },
+    { "--worker-id", "JEN1_WORKER_ID", "ID", "hostname-pid",
+      "this daemon's name in Redis and in the logs", set_key_part, TEXT(worker_id), false },
+    { "--engine", "JEN1_ENGINE", "torch|none", "torch",
+      "none skips the engine and renders silence (benchmarks and tests only)", set_engine,
+      FIELD(engine), 0, 0, false },
+    { "--none-pace", "JEN1_NONE_PACE", "SECONDS", "0",
+      "with --engine none: wall seconds per second of audio, so tests can interrupt a job",
+      set_none_pace, FIELD(none_pace), 0, 0, false },
+};
+
+enum { N_OPTIONS = sizeof options / sizeof options[0] };
+
+/* ---- Loading ------------------------------------------------------------------ */
+
+/* Reads a secret from a file: the first 4 KiB at most, trailing newlines and
+ * spaces dropped. The message names the option and the path, never the content. */
+static int read_secret_file(const char *path, const char *name, char *dst, size_t size,
+                            char *err, size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        FAIL("%s: cannot open %s: %s", name, path, strerror(errno));
+    char buf[4097];
+    size_t len = 0;
+    while (len < sizeof buf - 1) {
+        ssize_t n = read(fd, buf + len, sizeof buf - 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int e = errno;
+            close(fd);
+            FAIL("%s: cannot read %s: %s", name, path, strerror(e));
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    close(fd);
+    while (len > 0 && isspace((unsigned char)buf[len - 1]))
+        len--;
+    buf[len] = '\0';
+    int rc = -1;
+    if (len == 0) {
+        snprintf(err, errlen, "%s: %s is empty", name, path);
+    } else if (len >= size || memchr(buf, '\0', len)) {
+        snprintf(err, errlen, "%s: %s does not hold one secret of at most %zu bytes", name, path,
+                 size - 1);
+    } else {
+        memcpy(dst, buf, len + 1);
+        rc = 0;
+    }
+    memset(buf, 0, sizeof buf);
+    return rc;
+}
+
+static const struct option *find_flag(const char *arg, size_t len)
+{
+    for (size_t i = 0; i < N_OPTIONS; i++)
+        if (options[i].flag && strlen(options[i].flag) == len &&
+            strncmp(options[i].flag, arg, len) == 0)
+            return &options[i];
+    return NULL;
+}
+
+static size_t option_index(size_t offset)
+{
+    for (size_t i = 0; i < N_OPTIONS; i++)
+        if (options[i].offset == offset)
+            return i;
+    return 0;
+}
+
+static int load_env(struct jen1_config *c, const char **origin, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const char *v = getenv(options[i].env);
+        /* An empty variable counts as unset, except where "" has a meaning. */
+        if (!v || (!*v && options[i].set != set_http_addr))
+            continue;
+        if (options[i].set(&options[i], c, v, options[i].env, err, errlen) != 0)
+            return -1;
+        origin[i] = options[i].env;
+    }
+    return 0;
+}
+
+static bool is_bool_word(const char *s)
+{
+    return strcmp(s, "0") == 0 || strcmp(s, "1") == 0 || strcmp(s, "true") == 0 ||
+           strcmp(s, "false") == 0;
+}
+
+static enum config_status load_args(struct jen1_config *c, int argc, char **argv,
+                                    const char **origin, char *err, size_t errlen)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0)
+            return CONFIG_HELP;
+        if (strncmp(arg, "--", 2) != 0) {
+            snprintf(err, errlen, "unexpected argument \"%s\" (see --help)", arg);
+            return CONFIG_ERROR;
+        }
+        const char *eq = strchr(arg, '=');
+        size_t name_len = eq ? (size_t)(eq - arg) : strlen(arg);
+        const struct option *o = find_flag(arg, name_len);
+        if (!o) {
+            snprintf(err, errlen, "unknown option %.*s (see --help)", (int)name_len, arg);
+            return CONFIG_ERROR;
+        }
+        const char *value;
+        if (eq) {
+            value = eq + 1;
+        } else if (o->is_flag_bool && (i + 1 == argc || !is_bool_word(argv[i + 1]))) {
+            value = "1";
+        } else if (i + 1 < argc) {
+            value = argv[++i];
+        } else {
+            snprintf(err, errlen, "%s needs a value (%s)", o->flag, o->metavar);
+            return CONFIG_ERROR;
+        }
+        if (o->set(o, c, value, o->flag, err, errlen) != 0)
+            return CONFIG_ERROR;
+        origin[o - options] = o->flag;
+    }
+    return CONFIG_OK;
+}
+
+static void default_worker_id(char *dst, size_t size)
+{
+    char host[256] = "";
+    if (gethostname(host, sizeof host - 1) != 0 || !host[0])
+        snprintf(host, sizeof host, "jen1");
+    for (char *p = host; *p; p++)
+        if (!is_id_char(*p))
+            *p = '-';
+    char pid[24];
+    int n = snprintf(pid, sizeof pid, "-%ld", (long)getpid());
+    snprintf(dst, size, "%.*s%s", (int)(size - 1 - (size_t)n), host, pid);
+}
+
+enum config_status config_load(struct jen1_config *c, int argc, char **argv, char *err,
+                               size_t errlen)
+{
+    const char *origin[N_OPTIONS] = { 0 };
+    config_defaults(c);
+    if (load_env(c, origin, err, errlen) != 0)
+        return CONFIG_ERROR;
+    enum config_status st = load_args(c, argc, argv, origin, err, errlen);
+    if (st != CONFIG_OK)
+        return st;
+
+    if (c->redis_password_file[0]) {
+        const char *name = origin[option_index(FIELD(redis_password_file))];
+        if (read_secret_file(c->redis_password_file, name, c->redis.password,
+                             sizeof c->redis.password, err, errlen) != 0)
+            return CONFIG_ERROR;
+        if (compose_redis_url(&c->redis, c->redis_url, sizeof c->redis_url, name, err,
+                              errlen) != 0)
+            return CONFIG_ERROR;
+    }
+    if (c->api_token_file[0]) {
+        const char *name = origin[option_index(FIELD(api_token_file))];
+        if (read_secret_file(c->api_token_file, name, c->api_token, sizeof c->api_token, err,
+                             errlen) != 0)
+            return CONFIG_ERROR;
+    }
+    if (c->threads == 0) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        c->threads = cores > c->workers ? (int)(cores / c->workers) : 1;
+    }
+    if (!c->worker_id[0])
+        default_worker_id(c->worker_id, sizeof c->worker_id);
+    c->heartbeat_ttl_ms = 3 * c->heartbeat_ms;
+    return CONFIG_OK;
+}
+
+void config_protect_secrets(const struct jen1_config *c)
+{
+    char encoded[3 * sizeof c->redis.password];
+    percent_encode(c->redis.password, encoded);
+    log_add_secret(c->redis.password);
+    log_add_secret(encoded);
+    log_add_secret(c->api_token);
+    memset(encoded, 0, sizeof encoded);
+}
+
+/* ---- Help and description ---------------------------------------------------- */
+
+void config_usage(FILE *out, const char *program)
+{
+    fprintf(out,
+            "Usage: %s [OPTION...]\n"
+            "\n"
+            "The jen1 worker pool: takes music jobs from Redis, renders them, stores the\n"
+            "audio and writes the GeneratedSong back (docs/protocol.md).\n"
+            "\n"
+            "Every option can also be set through its environment variable; a flag wins\n"
+            "over its variable. Values go as --flag VALUE or --flag=VALUE.\n"
+            "\n",
+            program);
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const struct option *o = &options[i];
+        char left[64];
+        if (o->flag)
+            snprintf(left, sizeof left, "%s %s", o->flag, o->metavar);
+        else
+            snprintf(left, sizeof left, "(no flag)");
+        fprintf(out, "  %-34s %s (default: %s)\n      %s\n", left, o->env, o->default_text,
+                o->help);
+    }
+    fprintf(out, "  %-34s this text\n", "-h, --help");
+}
+
+static const char *device_name(enum config_device d)
+{
+    return d == CONFIG_DEVICE_CPU ? "cpu" : d == CONFIG_DEVICE_CUDA ? "cuda" : "auto";
+}
+
+int config_describe(const struct jen1_config *c, char *buf, size_t len)
+{
+    char redis[400];
+    redis_url_describe(&c->redis, redis, sizeof redis);
+    json_t *o = json_pack(
+        "{s:s, s:s?, s:s?, s:s, s:s, s:s, s:i, s:i, s:s?, s:b, s:s?, s:i, s:i, s:i, s:i, s:i, "
+        "s:i, s:f, s:s, s:b, s:s, s:s, s:s}",
+        "redis", redis, "redis_user", c->redis.user[0] ? c->redis.user : NULL, "redis_password",
+        c->redis.password[0] ? "***" : NULL, "prefix", c->prefix, "model_dir", c->model_dir, "blob_url", c->blob_url,
+        "workers", c->workers, "threads", c->threads, "http_addr",
+        c->http_enabled ? c->http_addr : NULL, "use_torch", c->use_torch, "api_token",
+        c->api_token[0] ? "***" : NULL, "job_timeout_s", c->job_timeout_s, "max_attempts",
+        c->max_attempts, "retry_base_ms", c->retry_base_ms, "result_ttl_s", c->result_ttl_s,
+        "heartbeat_ms", c->heartbeat_ms, "grace_s", c->grace_s, "max_duration_s",
+        c->max_duration_s, "device", device_name(c->device), "bf16", c->bf16, "log_level",
+        log_level_name(c->log_level), "worker_id", c->worker_id, "engine",
+        c->engine == CONFIG_ENGINE_NONE ? "none" : "torch");
+    if (!o)
+        return -1;
+    size_t need = json_dumpb(o, buf, len, JSON_COMPACT);
+    json_decref(o);
+    if (need == 0 || need >= len)
+        return -1;
+    buf[need] = '\0';
+    return 0;
+}

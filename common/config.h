@@ -1,0 +1,88 @@
+/* config.h - every setting of the jen1 daemon (build/jen1-worker).
+ *
+ * config_load fills one struct from, in order, built-in defaults, the
+ * environment and the command line: a flag wins over its variable. Each value
+ * is validated where it is read, and an error names the variable or flag at
+ * fault ("JEN1_WORKERS must be an integer from 1 to 64, not \"lots\"").
+ * config_usage prints every flag with its variable and default.
+ *
+ * Secrets (the Redis password, the API token) come from the environment,
+ * REDIS_URL or a file named by JEN1_REDIS_PASSWORD_FILE / JEN1_API_TOKEN_FILE
+ * (the file wins). They have no flag of their own, which would show them in
+ * ps(1); config_describe never prints them. */
+#ifndef JEN1_CONFIG_H
+#define JEN1_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "log.h"
+#include "redis_url.h"
+
+enum config_device { CONFIG_DEVICE_AUTO, CONFIG_DEVICE_CPU, CONFIG_DEVICE_CUDA };
+
+/* torch: the real engine. none: a benchmark/test-only switch that skips the
+ * engine and renders silence of the requested length. */
+enum config_engine { CONFIG_ENGINE_TORCH, CONFIG_ENGINE_NONE };
+
+struct jen1_config {
+    /* REDIS_URL (redis_url.h's forms), with the password from
+     * JEN1_REDIS_PASSWORD_FILE put in when given: what queue_config.url takes.
+     * It may hold the password: never log it (config_describe does not). */
+    char redis_url[2048];
+    redis_url redis; /* the same, parsed */
+    char redis_password_file[PATH_MAX];
+    char prefix[65];           /* the keys are {prefix}:... */
+    char model_dir[PATH_MAX];
+    char blob_url[1024]; /* file:///dir or s3://bucket/prefix */
+    int workers;         /* worker processes, 1..64 */
+    int threads;         /* threads per worker: default cores / workers, at least 1 */
+    bool http_enabled;   /* false when JEN1_HTTP_ADDR is "" or "off" */
+    char http_addr[300]; /* as given, e.g. "127.0.0.1:4001" */
+    char http_host[256]; /* parsed: "127.0.0.1", "::1", "0.0.0.0" */
+    int http_port;       /* 0 lets the kernel choose (tests) */
+    bool use_torch;      /* enables GET /debug/torch */
+    char api_token[512]; /* secret; "" means POST /generate needs no token */
+    char api_token_file[PATH_MAX];
+    int job_timeout_s;
+    int max_attempts;
+    int retry_base_ms;
+    int result_ttl_s;
+    int heartbeat_ms;     /* the heartbeat key lives 3 times as long: heartbeat_ttl_ms */
+    int heartbeat_ttl_ms;
+    int grace_s;          /* how long SIGTERM lets running jobs finish */
+    double max_duration_s;
+    enum config_device device;
+    bool bf16;
+    enum log_level log_level;
+    char worker_id[129]; /* default: hostname-pid */
+    enum config_engine engine;
+    double none_pace;    /* engine none: wall seconds per second of audio */
+};
+
+enum config_status { CONFIG_OK = 0, CONFIG_ERROR = -1, CONFIG_HELP = 1 };
+
+/* Built-in defaults only (no environment, no derived values). */
+void config_defaults(struct jen1_config *c);
+
+/* Defaults, then getenv(), then argv[1..argc-1]; then reads the secret files
+ * and derives threads, worker_id and heartbeat_ttl_ms. Returns CONFIG_OK,
+ * CONFIG_HELP when --help (or -h) was given (print config_usage, exit 0), or
+ * CONFIG_ERROR with a message in err. */
+enum config_status config_load(struct jen1_config *c, int argc, char **argv, char *err,
+                               size_t errlen);
+
+/* Registers the secrets with log_add_secret (the Redis password, also as it
+ * is spelled inside REDIS_URL, and the API token), so no log line shows them. */
+void config_protect_secrets(const struct jen1_config *c);
+
+/* The --help text: every flag, its variable and its default. */
+void config_usage(FILE *out, const char *program);
+
+/* The settings as one JSON object for the startup log line, with the secrets
+ * replaced by "***". Returns 0, or -1 when buf (len bytes) is too small. */
+int config_describe(const struct jen1_config *c, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,425 @@
+/* test_config.c - the daemon's settings (common/config.c): defaults, the
+ * environment, flags over the environment, every validation message, the
+ * secret files and the redaction of secrets. */
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "config.h"
+
+static const char *const VARS[] = {
+    "REDIS_URL", "JEN1_REDIS_PASSWORD_FILE", "JEN1_PREFIX", "JEN1_MODEL_DIR", "JEN1_BLOB_URL",
+    "JEN1_WORKERS", "JEN1_THREADS", "JEN1_HTTP_ADDR", "USE_TORCH", "JEN1_API_TOKEN",
+    "JEN1_API_TOKEN_FILE", "JEN1_JOB_TIMEOUT", "JEN1_MAX_ATTEMPTS", "JEN1_RETRY_BASE_MS",
+    "JEN1_RESULT_TTL", "JEN1_HEARTBEAT_MS", "JEN1_GRACE_SECONDS", "JEN1_MAX_DURATION",
+    "JEN1_DEVICE", "JEN1_BF16", "JEN1_LOG_LEVEL", "JEN1_WORKER_ID", "JEN1_ENGINE",
+};
+enum { N_VARS = sizeof VARS / sizeof VARS[0] };
+
+static void clear_env(void)
+{
+    for (size_t i = 0; i < N_VARS; i++)
+        unsetenv(VARS[i]);
+}
+
+/* config_load with argv = {"jen1-worker", the arguments up to NULL}. */
+static enum config_status load(struct jen1_config *c, char *err, size_t errlen, ...)
+{
+    char *argv[32] = { "jen1-worker" };
+    int argc = 1;
+    va_list ap;
+    va_start(ap, errlen);
+    for (char *arg; argc < 31 && (arg = va_arg(ap, char *));)
+        argv[argc++] = arg;
+    va_end(ap);
+    return config_load(c, argc, argv, err, errlen);
+}
+#define LOAD(cfg, err, ...) load((cfg), (err), sizeof(err), __VA_ARGS__)
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+static void tmp_path(char *buf, size_t len, const char *name)
+{
+    mkdir(check_tmp_dir(), 0755);
+    snprintf(buf, len, "%s/test_config_%s", check_tmp_dir(), name);
+}
+
+TEST(defaults)
+{
+    clear_env();
+    struct jen1_config c;
+    char err[256] = "";
+    REQUIRE(LOAD(&c, err, NULL) == CONFIG_OK, "%s", err);
+    CHECK(strcmp(c.redis_url, "redis://127.0.0.1:6379/0") == 0, "%s", c.redis_url);
+    CHECK(strcmp(c.redis.host, "127.0.0.1") == 0 && c.redis.port == 6379 && c.redis.db == 0,
+          "%s:%d/%d", c.redis.host, c.redis.port, c.redis.db);
+    CHECK(c.redis.password[0] == '\0', "a default password");
+    CHECK(strcmp(c.prefix, "jen1") == 0, "%s", c.prefix);
+    CHECK(strcmp(c.model_dir, "/var/lib/jen1/models/musicgen-small") == 0, "%s", c.model_dir);
+    CHECK(strcmp(c.blob_url, "file:///var/lib/jen1/blobs") == 0, "%s", c.blob_url);
+    CHECK(c.workers == 1, "%d", c.workers);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    CHECK(c.threads == (cores > 1 ? cores : 1), "threads %d with %ld cores", c.threads, cores);
+    CHECK(c.http_enabled && strcmp(c.http_host, "127.0.0.1") == 0 && c.http_port == 4001,
+          "%s:%d", c.http_host, c.http_port);
+    CHECK(!c.use_torch && !c.bf16 && c.api_token[0] == '\0', "flags");
+    CHECK(c.job_timeout_s == 600 && c.max_attempts == 3 && c.retry_base_ms == 1000, "retries");
+    CHECK(c.result_ttl_s == 604800 && c.grace_s == 30, "ttl %d grace %d", c.result_ttl_s,
+          c.grace_s);
+    CHECK(c.heartbeat_ms == 2000 && c.heartbeat_ttl_ms == 6000, "%d %d", c.heartbeat_ms,
+          c.heartbeat_ttl_ms);
+    CHECK(c.max_duration_s == 30, "%g", c.max_duration_s);
+    CHECK(c.device == CONFIG_DEVICE_AUTO && c.engine == CONFIG_ENGINE_TORCH, "device, engine");
+    CHECK(c.log_level == LOG_INFO, "%d", c.log_level);
+    char expected[200], host[128] = "";
+    gethostname(host, sizeof host - 1);
+    snprintf(expected, sizeof expected, "-%ld", (long)getpid());
+    size_t n = strlen(c.worker_id), m = strlen(expected);
+    CHECK(n > m && strcmp(c.worker_id + n - m, expected) == 0, "worker id %s", c.worker_id);
+    CHECK(strncmp(c.worker_id, host, strlen(host)) == 0, "worker id %s, host %s", c.worker_id,
+          host);
+}
+
+TEST(environment)
+{
+    clear_env();
+    setenv("REDIS_URL", "redis://:pw@redis.internal:6380/2", 1);
+    setenv("JEN1_PREFIX", "studio", 1);
+    setenv("JEN1_MODEL_DIR", "/models/x", 1);
+    setenv("JEN1_BLOB_URL", "s3://bucket/songs", 1);
+    setenv("JEN1_WORKERS", "4", 1);
+    setenv("JEN1_HTTP_ADDR", "[::1]:8080", 1);
+    setenv("USE_TORCH", "1", 1);
+    setenv("JEN1_API_TOKEN", "tok", 1);
+    setenv("JEN1_JOB_TIMEOUT", "60", 1);
+    setenv("JEN1_MAX_ATTEMPTS", "5", 1);
+    setenv("JEN1_RETRY_BASE_MS", "250", 1);
+    setenv("JEN1_RESULT_TTL", "3600", 1);
+    setenv("JEN1_HEARTBEAT_MS", "500", 1);
+    setenv("JEN1_GRACE_SECONDS", "0", 1);
+    setenv("JEN1_MAX_DURATION", "12.5", 1);
+    setenv("JEN1_DEVICE", "cpu", 1);
+    setenv("JEN1_BF16", "true", 1);
+    setenv("JEN1_LOG_LEVEL", "debug", 1);
+    setenv("JEN1_WORKER_ID", "host-a:1", 1);
+    setenv("JEN1_ENGINE", "none", 1);
+    setenv("JEN1_THREADS", "", 1); /* empty counts as unset */
+    struct jen1_config c;
+    char err[256] = "";
+    REQUIRE(LOAD(&c, err, NULL) == CONFIG_OK, "%s", err);
+    CHECK(strcmp(c.redis.host, "redis.internal") == 0 && c.redis.port == 6380 && c.redis.db == 2,
+          "%s:%d/%d", c.redis.host, c.redis.port, c.redis.db);
+    CHECK(strcmp(c.redis.password, "pw") == 0, "password %s", c.redis.password);
+    CHECK(strcmp(c.redis_url, "redis://:pw@redis.internal:6380/2") == 0, "%s", c.redis_url);
+    CHECK(strcmp(c.prefix, "studio") == 0 && strcmp(c.model_dir, "/models/x") == 0, "strings");
+    CHECK(strcmp(c.blob_url, "s3://bucket/songs") == 0, "%s", c.blob_url);
+    CHECK(c.workers == 4, "%d", c.workers);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    CHECK(c.threads == (cores / 4 > 1 ? cores / 4 : 1), "threads %d", c.threads);
+    CHECK(strcmp(c.http_host, "::1") == 0 && c.http_port == 8080, "%s %d", c.http_host,
+          c.http_port);
+    CHECK(c.use_torch && c.bf16 && strcmp(c.api_token, "tok") == 0, "flags, token");
+    CHECK(c.job_timeout_s == 60 && c.max_attempts == 5 && c.retry_base_ms == 250, "retries");
+    CHECK(c.result_ttl_s == 3600 && c.grace_s == 0, "ttl, grace");
+    CHECK(c.heartbeat_ms == 500 && c.heartbeat_ttl_ms == 1500, "heartbeat");
+    CHECK(c.max_duration_s == 12.5, "%g", c.max_duration_s);
+    CHECK(c.device == CONFIG_DEVICE_CPU && c.engine == CONFIG_ENGINE_NONE, "device, engine");
+    CHECK(c.log_level == LOG_DEBUG && strcmp(c.worker_id, "host-a:1") == 0, "%s", c.worker_id);
+    clear_env();
+}
+
+TEST(flags_win_over_the_environment)
+{
+    clear_env();
+    setenv("JEN1_WORKERS", "2", 1);
+    setenv("JEN1_PREFIX", "env", 1);
+    setenv("JEN1_DEVICE", "cuda", 1);
+    setenv("JEN1_HTTP_ADDR", "127.0.0.1:1", 1);
+    struct jen1_config c;
+    char err[256] = "";
+    REQUIRE(LOAD(&c, err, "--workers", "3", "--prefix=flag", "--device=cpu", "--http-addr", "off",
+                 "--threads", "7", "--max-duration=8", NULL) == CONFIG_OK,
+            "%s", err);
+    CHECK(c.workers == 3 && strcmp(c.prefix, "flag") == 0, "%d %s", c.workers, c.prefix);
+    CHECK(c.device == CONFIG_DEVICE_CPU, "device");
+    CHECK(!c.http_enabled, "--http-addr off left HTTP on");
+    CHECK(c.threads == 7 && c.max_duration_s == 8, "%d %g", c.threads, c.max_duration_s);
+    clear_env();
+}
+
+TEST(boolean_flags)
+{
+    clear_env();
+    struct jen1_config c;
+    char err[256] = "";
+    REQUIRE(LOAD(&c, err, "--use-torch", "--workers", "2", "--bf16", NULL) == CONFIG_OK, "%s",
+            err);
+    CHECK(c.use_torch && c.bf16 && c.workers == 2, "bare flags");
+    setenv("USE_TORCH", "1", 1);
+    REQUIRE(LOAD(&c, err, "--use-torch", "0", "--bf16=false", NULL) == CONFIG_OK, "%s", err);
+    CHECK(!c.use_torch && !c.bf16, "explicit 0: use_torch %d bf16 %d", c.use_torch, c.bf16);
+    clear_env();
+}
+
+TEST(http_addresses)
+{
+    static const struct {
+        const char *addr, *host;
+        int port;
+        bool enabled;
+    } cases[] = {
+        { "127.0.0.1:4001", "127.0.0.1", 4001, true }, { "[::1]:80", "::1", 80, true },
+        { ":9000", "0.0.0.0", 9000, true },            { "localhost:0", "localhost", 0, true },
+        { "off", "", 0, false },                        { "", "", 0, false },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        clear_env();
+        setenv("JEN1_HTTP_ADDR", cases[i].addr, 1);
+        struct jen1_config c;
+        char err[256] = "";
+        REQUIRE(LOAD(&c, err, NULL) == CONFIG_OK, "%s: %s", cases[i].addr, err);
+        CHECK(c.http_enabled == cases[i].enabled && strcmp(c.http_host, cases[i].host) == 0 &&
+                  c.http_port == cases[i].port,
+              "%s -> %d %s %d", cases[i].addr, c.http_enabled, c.http_host, c.http_port);
+    }
+    clear_env();
+}
+
+/* Every kind of bad value, through the environment and through a flag. */
+TEST(validation_errors_name_the_setting)
+{
+    static const struct {
+        const char *var, *flag, *value, *message;
+    } cases[] = {
+        { "JEN1_WORKERS", "--workers", "lots", "must be an integer from 1 to 64, not \"lots\"" },
+        { "JEN1_WORKERS", "--workers", "0", "must be an integer from 1 to 64, not \"0\"" },
+        { "JEN1_WORKERS", "--workers", "65", "from 1 to 64" },
+        { "JEN1_WORKERS", "--workers", "-1", "from 1 to 64" },
+        { "JEN1_WORKERS", "--workers", "2x", "from 1 to 64" },
+        { "JEN1_WORKERS", "--workers", " 2", "from 1 to 64" },
+        { "JEN1_WORKERS", "--workers", "99999999999999999999", "from 1 to 64" },
+        { "JEN1_THREADS", "--threads", "0", "must be an integer from 1 to 1024" },
+        { "JEN1_JOB_TIMEOUT", "--job-timeout", "0", "from 1 to 86400" },
+        { "JEN1_MAX_ATTEMPTS", "--max-attempts", "101", "from 1 to 100" },
+        { "JEN1_RETRY_BASE_MS", "--retry-base-ms", "1.5", "from 1 to 3600000" },
+        { "JEN1_RESULT_TTL", "--result-ttl", "0", "from 1 to 315360000" },
+        { "JEN1_HEARTBEAT_MS", "--heartbeat-ms", "99", "from 100 to 600000" },
+        { "JEN1_GRACE_SECONDS", "--grace-seconds", "-5", "from 0 to 86400" },
+        { "JEN1_MAX_DURATION", "--max-duration", "0.5", "a number of seconds from 1 to 3600" },
+        { "JEN1_MAX_DURATION", "--max-duration", "nan", "from 1 to 3600, not \"nan\"" },
+        { "JEN1_MAX_DURATION", "--max-duration", "30s", "from 1 to 3600" },
+        { "USE_TORCH", "--use-torch", "yes", "must be 0 or 1, not \"yes\"" },
+        { "JEN1_BF16", "--bf16", "2", "must be 0 or 1" },
+        { "JEN1_DEVICE", "--device", "gpu", "must be auto, cpu or cuda, not \"gpu\"" },
+        { "JEN1_LOG_LEVEL", "--log-level", "loud", "must be debug, info, warn or error" },
+        { "JEN1_ENGINE", "--engine", "fast", "must be torch or none, not \"fast\"" },
+        { "JEN1_PREFIX", "--prefix", "a{b}", "may only hold letters, digits and _ . - :" },
+        { "JEN1_PREFIX", "--prefix",
+          "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+          "must be 1 to 64 characters, not 65" },
+        { "JEN1_WORKER_ID", "--worker-id", "host/1", "may only hold letters" },
+        { "JEN1_BLOB_URL", "--blob-url", "/var/blobs", "must be file:///absolute/dir or s3://" },
+        { "JEN1_BLOB_URL", "--blob-url", "s3://", "must be file:///absolute/dir or s3://" },
+        { "JEN1_BLOB_URL", "--blob-url", "file://relative", "must be file:///absolute/dir" },
+        { "JEN1_HTTP_ADDR", "--http-addr", "4001", "must be HOST:PORT or [IPv6]:PORT" },
+        { "JEN1_HTTP_ADDR", "--http-addr", "::1:80", "must be HOST:PORT or [IPv6]:PORT" },
+        { "JEN1_HTTP_ADDR", "--http-addr", "[::1]80", "must be HOST:PORT or [IPv6]:PORT" },
+        { "JEN1_HTTP_ADDR", "--http-addr", "host:65536", "port that is not a number from 0" },
+        { "JEN1_HTTP_ADDR", "--http-addr", "host:", "port that is not a number from 0" },
+        { "REDIS_URL", "--redis-url", "http://x", "must start with redis:// or unix://" },
+        { "REDIS_URL", "--redis-url", "rediss://x", "TLS" },
+        { "REDIS_URL", "--redis-url", "redis://host:0", "the port is not a number" },
+        { "REDIS_URL", "--redis-url", "redis://host/x", "the database" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct jen1_config c;
+        char err[512] = "", expected[600];
+        clear_env();
+        setenv(cases[i].var, cases[i].value, 1);
+        CHECK(LOAD(&c, err, NULL) == CONFIG_ERROR, "%s=%s was accepted", cases[i].var,
+              cases[i].value);
+        snprintf(expected, sizeof expected, "%s", cases[i].var);
+        CHECK(strncmp(err, expected, strlen(expected)) == 0 && strstr(err, cases[i].message),
+              "%s=%s: \"%s\"", cases[i].var, cases[i].value, err);
+        clear_env();
+        char flag[700];
+        snprintf(flag, sizeof flag, "%s=%s", cases[i].flag, cases[i].value);
+        err[0] = '\0';
+        CHECK(LOAD(&c, err, flag, NULL) == CONFIG_ERROR, "%s was accepted", flag);
+        CHECK(strncmp(err, cases[i].flag, strlen(cases[i].flag)) == 0 &&
+                  strstr(err, cases[i].message),
+              "%s: \"%s\"", flag, err);
+    }
+}
+
+TEST(bad_command_lines)
+{
+    clear_env();
+    struct jen1_config c;
+    char err[256] = "";
+    CHECK(LOAD(&c, err, "--wrokers", "2", NULL) == CONFIG_ERROR, "unknown flag accepted");
+    CHECK(strstr(err, "unknown option --wrokers"), "%s", err);
+    CHECK(LOAD(&c, err, "--workers", NULL) == CONFIG_ERROR, "missing value accepted");
+    CHECK(strstr(err, "--workers needs a value"), "%s", err);
+    CHECK(LOAD(&c, err, "serve", NULL) == CONFIG_ERROR, "positional argument accepted");
+    CHECK(strstr(err, "unexpected argument \"serve\""), "%s", err);
+    CHECK(LOAD(&c, err, "--api-token=x", NULL) == CONFIG_ERROR, "a token flag exists");
+    CHECK(LOAD(&c, err, "--workers", "2", "--help", NULL) == CONFIG_HELP, "--help");
+    CHECK(LOAD(&c, err, "-h", NULL) == CONFIG_HELP, "-h");
+}
+
+TEST(help_lists_every_setting)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    REQUIRE(f, "open_memstream");
+    config_usage(f, "jen1-worker");
+    fclose(f);
+    CHECK(strstr(text, "Usage: jen1-worker"), "%s", text);
+    for (size_t i = 0; i < N_VARS; i++)
+        CHECK(strstr(text, VARS[i]), "%s is not in --help", VARS[i]);
+    static const char *const flags[] = {
+        "--redis-url URL", "--redis-password-file PATH", "--prefix NAME", "--model-dir DIR",
+        "--blob-url URL", "--workers N", "--threads N", "--http-addr HOST:PORT",
+        "--use-torch 0|1", "--api-token-file PATH", "--job-timeout SECONDS", "--max-attempts N",
+        "--retry-base-ms MS", "--result-ttl SECONDS", "--heartbeat-ms MS", "--grace-seconds",
+        "--max-duration", "--device", "--bf16", "--log-level", "--worker-id", "--engine",
+        "--help", "(default: redis://127.0.0.1:6379/0)", "(default: 127.0.0.1:4001)",
+        "(default: 604800)", "(default: cores / workers, at least 1)",
+    };
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
+        CHECK(strstr(text, flags[i]), "\"%s\" is not in --help", flags[i]);
+    free(text);
+}
+
+TEST(secret_files)
+{
+    char token_path[512], password_path[512], empty_path[512];
+    tmp_path(token_path, sizeof token_path, "token");
+    tmp_path(password_path, sizeof password_path, "password");
+    tmp_path(empty_path, sizeof empty_path, "empty");
+    write_file(token_path, "file-token\n");
+    write_file(password_path, "p@ss:w/rd %\r\n");
+    write_file(empty_path, "\n");
+
+    clear_env();
+    setenv("JEN1_API_TOKEN", "env-token", 1);
+    setenv("JEN1_API_TOKEN_FILE", token_path, 1);
+    setenv("REDIS_URL", "redis://user:old@10.0.0.1:7000/3", 1);
+    struct jen1_config c;
+    char err[512] = "";
+    REQUIRE(LOAD(&c, err, "--redis-password-file", password_path, NULL) == CONFIG_OK, "%s", err);
+    CHECK(strcmp(c.api_token, "file-token") == 0, "token %s", c.api_token);
+    CHECK(strcmp(c.redis.password, "p@ss:w/rd %") == 0, "password %s", c.redis.password);
+    CHECK(strcmp(c.redis_url, "redis://user:p%40ss%3Aw%2Frd%20%25@10.0.0.1:7000/3") == 0,
+          "url %s", c.redis_url);
+    redis_url again;
+    REQUIRE(redis_url_parse(c.redis_url, &again, err, sizeof err) == 0, "%s", err);
+    CHECK(strcmp(again.password, "p@ss:w/rd %") == 0 && strcmp(again.user, "user") == 0 &&
+              again.port == 7000 && again.db == 3,
+          "reparsed %s %s %d %d", again.user, again.password, again.port, again.db);
+
+    clear_env();
+    setenv("REDIS_URL", "unix:///run/redis.sock?db=1", 1);
+    setenv("JEN1_REDIS_PASSWORD_FILE", password_path, 1);
+    REQUIRE(LOAD(&c, err, NULL) == CONFIG_OK, "%s", err);
+    REQUIRE(redis_url_parse(c.redis_url, &again, err, sizeof err) == 0, "%s: %s", c.redis_url,
+            err);
+    CHECK(again.is_unix && strcmp(again.path, "/run/redis.sock") == 0 && again.db == 1 &&
+              strcmp(again.password, "p@ss:w/rd %") == 0,
+          "unix url %s", c.redis_url);
+
+    clear_env();
+    setenv("JEN1_API_TOKEN_FILE", "/nonexistent/token", 1);
+    CHECK(LOAD(&c, err, NULL) == CONFIG_ERROR, "a missing token file was accepted");
+    CHECK(strstr(err, "JEN1_API_TOKEN_FILE: cannot open /nonexistent/token"), "%s", err);
+    CHECK(LOAD(&c, err, "--api-token-file", empty_path, NULL) == CONFIG_ERROR, "empty file");
+    CHECK(strncmp(err, "--api-token-file:", 17) == 0 && strstr(err, "is empty"), "%s", err);
+    clear_env();
+}
+
+TEST(describe_hides_the_secrets)
+{
+    char path[512];
+    tmp_path(path, sizeof path, "password2");
+    write_file(path, "hunter2-from-file");
+    clear_env();
+    setenv("REDIS_URL", "redis://admin:hunter2-in-url@example.org:6379/0", 1);
+    setenv("JEN1_API_TOKEN", "tok-abcdef", 1);
+    struct jen1_config c;
+    char err[256] = "", text[4096];
+    REQUIRE(LOAD(&c, err, NULL) == CONFIG_OK, "%s", err);
+    REQUIRE(config_describe(&c, text, sizeof text) == 0, "describe failed");
+    CHECK(!strstr(text, "hunter2") && !strstr(text, "tok-abcdef"), "a secret shows: %s", text);
+    json_t *doc = json_loads(text, 0, NULL);
+    REQUIRE(doc, "not JSON: %s", text);
+    CHECK(strcmp(json_string_value(json_object_get(doc, "redis")), "example.org:6379/0") == 0,
+          "%s", text);
+    CHECK(strcmp(json_string_value(json_object_get(doc, "redis_password")), "***") == 0, "%s",
+          text);
+    CHECK(strcmp(json_string_value(json_object_get(doc, "api_token")), "***") == 0, "%s", text);
+    CHECK(json_integer_value(json_object_get(doc, "workers")) == 1, "%s", text);
+    CHECK(json_object_size(doc) >= 20, "only %zu settings: %s", json_object_size(doc), text);
+    json_decref(doc);
+
+    setenv("JEN1_REDIS_PASSWORD_FILE", path, 1);
+    REQUIRE(LOAD(&c, err, NULL) == CONFIG_OK, "%s", err);
+    REQUIRE(config_describe(&c, text, sizeof text) == 0, "describe failed");
+    CHECK(!strstr(text, "hunter2"), "a secret shows: %s", text);
+    CHECK(config_describe(&c, text, 20) == -1, "a 20-byte buffer was enough");
+    clear_env();
+}
+
+TEST(secrets_are_kept_out_of_the_logs)
+{
+    clear_env();
+    setenv("REDIS_URL", "redis://:p%40ss@host:6379/0", 1);
+    setenv("JEN1_API_TOKEN", "tok-abcdef", 1);
+    struct jen1_config c;
+    char err[256] = "";
+    REQUIRE(LOAD(&c, err, NULL) == CONFIG_OK, "%s", err);
+    config_protect_secrets(&c);
+    int fds[2];
+    REQUIRE(pipe(fds) == 0, "pipe");
+    log_set_fd(fds[1]);
+    log_error("url %s password %s token %s", c.redis_url, c.redis.password, c.api_token);
+    log_set_fd(2);
+    close(fds[1]);
+    char line[1024] = "";
+    ssize_t n = read(fds[0], line, sizeof line - 1);
+    close(fds[0]);
+    line[n > 0 ? n : 0] = '\0';
+    CHECK(strstr(line, "url redis://:***@host:6379/0 password *** token ***"), "%s", line);
+    CHECK(!strstr(line, "p@ss") && !strstr(line, "p%40ss") && !strstr(line, "abcdef"), "%s",
+          line);
+    log_clear_secrets();
+    clear_env();
+}
+
+int main(void)
+{
+    RUN(defaults);
+    RUN(environment);
+    RUN(flags_win_over_the_environment);
+    RUN(boolean_flags);
+    RUN(http_addresses);
+    RUN(validation_errors_name_the_setting);
+    RUN(bad_command_lines);
+    RUN(help_lists_every_setting);
+    RUN(secret_files);
+    RUN(describe_hides_the_secrets);
+    RUN(secrets_are_kept_out_of_the_logs);
+    return check_summary("test_config");
+}

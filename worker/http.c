@@ -1,0 +1,703 @@
+/* http.c - the daemon's HTTP API on evhttp; see http.h. */
+#include "http.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+enum {
+    JOB_ID_MAX = 128,
+    DEFAULT_MAX_BODY = 64 * 1024,
+    DEFAULT_MAX_HEADERS = 8 * 1024,
+    DEFAULT_TIMEOUT_S = 30,
+    DEFAULT_POLL_MS = 100,
+    DEFAULT_MAX_WAITERS = 1024,
+    MAX_WAIT_S = 300,
+};
+
+/* A POST /generate?wait=N held open until its job ends or the wait is over. */
+struct waiter {
+    struct http_server *server;
+    struct evhttp_request *req;
+    struct evhttp_connection *conn;
+    struct event *timer;
+    struct event *hangup; /* watches the socket for the client going away */
+    int64_t deadline_ms; /* CLOCK_MONOTONIC */
+    char id[JOB_ID_MAX + 1];
+    struct waiter *prev, *next;
+};
+
+struct http_server {
+    struct event_base *base;
+    struct evhttp *http;
+    struct http_backend backend;
+    char *api_token; /* NULL: no token needed */
+    size_t api_token_len;
+    bool debug_torch;
+    int poll_ms, max_waiters, n_waiters, port;
+    struct waiter *waiters;
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *method_name(enum evhttp_cmd_type m)
+{
+    switch (m) {
+    case EVHTTP_REQ_GET: return "GET";
+    case EVHTTP_REQ_POST: return "POST";
+    case EVHTTP_REQ_HEAD: return "HEAD";
+    case EVHTTP_REQ_PUT: return "PUT";
+    case EVHTTP_REQ_DELETE: return "DELETE";
+    case EVHTTP_REQ_OPTIONS: return "OPTIONS";
+    case EVHTTP_REQ_PATCH: return "PATCH";
+    default: return "OTHER";
+    }
+}
+
+/* ---- Replies ------------------------------------------------------------------ */
+
+static void reply(struct evhttp_request *req, int code, const char *content_type,
+                  const char *body, size_t len)
+{
+    struct evkeyvalq *headers = evhttp_request_get_output_headers(req);
+    evhttp_add_header(headers, "Content-Type", content_type);
+    evhttp_add_header(headers, "Cache-Control", "no-store");
+    evhttp_add_header(headers, "X-Content-Type-Options", "nosniff");
+    evbuffer_add(evhttp_request_get_output_buffer(req), body, len);
+    if (log_enabled(LOG_DEBUG))
+        log_kv(LOG_DEBUG, "http request",
+               LOG_STR("method", method_name(evhttp_request_get_command(req))),
+               LOG_STR("uri", evhttp_request_get_uri(req)), LOG_INT("status", code));
+    evhttp_send_reply(req, code, NULL, NULL);
+}
+
+static void reply_json_text(struct evhttp_request *req, int code, const char *json)
+{
+    reply(req, code, "application/json", json, strlen(json));
+}
+
+/* Sends `doc` and releases it. */
+static void reply_json(struct evhttp_request *req, int code, json_t *doc)
+{
+    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    if (!text) {
+        reply_json_text(req, 500, "{\"error\":\"internal\",\"message\":\"out of memory\"}");
+        return;
+    }
+    reply_json_text(req, code, text);
+    free(text);
+}
+
+static void reply_error(struct evhttp_request *req, int code, const char *error, const char *fmt,
+                        ...) __attribute__((format(printf, 4, 5)));
+
+static void reply_error(struct evhttp_request *req, int code, const char *error, const char *fmt,
+                        ...)
+{
+    char message[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    reply_json(req, code, json_pack("{s:s, s:s}", "error", error, "message", message));
+}
+
+/* ---- Request checks --------------------------------------------------------------- */
+
+/* docs/protocol.md: [A-Za-z0-9_.-]{1,128}, not "." or "..". */
+static bool valid_job_id(const char *id)
+{
+    size_t n = strlen(id);
+    if (n == 0 || n > JOB_ID_MAX || strcmp(id, ".") == 0 || strcmp(id, "..") == 0)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)id[i]) && id[i] != '_' && id[i] != '.' && id[i] != '-')
+            return false;
+    return true;
+}
+
+/* Compares in a time that depends on the secret's length only. */
+static bool equal_constant_time(const char *given, size_t given_len, const char *secret,
+                                size_t secret_len)
+{
+    unsigned char diff = given_len != secret_len;
+    for (size_t i = 0; i < secret_len; i++)
+        diff |= (unsigned char)secret[i] ^ (unsigned char)(i < given_len ? given[i] : 0);
+    return diff == 0;
+}
+
+static bool authorized(const struct http_server *s, struct evhttp_request *req)
+{
+    if (!s->api_token)
+        return true;
+    const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+        return false;
+    h += 7;
+    while (*h == ' ')
+        h++;
+    size_t len = strlen(h);
+    while (len > 0 && h[len - 1] == ' ')
+        len--;
+    return equal_constant_time(h, len, s->api_token, s->api_token_len);
+}
+
+static const char *skip_spaces(const char *p)
+{
+    while (*p == ' ' || *p == '\t')
+        p++;
+    return p;
+}
+
+/* application/json, optionally with parameters; a charset must be UTF-8. */
+static bool is_json_content_type(const char *ct)
+{
+    static const char media[] = "application/json";
+    if (!ct)
+        return false;
+    const char *p = skip_spaces(ct);
+    if (strncasecmp(p, media, sizeof media - 1) != 0)
+        return false;
+    p = skip_spaces(p + sizeof media - 1);
+    while (*p == ';') {
+        p = skip_spaces(p + 1);
+        size_t name_len = strcspn(p, "=;");
+        if (p[name_len] != '=')
+            return false;
+        const char *value = p + name_len + 1;
+        size_t value_len = strcspn(value, ";");
+        while (value_len > 0 && (value[value_len - 1] == ' ' || value[value_len - 1] == '\t'))
+            value_len--;
+        if (value_len >= 2 && value[0] == '"' && value[value_len - 1] == '"') {
+            value++;
+            value_len -= 2;
+        }
+        if (name_len == 7 && strncasecmp(p, "charset", 7) == 0 &&
+            !((value_len == 5 && strncasecmp(value, "utf-8", 5) == 0) ||
+              (value_len == 4 && strncasecmp(value, "utf8", 4) == 0)))
+            return false;
+        p = skip_spaces(value + strcspn(value, ";"));
+    }
+    return *p == '\0';
+}
+
+/* ?wait=N: 0 when absent, N in 1..300, or -1 when malformed. */
+static int parse_wait(struct evhttp_request *req)
+{
+    const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+    if (!query)
+        return 0;
+    struct evkeyvalq params; /* evhttp_parse_query_str initialises it, and clears it on failure */
+    if (evhttp_parse_query_str(query, &params) != 0)
+        return -1;
+    int wait = 0;
+    const char *v = evhttp_find_header(&params, "wait");
+    if (v) {
+        char *end;
+        long n = strtol(v, &end, 10);
+        wait = isdigit((unsigned char)v[0]) && !*end && n >= 1 && n <= MAX_WAIT_S ? (int)n : -1;
+    }
+    evhttp_clear_headers(&params);
+    return wait;
+}
+
+static int random_hex_id(char out[33])
+{
+    unsigned char bytes[16];
+    size_t got = 0;
+    while (got < sizeof bytes) {
+        ssize_t n = getrandom(bytes + got, sizeof bytes - got, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        got += (size_t)n;
+    }
+    for (size_t i = 0; i < sizeof bytes; i++)
+        snprintf(out + 2 * i, 3, "%02x", bytes[i]);
+    return 0;
+}
+
+/* The body with "id" inserted first, keeping the client's text otherwise
+ * byte for byte (re-serialising would reformat its numbers). */
+static char *insert_id(const char *body, size_t len, const char *id, bool empty_object,
+                       size_t *out_len)
+{
+    const char *brace = memchr(body, '{', len);
+    size_t head = (size_t)(brace - body) + 1;
+    size_t extra = strlen("\"id\":\"\",") + strlen(id);
+    char *out = malloc(len + extra + 1);
+    if (!out)
+        return NULL;
+    int n = sprintf(out, "%.*s\"id\":\"%s\"%s", (int)head, body, id, empty_object ? "" : ",");
+    memcpy(out + n, body + head, len - head);
+    *out_len = (size_t)n + len - head;
+    out[*out_len] = '\0';
+    return out;
+}
+
+/* ---- Waiting for a job ------------------------------------------------------------- */
+
+static void waiter_unlink(struct waiter *w)
+{
+    struct http_server *s = w->server;
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        s->waiters = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    s->n_waiters--;
+    event_free(w->timer);
+    if (w->hangup)
+        event_free(w->hangup);
+}
+
+static void waiter_finish(struct waiter *w, int code, const char *json)
+{
+    waiter_unlink(w);
+    evhttp_connection_set_closecb(w->conn, NULL, NULL);
+    reply_json_text(w->req, code, json);
+    free(w);
+}
+
+static void queued_document(const char *id, char *buf, size_t len)
+{
+    snprintf(buf, len, "{\"id\":\"%s\",\"status\":\"queued\",\"status_url\":\"/jobs/%s\"}", id,
+             id);
+}
+
+/* Answers when the job has ended or the wait is over; otherwise polls again. */
+static void waiter_check(struct waiter *w)
+{
+    struct http_server *s = w->server;
+    char *status = NULL, *result = NULL;
+    enum http_job_state state = s->backend.job_status(s->backend.ctx, w->id, &status, &result);
+    int64_t left = w->deadline_ms - now_ms();
+    if (state == HTTP_JOB_SUCCEEDED && result) {
+        waiter_finish(w, 200, result);
+    } else if ((state == HTTP_JOB_SUCCEEDED || state == HTTP_JOB_FAILED ||
+                state == HTTP_JOB_CANCELLED) && status) {
+        waiter_finish(w, 200, status);
+    } else if (left <= 0) {
+        char queued[400];
+        queued_document(w->id, queued, sizeof queued);
+        waiter_finish(w, 202, status ? status : queued);
+    } else {
+        int64_t delay = left < s->poll_ms ? left : s->poll_ms;
+        struct timeval tv = { .tv_sec = delay / 1000, .tv_usec = (delay % 1000) * 1000 };
+        evtimer_add(w->timer, &tv);
+    }
+    free(status);
+    free(result);
+}
+
+static void on_waiter_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    waiter_check(arg);
+}
+
+/* The client went away. When evhttp has already detached the request from
+ * the dying connection, it is ours to free; otherwise the connection frees it. */
+static void on_waiter_closed(struct evhttp_connection *conn, void *arg)
+{
+    (void)conn;
+    struct waiter *w = arg;
+    waiter_unlink(w);
+    if (!evhttp_request_get_connection(w->req))
+        evhttp_request_free(w->req);
+    free(w);
+}
+
+/* evhttp stops reading a connection while its request is being answered, so
+ * it would notice a client that hung up only when the answer fails to go out.
+ * Peeking at the socket notices it now and frees the slot. Bytes that arrive
+ * instead (a pipelined request) are left for evhttp, and the watch ends. */
+static void on_waiter_readable(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    struct waiter *w = arg;
+    char byte;
+    ssize_t n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (n > 0) {
+        event_del(w->hangup);
+        return;
+    }
+    struct evhttp_connection *conn = w->conn;
+    log_kv(LOG_DEBUG, "http client left before its job ended", LOG_STR("id", w->id));
+    waiter_unlink(w);
+    evhttp_connection_set_closecb(conn, NULL, NULL);
+    evhttp_connection_free(conn); /* and the request with it */
+    free(w);
+}
+
+static void start_waiting(struct http_server *s, struct evhttp_request *req, const char *id,
+                          int wait_s, const char *queued)
+{
+    struct waiter *w = s->n_waiters < s->max_waiters ? calloc(1, sizeof *w) : NULL;
+    if (w)
+        w->timer = evtimer_new(s->base, on_waiter_timer, w);
+    if (!w || !w->timer) {
+        free(w);
+        reply_json_text(req, 202, queued); /* too many waiting: answer now */
+        return;
+    }
+    w->server = s;
+    w->req = req;
+    w->conn = evhttp_request_get_connection(req);
+    w->deadline_ms = now_ms() + (int64_t)wait_s * 1000;
+    snprintf(w->id, sizeof w->id, "%s", id);
+    w->next = s->waiters;
+    if (s->waiters)
+        s->waiters->prev = w;
+    s->waiters = w;
+    s->n_waiters++;
+    evhttp_connection_set_closecb(w->conn, on_waiter_closed, w);
+    evutil_socket_t fd = bufferevent_getfd(evhttp_connection_get_bufferevent(w->conn));
+    w->hangup = event_new(s->base, fd, EV_READ | EV_PERSIST, on_waiter_readable, w);
+    if (w->hangup)
+        event_add(w->hangup, NULL);
+    struct timeval tv = { .tv_sec = s->poll_ms / 1000, .tv_usec = (s->poll_ms % 1000) * 1000 };
+    evtimer_add(w->timer, &tv);
+}
+
+void http_server_job_finished(struct http_server *s, const char *id)
+{
+    for (struct waiter *w = s->waiters; w; w = w->next)
+        if (strcmp(w->id, id) == 0)
+            event_active(w->timer, EV_TIMEOUT, 0);
+}
+
+/* ---- Routes ----------------------------------------------------------------------- */
+
+static void handle_health(struct http_server *s, struct evhttp_request *req, const char *rest)
+{
+    (void)s;
+    (void)rest;
+    reply_json_text(req, 200, "{\"status\":\"ok\"}");
+}
+
+static void handle_ready(struct http_server *s, struct evhttp_request *req, const char *rest)
+{
+    (void)rest;
+    bool model = false, redis = false;
+    s->backend.readiness(s->backend.ctx, &model, &redis);
+    json_t *missing = json_array();
+    if (!model)
+        json_array_append_new(missing, json_string("model"));
+    if (!redis)
+        json_array_append_new(missing, json_string("redis"));
+    bool ready = model && redis;
+    json_t *doc = json_pack("{s:s, s:b, s:b}", "status", ready ? "ready" : "not_ready",
+                            "model_loaded", model, "redis", redis);
+    if (doc && !ready)
+        json_object_set(doc, "missing", missing);
+    json_decref(missing);
+    reply_json(req, ready ? 200 : 503, doc);
+}
+
+static void handle_metrics(struct http_server *s, struct evhttp_request *req, const char *rest)
+{
+    (void)rest;
+    size_t len = 0;
+    char *text = s->backend.metrics_text ? s->backend.metrics_text(s->backend.ctx, &len) : NULL;
+    if (!text) {
+        reply_error(req, 500, "internal", "the metrics could not be rendered");
+        return;
+    }
+    reply(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+    free(text);
+}
+
+static void handle_torch(struct http_server *s, struct evhttp_request *req, const char *rest)
+{
+    (void)rest;
+    char *json = s->backend.torch_info ? s->backend.torch_info(s->backend.ctx) : NULL;
+    if (!json) {
+        reply_error(req, 500, "internal", "LibTorch could not be queried");
+        return;
+    }
+    reply_json_text(req, 200, json);
+    free(json);
+}
+
+static void handle_job(struct http_server *s, struct evhttp_request *req, const char *rest)
+{
+    /* `rest` is still percent-encoded: decode, then judge what the client meant
+     * (so "%2e%2e" is refused like ".."). */
+    size_t len = 0;
+    char *id = evhttp_uridecode(rest, 0, &len);
+    if (!id || len != strlen(id) || !valid_job_id(id)) {
+        free(id);
+        reply_error(req, 400, "invalid_id",
+                    "a job id is 1 to 128 of A-Z a-z 0-9 _ . - (and not . or ..)");
+        return;
+    }
+    char *status = NULL;
+    enum http_job_state state = s->backend.job_status(s->backend.ctx, id, &status, NULL);
+    if (state == HTTP_JOB_UNAVAILABLE)
+        reply_error(req, 503, "redis_unavailable", "the job store cannot be reached; try again");
+    else if (state == HTTP_JOB_UNKNOWN || !status)
+        reply_error(req, 404, "not_found", "no job %s", id);
+    else
+        reply_json_text(req, 200, status);
+    free(status);
+    free(id);
+}
+
+static void submit_job(struct http_server *s, struct evhttp_request *req, int wait_s,
+                       const char *body, size_t len)
+{
+    json_error_t jerr;
+    json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!doc) {
+        reply_error(req, 400, "invalid_json", "the body is not valid JSON: %s (line %d, column %d)",
+                    jerr.text, jerr.line, jerr.column);
+        return;
+    }
+    if (!json_is_object(doc)) {
+        json_decref(doc);
+        reply_error(req, 400, "invalid_json", "the body must be a JSON object");
+        return;
+    }
+    char id[JOB_ID_MAX + 1];
+    char *job = NULL;
+    size_t job_len = len;
+    json_t *given = json_object_get(doc, "id");
+    if (given) {
+        const char *v = json_string_value(given);
+        if (!v || !valid_job_id(v)) {
+            json_decref(doc);
+            reply_error(req, 400, "invalid_job",
+                        "id must be a string of 1 to 128 of A-Z a-z 0-9 _ . - (not . or ..)");
+            return;
+        }
+        snprintf(id, sizeof id, "%s", v);
+    } else {
+        if (random_hex_id(id) != 0 ||
+            !(job = insert_id(body, len, id, json_object_size(doc) == 0, &job_len))) {
+            json_decref(doc);
+            reply_error(req, 500, "internal", "could not make a job id");
+            return;
+        }
+    }
+    json_decref(doc);
+
+    struct http_error err = { "", "" };
+    enum http_submit_status st = s->backend.submit(s->backend.ctx, job ? job : body, job_len, &err);
+    free(job);
+    switch (st) {
+    case HTTP_SUBMIT_OK:
+        break;
+    case HTTP_SUBMIT_INVALID:
+        reply_error(req, 400, err.code[0] ? err.code : "invalid_job", "%s", err.message);
+        return;
+    case HTTP_SUBMIT_CONFLICT:
+        reply_error(req, 409, err.code[0] ? err.code : "conflict", "%s", err.message);
+        return;
+    default:
+        reply_error(req, 503, err.code[0] ? err.code : "redis_unavailable", "%s",
+                    err.message[0] ? err.message : "the job store cannot be reached; try again");
+        return;
+    }
+
+    char location[JOB_ID_MAX + 8], queued[400];
+    snprintf(location, sizeof location, "/jobs/%s", id);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Location", location);
+    queued_document(id, queued, sizeof queued);
+    if (wait_s > 0)
+        start_waiting(s, req, id, wait_s, queued);
+    else
+        reply_json_text(req, 202, queued);
+}
+
+static void handle_generate(struct http_server *s, struct evhttp_request *req, const char *rest)
+{
+    (void)rest;
+    if (!authorized(s, req)) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
+                          "Bearer realm=\"jen1\"");
+        reply_error(req, 401, "unauthorized", "POST /generate needs Authorization: Bearer <token>");
+        return;
+    }
+    const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
+    if (!is_json_content_type(ct)) {
+        reply_error(req, 415, "unsupported_media_type",
+                    "send the job as Content-Type: application/json");
+        return;
+    }
+    int wait_s = parse_wait(req);
+    if (wait_s < 0) {
+        reply_error(req, 400, "invalid_query", "wait must be a whole number of seconds, 1 to %d",
+                    MAX_WAIT_S);
+        return;
+    }
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    char *body = malloc(len + 1);
+    if (!body) {
+        reply_error(req, 500, "internal", "out of memory");
+        return;
+    }
+    evbuffer_copyout(in, body, len);
+    body[len] = '\0';
+    submit_job(s, req, wait_s, body, len);
+    free(body);
+}
+
+typedef void (*route_handler)(struct http_server *s, struct evhttp_request *req,
+                              const char *rest);
+
+struct route {
+    const char *path;
+    bool is_prefix; /* path ends with "/" and takes one more segment */
+    int methods;
+    const char *allow;
+    route_handler handle;
+};
+
+#define GET_OR_HEAD (EVHTTP_REQ_GET | EVHTTP_REQ_HEAD)
+
+static const struct route routes[] = {
+    { "/health", false, GET_OR_HEAD, "GET, HEAD", handle_health },
+    { "/ready", false, GET_OR_HEAD, "GET, HEAD", handle_ready },
+    { "/metrics", false, GET_OR_HEAD, "GET, HEAD", handle_metrics },
+    { "/debug/torch", false, GET_OR_HEAD, "GET, HEAD", handle_torch },
+    { "/generate", false, EVHTTP_REQ_POST, "POST", handle_generate },
+    { "/jobs/", true, GET_OR_HEAD, "GET, HEAD", handle_job },
+};
+
+static void on_request(struct evhttp_request *req, void *arg)
+{
+    struct http_server *s = arg;
+    const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+    if (!path)
+        path = "";
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        const struct route *r = &routes[i];
+        size_t n = strlen(r->path);
+        bool match = r->is_prefix ? strncmp(path, r->path, n) == 0 : strcmp(path, r->path) == 0;
+        if (!match || (r->handle == handle_torch && !s->debug_torch))
+            continue;
+        if (!(evhttp_request_get_command(req) & r->methods)) {
+            evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", r->allow);
+            reply_error(req, 405, "method_not_allowed", "%s takes %s", r->path, r->allow);
+            return;
+        }
+        r->handle(s, req, path + n);
+        return;
+    }
+    reply_error(req, 404, "not_found", "no such endpoint");
+}
+
+/* ---- Life cycle ------------------------------------------------------------------ */
+
+struct http_server *http_server_start(struct event_base *base, const struct http_options *opt,
+                                      const struct http_backend *backend, char *err,
+                                      size_t errlen)
+{
+    if (!backend->submit || !backend->job_status || !backend->readiness) {
+        snprintf(err, errlen, "http: the backend lacks submit, job_status or readiness");
+        return NULL;
+    }
+    if (opt->port < 0 || opt->port > 65535) {
+        snprintf(err, errlen, "http: port %d is not from 0 to 65535", opt->port);
+        return NULL;
+    }
+    struct http_server *s = calloc(1, sizeof *s);
+    if (!s || !(s->http = evhttp_new(base))) {
+        free(s);
+        snprintf(err, errlen, "http: out of memory");
+        return NULL;
+    }
+    s->base = base;
+    s->backend = *backend;
+    s->debug_torch = opt->debug_torch;
+    s->poll_ms = opt->poll_ms > 0 ? opt->poll_ms : DEFAULT_POLL_MS;
+    s->max_waiters = opt->max_waiters > 0 ? opt->max_waiters : DEFAULT_MAX_WAITERS;
+    if (opt->api_token && *opt->api_token) {
+        s->api_token = strdup(opt->api_token);
+        s->api_token_len = strlen(opt->api_token);
+        if (!s->api_token) {
+            http_server_free(s);
+            snprintf(err, errlen, "http: out of memory");
+            return NULL;
+        }
+    }
+    evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+                                            EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+                                            EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+    evhttp_set_max_body_size(s->http, (ev_ssize_t)(opt->max_body_bytes ? opt->max_body_bytes
+                                                                        : DEFAULT_MAX_BODY));
+    evhttp_set_max_headers_size(s->http, (ev_ssize_t)(opt->max_header_bytes
+                                                          ? opt->max_header_bytes
+                                                          : DEFAULT_MAX_HEADERS));
+    evhttp_set_timeout(s->http, opt->timeout_s > 0 ? opt->timeout_s : DEFAULT_TIMEOUT_S);
+    evhttp_set_default_content_type(s->http, "application/json");
+    evhttp_set_gencb(s->http, on_request, s);
+
+    const char *host = opt->host && *opt->host ? opt->host : "127.0.0.1";
+    errno = 0;
+    struct evhttp_bound_socket *bound =
+        evhttp_bind_socket_with_handle(s->http, host, (ev_uint16_t)opt->port);
+    if (!bound) {
+        snprintf(err, errlen, "http: cannot listen on %s port %d: %s", host, opt->port,
+                 errno ? strerror(errno) : "address not usable");
+        http_server_free(s);
+        return NULL;
+    }
+    struct sockaddr_storage addr;
+    socklen_t addr_len = sizeof addr;
+    if (getsockname(evhttp_bound_socket_get_fd(bound), (struct sockaddr *)&addr, &addr_len) == 0)
+        s->port = ntohs(addr.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&addr)->sin6_port
+                                                   : ((struct sockaddr_in *)&addr)->sin_port);
+    return s;
+}
+
+int http_server_port(const struct http_server *s) { return s->port; }
+
+void http_server_free(struct http_server *s)
+{
+    if (!s)
+        return;
+    /* The connections free the requests held by waiters. */
+    while (s->waiters) {
+        struct waiter *w = s->waiters;
+        waiter_unlink(w);
+        evhttp_connection_set_closecb(w->conn, NULL, NULL);
+        free(w);
+    }
+    if (s->http)
+        evhttp_free(s->http);
+    free(s->api_token);
+    free(s);
+}

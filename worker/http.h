@@ -1,0 +1,117 @@
+/* http.h - the daemon's HTTP API, served with libevent's evhttp inside the
+ * supervisor's event loop.
+ *
+ *   GET  /health        200 {"status":"ok"} while the process lives
+ *   GET  /ready         200 when the model is loaded and Redis answers, else
+ *                       503 naming what is missing
+ *   GET  /metrics       Prometheus text (text/plain; version=0.0.4)
+ *   GET  /debug/torch   only when enabled (USE_TORCH=1), else 404
+ *   POST /generate      a job as JSON ({"narrative", "duration", ...}; an "id"
+ *                       is generated when absent): 202 {"id", "status":"queued",
+ *                       "status_url"}. With ?wait=SECONDS (1..300): 200 with the
+ *                       GeneratedSong when the job succeeds in time (200 with
+ *                       its status document when it failed or was cancelled),
+ *                       else 202 with its status document.
+ *   GET  /jobs/ID       200 the job's status document, 404 unknown, 400 bad id
+ *
+ * Errors are JSON, {"error":"code","message":"..."}: 400 (bad JSON, invalid
+ * job, bad id, bad query), 401 (POST /generate without the configured bearer
+ * token), 404, 405 (with Allow), 409 (the backend refuses a duplicate id),
+ * 415 (POST without application/json), 503 (Redis unreachable). Bodies over
+ * the limit get evhttp's own 413; a client that stalls longer than the
+ * timeout is disconnected.
+ *
+ * The server never talks to Redis or the engine: everything goes through a
+ * struct http_backend the daemon provides. Its callbacks run on the event
+ * loop's thread and should answer quickly (a ?wait request polls job_status
+ * every poll_ms without blocking the loop). */
+#ifndef JEN1_HTTP_H
+#define JEN1_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct event_base;
+
+enum http_job_state {
+    HTTP_JOB_UNAVAILABLE = -1, /* the backend cannot tell now (Redis unreachable) */
+    HTTP_JOB_UNKNOWN = 0,      /* no such job */
+    HTTP_JOB_QUEUED,
+    HTTP_JOB_RUNNING,
+    HTTP_JOB_SUCCEEDED,
+    HTTP_JOB_FAILED,
+    HTTP_JOB_CANCELLED,
+};
+
+enum http_submit_status {
+    HTTP_SUBMIT_OK,          /* 202 */
+    HTTP_SUBMIT_INVALID,     /* 400: the job breaks docs/protocol.md's rules */
+    HTTP_SUBMIT_CONFLICT,    /* 409: e.g. a job with this id exists */
+    HTTP_SUBMIT_UNAVAILABLE, /* 503: Redis unreachable */
+};
+
+/* What a refused submit tells the client. */
+struct http_error {
+    char code[48];     /* a stable code: "invalid_job", "model_mismatch", ... */
+    char message[512]; /* for a person */
+};
+
+struct http_backend {
+    void *ctx; /* passed to every callback */
+
+    /* Validates and enqueues one job. `job` is the request body, a JSON object
+     * (NUL-terminated, len bytes), with an "id" added when it had none. On
+     * anything but HTTP_SUBMIT_OK, fills err. */
+    enum http_submit_status (*submit)(void *ctx, const char *job, size_t len,
+                                      struct http_error *err);
+
+    /* The job's state; for a known job also its status document
+     * (*status_json: a malloc'd JSON object) and, when result_json is not NULL
+     * and the job succeeded, its GeneratedSong (*result_json, malloc'd). The
+     * server frees both. UNKNOWN and UNAVAILABLE leave them NULL. */
+    enum http_job_state (*job_status)(void *ctx, const char *id, char **status_json,
+                                      char **result_json);
+
+    /* Whether the model is loaded and Redis reachable, for /ready. */
+    void (*readiness)(void *ctx, bool *model_loaded, bool *redis_ok);
+
+    /* The /debug/torch document (malloc'd JSON) or NULL on failure. Only
+     * called when http_options.debug_torch is set; may be NULL otherwise. */
+    char *(*torch_info)(void *ctx);
+
+    /* The /metrics text (malloc'd, *len bytes) or NULL on failure. */
+    char *(*metrics_text)(void *ctx, size_t *len);
+};
+
+struct http_options {
+    const char *host;        /* "127.0.0.1", "::1", "0.0.0.0", a name */
+    int port;                /* 0: the kernel picks one (see http_server_port) */
+    const char *api_token;   /* NULL or "": POST /generate needs no token */
+    bool debug_torch;        /* serve /debug/torch */
+    size_t max_body_bytes;   /* 0: 64 KiB */
+    size_t max_header_bytes; /* 0: 8 KiB */
+    int timeout_s;           /* reading or writing a request; 0: 30 */
+    int poll_ms;             /* how often a ?wait request looks at its job; 0: 100 */
+    int max_waiters;         /* ?wait requests held at once (more get 202 at once); 0: 1024 */
+};
+
+struct http_server;
+
+/* Listens and registers the routes on `base`. The backend struct is copied;
+ * its ctx must outlive the server. NULL with a message when the address
+ * cannot be bound. */
+struct http_server *http_server_start(struct event_base *base, const struct http_options *opt,
+                                      const struct http_backend *backend, char *err,
+                                      size_t errlen);
+
+/* The port actually bound (useful with port 0). */
+int http_server_port(const struct http_server *s);
+
+/* Tells the server a job has ended, so that ?wait requests for it answer now
+ * rather than at their next poll (e.g. from the {jen1}:events channel). */
+void http_server_job_finished(struct http_server *s, const char *id);
+
+/* Drops pending ?wait requests, closes every connection and the listener. */
+void http_server_free(struct http_server *s);
+
+#endif
