@@ -61,12 +61,12 @@ SPM_TOOLS := $(BUILD)/spm-oracle $(BUILD)/spm-encode
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test test-asan bench clean tools tests
+.PHONY: all test test-asan bench clean tools tests demo
 # Keep intermediate objects (the tests' .o files) so that a second make does nothing.
 .SECONDARY:
 all: $(LIBCOMMON) $(LIBSHIM) $(TOOLS)
 tools: $(TOOLS)
-TEST_TOOLS := $(SPM_TOOLS) $(BUILD)/npycmp
+TEST_TOOLS := $(SPM_TOOLS) $(BUILD)/npycmp $(BUILD)/blobctl
 tests: $(UNIT_BIN) $(TEST_TOOLS)
 
 $(BUILD)/obj/%.o: %.c
@@ -105,6 +105,9 @@ $(BUILD)/jen1ctl: $(CTL_OBJ) $(LIBCOMMON)
 $(BUILD)/jen1-bench: $(BUILD)/obj/tests/bench/engine_bench.o $(LIBSHIM) $(LIBCOMMON)
 	$(LINK)
 
+$(BUILD)/jen1-queue-bench: $(BUILD)/obj/tests/bench/queue_bench.o $(LIBCOMMON)
+	$(CC) $(LDFLAGS) -o $@ $^ $(BASE_LIBS)
+
 $(BUILD)/spm-oracle: tests/spm_oracle/oracle.cpp
 	@mkdir -p $(dir $@)
 	$(CXX) -std=c++17 -O2 $(WARN) -o $@ $< -lsentencepiece_train -lsentencepiece
@@ -115,7 +118,15 @@ $(BUILD)/spm-encode: $(BUILD)/obj/tests/spm_oracle/encode.o $(SPM_OBJ)
 $(BUILD)/npycmp: $(BUILD)/obj/tests/tools/npycmp.o $(LIBCOMMON)
 	$(CC) $(LDFLAGS) -o $@ $^ -lm
 
+$(BUILD)/blobctl: $(BUILD)/obj/tests/tools/blobctl.o $(LIBCOMMON)
+	$(CC) $(LDFLAGS) -o $@ $^ $(BASE_LIBS)
+
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBSHIM) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(LINK)
+
+# test_http drives the daemon's HTTP server, which lives in worker/.
+$(BUILD)/tests/test_http: $(BUILD)/obj/tests/unit/test_http.o $(BUILD)/obj/worker/http.o $(LIBSHIM) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(LINK)
 
@@ -133,8 +144,13 @@ test-asan:
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    tests/run build-asan
 
-bench: all $(BUILD)/jen1-bench
+bench: all $(BUILD)/jen1-bench $(BUILD)/jen1-queue-bench
 	@scripts/bench $(BUILD)
+	@scripts/bench-queue $(BUILD)
+
+# The main job on one machine: make demo NARRATIVE="..." DURATION=8
+demo:
+	@scripts/demo "$(NARRATIVE)" "$(DURATION)"
 
 clean:
 	rm -rf $(BUILD) build-asan

@@ -29,7 +29,7 @@
 #define SPIECE_MAX_BYTES (64u << 20)
 
 static const char usage_text[] =
-    "usage: " TOOL " --size tiny|small --spiece FILE --out DIR [--seed N]\n"
+    "usage: " TOOL " --size tiny|small --spiece FILE --out DIR [--seed N] [--max-positions N]\n"
     "\n"
     "Writes a randomly initialised MusicGen model directory laid out exactly like\n"
     "facebook/musicgen-small on the Hugging Face Hub:\n"
@@ -56,6 +56,9 @@ static const char usage_text[] =
     "                 renamed to DIR, so DIR never holds a partial model\n"
     "  --seed N       seed of the random weights (unsigned 64-bit, default 0); the\n"
     "                 same seed gives byte-identical files\n"
+    "  --max-positions N  the decoder's position table (tiny: 256, small: 2048),\n"
+    "                 which bounds a song at N - 4 frames: a tiny model for demos of\n"
+    "                 realistic lengths takes 2048 (40 s)\n"
     "  --help         this text\n"
     "\n"
     "The weights follow the fixture's scales: linear layers N(0, 1/fan_in), T5 as\n"
@@ -1112,6 +1115,7 @@ static void sync_dir(const char *path)
 
 typedef struct options {
     const model_dims *dims;
+    model_dims custom;          /* dims with --max-positions applied */
     const char *spiece;
     char out[PATH_MAX];
     uint64_t seed;
@@ -1153,8 +1157,8 @@ static int parse_seed(const char *text, uint64_t *seed)
 
 static int parse_options(int argc, char **argv, options *opt, char *err, size_t errlen)
 {
-    enum { SIZE, SPIECE, OUT, SEED, N_OPTIONS };
-    static const char *const names[N_OPTIONS] = {"--size", "--spiece", "--out", "--seed"};
+    enum { SIZE, SPIECE, OUT, SEED, POSITIONS, N_OPTIONS };
+    static const char *const names[N_OPTIONS] = {"--size", "--spiece", "--out", "--seed", "--max-positions"};
     const char *values[N_OPTIONS] = {NULL};
     memset(opt, 0, sizeof *opt);
     for (int i = 1; i < argc; i++) {
@@ -1188,6 +1192,18 @@ static int parse_options(int argc, char **argv, options *opt, char *err, size_t 
     if (values[SEED] && parse_seed(values[SEED], &opt->seed) != 0) {
         set_err(err, errlen, "--seed needs an unsigned 64-bit integer, not '%s'", values[SEED]);
         return BAD_USAGE;
+    }
+    if (values[POSITIONS]) {
+        char *end;
+        long n = strtol(values[POSITIONS], &end, 10);
+        if (*end || n < 8 || n > 65536) {
+            set_err(err, errlen, "--max-positions needs an integer from 8 to 65536, not '%s'", values[POSITIONS]);
+            return BAD_USAGE;
+        }
+        opt->custom = *opt->dims;
+        opt->custom.dec_positions = (int)n;
+        if (opt->custom.gen_max_length > n - 4) opt->custom.gen_max_length = (int)n - 4;
+        opt->dims = &opt->custom;
     }
     opt->spiece = values[SPIECE];
     /* leave room for the ".tmp-XXXXXX" staging suffix and the file names */
