@@ -1,0 +1,103 @@
+/* job.h - the job request: one queue payload parsed and validated against the
+ * rules of docs/protocol.md, or refused with a stable error code and a message
+ * naming the field and the rule.
+ *
+ *     job_limits limits = job_limits_default();
+ *     limits.max_duration = 30;            // what the served model can generate
+ *     limits.model_name = "musicgen-small";
+ *     job_request job;
+ *     job_error err;
+ *     if (job_parse(payload, len, &limits, &job, &err) != JOB_OK) {
+ *         // err.code: "invalid_json", "invalid_job", "too_long", "model_mismatch"
+ *         // err.id: the job's id when it could still be read, else ""
+ *     }
+ *     ...
+ *     job_request_free(&job);
+ */
+#ifndef JEN1_JOB_H
+#define JEN1_JOB_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "audio.h"
+
+#define JOB_ID_MAX 128                     /* characters (all ASCII) */
+#define JOB_MODEL_NAME_MAX 128             /* bytes */
+#define JOB_SEED_MAX 9007199254740992ULL   /* 2^53: exact in a double, so in any JSON reader */
+#define JOB_GUIDANCE_MIN 1.0
+#define JOB_GUIDANCE_MAX 10.0
+#define JOB_TOP_K_MAX 2048
+#define JOB_TEMPERATURE_MIN 0.05
+#define JOB_TEMPERATURE_MAX 5.0
+#define JOB_PRIORITY_MAX 9
+
+/* The bounds that depend on the deployment (the model, the operator). */
+typedef struct job_limits {
+    size_t max_payload_bytes;   /* the whole JSON text; larger is refused unread */
+    size_t max_narrative_bytes; /* after trimming */
+    double min_duration;        /* seconds */
+    double max_duration;        /* seconds: the served model's longest */
+    const char *model_name;     /* the model served; NULL accepts any `model` */
+} job_limits;
+
+/* 1 MiB payloads, 4,000-byte narratives, 1 to 30 seconds, any model. */
+job_limits job_limits_default(void);
+
+typedef enum job_status {
+    JOB_OK = 0,
+    JOB_INVALID_JSON,     /* "invalid_json": no JSON object could be read */
+    JOB_INVALID_JOB,      /* "invalid_job": a field is missing, mistyped or out of range */
+    JOB_TOO_LONG,         /* "too_long": the duration is past limits.max_duration */
+    JOB_MODEL_MISMATCH    /* "model_mismatch": `model` is not limits.model_name */
+} job_status;
+
+/* The stable code of docs/protocol.md for a status ("invalid_job", ...; "ok"). */
+const char *job_status_code(job_status status);
+
+typedef struct job_error {
+    job_status status;
+    const char *code;            /* job_status_code(status) */
+    char message[256];           /* names the field and the rule */
+    char id[JOB_ID_MAX + 1];     /* the job's id when the payload still yields a
+                                    valid one (so the failure can be recorded on
+                                    its hash), else "" */
+} job_error;
+
+typedef struct job_request {
+    char id[JOB_ID_MAX + 1];
+    char *narrative;             /* trimmed, NUL-free UTF-8, malloc'd */
+    size_t narrative_len;        /* bytes */
+    double duration;             /* seconds, as given */
+    int32_t duration_ms;         /* the duration rounded to the millisecond */
+    uint64_t seed;               /* given, or job_seed_from_id(id) */
+    int seed_given;
+    audio_format format;         /* AUDIO_WAV when absent */
+    char *model;                 /* malloc'd, NULL when absent */
+    int has_guidance, has_top_k, has_temperature;  /* absent: the model's defaults */
+    double guidance;
+    int top_k;
+    double temperature;
+    int priority;                /* 0 when absent */
+    json_t *request;             /* the whole object as submitted, unknown
+                                    fields included (one reference owned) */
+} job_request;
+
+/* Parses and validates the payload (`len` bytes, need not be NUL-terminated).
+ * Returns JOB_OK and fills *out (free it with job_request_free), or another
+ * status with *err filled and *out left empty. Optional fields set to null
+ * count as absent. */
+job_status job_parse(const char *payload, size_t len, const job_limits *limits,
+                     job_request *out, job_error *err);
+
+void job_request_free(job_request *req);
+
+/* Whether id[0..len) is a valid job id: [A-Za-z0-9_.-]{1,128}, not "." or "..". */
+int job_id_valid(const char *id, size_t len);
+
+/* The seed of a job that gives none: FNV-1a 64 of the id, kept to 53 bits so
+ * that it survives a round trip through JSON. A retried job sings the same song. */
+uint64_t job_seed_from_id(const char *id);
+
+#endif

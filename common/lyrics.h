@@ -1,0 +1,57 @@
+/* lyrics.h - where a song's title and lyric lines come from.
+ *
+ * The planner decides the music (mood, genre, tempo, key, sections) and then
+ * asks a lyric_source for the title and, section by section, for the lines.
+ * lyrics_rules() is the default, rule-based source (lyrics_rules.c); a text
+ * model can later be another lyric_source, with nothing else changing.
+ *
+ * A source may write anything: the planner passes what it writes through
+ * lyrics_clean_line() (whole UTF-8 characters, no control characters, bounded
+ * length) before it goes into a plan. */
+#ifndef JEN1_LYRICS_H
+#define JEN1_LYRICS_H
+
+#include <stddef.h>
+
+#include "planner.h"
+
+/* What a source is asked for one section. */
+typedef struct lyric_request {
+    const char *narrative;     /* trimmed UTF-8 */
+    size_t narrative_len;
+    const song_plan *plan;     /* the music and the title are decided; the
+                                  lines of earlier sections are filled in */
+    int section;               /* index into plan->sections */
+    int ordinal;               /* 0 for the first section with this name, 1 for
+                                  the second, ... */
+    int lines_before;          /* lines written so far for sections with this name */
+    int n_lines;               /* lines wanted, 1 to PLAN_MAX_LINES */
+} lyric_request;
+
+struct lyric_source {
+    const char *name;          /* "rules", ... */
+    void *ctx;                 /* the source's own state, passed back as is */
+    /* Writes a title (at most cap bytes with its NUL). Returns 0, or -1 with
+     * a message. */
+    int (*write_title)(void *ctx, const char *narrative, size_t narrative_len, const song_plan *plan,
+                       char *title, size_t cap, char *err, size_t errlen);
+    /* Writes up to req->n_lines lines. Returns how many it wrote, or -1 with
+     * a message. */
+    int (*write_lines)(void *ctx, const lyric_request *req, char lines[][PLAN_LINE_BYTES], char *err,
+                       size_t errlen);
+};
+
+/* The rule-based source: title and lines made from the narrative's own
+ * phrases (docs/planner.md). Stateless; the pointer is to a static. */
+const lyric_source *lyrics_rules(void);
+
+/* Makes a source's line fit for a plan, in place: control characters become
+ * spaces, runs of spaces collapse, ends are trimmed, invalid UTF-8 is cut
+ * off. Returns the resulting length. */
+size_t lyrics_clean_line(char *line);
+
+/* Writes every sung line of the plan into plan->lyrics, one line each, with a
+ * blank line between sections. */
+void lyrics_join(song_plan *plan);
+
+#endif

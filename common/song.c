@@ -1,0 +1,168 @@
+/* song.c - see song.h. Objects are built key by key in the schema's order
+ * (jansson keeps insertion order); any allocation or UTF-8 failure along the
+ * way turns the whole document into NULL. */
+#include "song.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+/* 15 significant digits: every whole millisecond below 10^12 s reads back
+ * exactly, and 7.3 is written 7.3 rather than 7.2999999999999998. */
+#define SONG_DUMP_FLAGS JSON_REAL_PRECISION(15)
+
+/* Builds objects without checking every call: a failed json_* call yields
+ * NULL, and put/push record that in one flag checked at the end. */
+typedef struct builder {
+    int failed;
+} builder;
+
+static void put(builder *b, json_t *obj, const char *key, json_t *value)
+{
+    if (!obj || !value) {
+        json_decref(value);
+        b->failed = 1;
+    } else if (json_object_set_new(obj, key, value) != 0) {
+        b->failed = 1;
+    }
+}
+
+static void push(builder *b, json_t *arr, json_t *value)
+{
+    if (!arr || !value) {
+        json_decref(value);
+        b->failed = 1;
+    } else if (json_array_append_new(arr, value) != 0) {
+        b->failed = 1;
+    }
+}
+
+/* A duration in whole microseconds: timings need no more, and fewer digits read better. */
+static json_t *seconds_us(double s)
+{
+    return json_real(isfinite(s) && s > 0 ? round(s * 1e6) / 1e6 : 0.0);
+}
+
+int song_format_time(int64_t unix_ms, char *buf, size_t cap)
+{
+    int64_t secs = unix_ms >= 0 ? unix_ms / 1000 : (unix_ms - 999) / 1000;
+    int ms = (int)(unix_ms - secs * 1000);
+    time_t tt = (time_t)secs;
+    struct tm tm;
+    if (!gmtime_r(&tt, &tm) || tm.tm_year + 1900 < 0 || tm.tm_year + 1900 > 9999) return -1;
+    int n = snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+    return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
+static json_t *sections_json(builder *b, const song_plan *plan)
+{
+    json_t *arr = json_array();
+    for (int i = 0; i < plan->n_sections; i++) {
+        const plan_section *s = &plan->sections[i];
+        json_t *o = json_object(), *lines = json_array();
+        put(b, o, "name", json_string(s->name));
+        put(b, o, "start", json_real(plan_seconds(s->start_ms)));
+        put(b, o, "end", json_real(plan_seconds(s->end_ms)));
+        put(b, o, "prompt", json_string(s->prompt));
+        for (int j = 0; j < s->n_lines; j++) push(b, lines, json_string(s->lines[j]));
+        put(b, o, "lyrics", lines);
+        push(b, arr, o);
+    }
+    return arr;
+}
+
+static json_t *audio_json(builder *b, const song_audio *a)
+{
+    json_t *o = json_object();
+    put(b, o, "url", json_string(a->url));
+    put(b, o, "format", json_string(audio_format_name(a->format)));
+    put(b, o, "mime_type", json_string(audio_format_mime(a->format)));
+    put(b, o, "sample_rate", json_integer(a->sample_rate));
+    put(b, o, "channels", json_integer(a->channels));
+    put(b, o, "duration", json_real(a->duration));
+    put(b, o, "bytes", json_integer((json_int_t)a->bytes));
+    put(b, o, "sha256", json_string(a->sha256));
+    return o;
+}
+
+static json_t *model_json(builder *b, const song_model *m)
+{
+    json_t *o = json_object();
+    put(b, o, "name", json_string(m->name));
+    put(b, o, "seed", json_integer((json_int_t)m->seed));
+    put(b, o, "guidance", json_real(m->guidance));
+    put(b, o, "top_k", json_integer(m->top_k));
+    put(b, o, "top_p", json_real(m->top_p));
+    put(b, o, "temperature", json_real(m->temperature));
+    put(b, o, "greedy", json_boolean(m->greedy));
+    put(b, o, "device", json_string(m->device));
+    return o;
+}
+
+static json_t *timings_json(builder *b, const song_timings *t)
+{
+    json_t *o = json_object();
+    put(b, o, "plan_s", seconds_us(t->plan_s));
+    put(b, o, "text_s", seconds_us(t->text_s));
+    put(b, o, "decoder_s", seconds_us(t->decoder_s));
+    put(b, o, "audio_s", seconds_us(t->audio_s));
+    put(b, o, "encode_s", seconds_us(t->encode_s));
+    put(b, o, "upload_s", seconds_us(t->upload_s));
+    put(b, o, "total_s", seconds_us(t->total_s));
+    return o;
+}
+
+json_t *song_to_json(const song_plan *plan, const song_audio *audio, const song_model *model,
+                     const song_timings *t, int64_t created_at_ms, char *err, size_t errlen)
+{
+    if (!plan || !audio || !model || !t || !audio->url || !model->name || !model->device) {
+        snprintf(err, errlen, "song: a plan, audio (with its url), model (with name and device) and timings are required");
+        return NULL;
+    }
+    char created_at[40];
+    if (song_format_time(created_at_ms, created_at, sizeof created_at) != 0) {
+        snprintf(err, errlen, "song: created_at %lld ms is not a representable time", (long long)created_at_ms);
+        return NULL;
+    }
+    builder b = { 0 };
+    json_t *doc = json_object(), *instruments = json_array(), *prompts = json_array();
+    put(&b, doc, "schema_version", json_integer(SONG_SCHEMA_VERSION));
+    put(&b, doc, "id", json_string(plan->id));
+    put(&b, doc, "title", json_string(plan->title));
+    put(&b, doc, "mood", json_string(plan->mood));
+    put(&b, doc, "genre", json_string(plan->genre));
+    put(&b, doc, "bpm", json_integer(plan->bpm));
+    put(&b, doc, "key", json_string(plan->key));
+    for (int i = 0; i < plan->n_instruments; i++) push(&b, instruments, json_string(plan->instruments[i]));
+    put(&b, doc, "instrumentation", instruments);
+    put(&b, doc, "duration", json_real(plan_seconds(plan->duration_ms)));
+    put(&b, doc, "sections", sections_json(&b, plan));
+    put(&b, doc, "lyrics", json_string(plan->lyrics));
+    /* The engine renders one prompt for the whole song; section prompts are for later. */
+    push(&b, prompts, json_string(plan->model_prompt));
+    put(&b, doc, "prompts", prompts);
+    put(&b, doc, "audio", audio_json(&b, audio));
+    put(&b, doc, "model", model_json(&b, model));
+    put(&b, doc, "timings", timings_json(&b, t));
+    put(&b, doc, "created_at", json_string(created_at));
+    if (b.failed) {
+        json_decref(doc);
+        snprintf(err, errlen, "song: building the document failed (out of memory, or a string that is not UTF-8)");
+        return NULL;
+    }
+    return doc;
+}
+
+char *song_to_string(const song_plan *plan, const song_audio *audio, const song_model *model,
+                     const song_timings *t, int64_t created_at_ms, int indent, char *err, size_t errlen)
+{
+    json_t *doc = song_to_json(plan, audio, model, t, created_at_ms, err, errlen);
+    if (!doc) return NULL;
+    size_t flags = SONG_DUMP_FLAGS | (indent > 0 ? JSON_INDENT(indent) : JSON_COMPACT);
+    char *s = json_dumps(doc, flags);
+    json_decref(doc);
+    if (!s) snprintf(err, errlen, "song: serialising the document failed");
+    return s;
+}

@@ -1,0 +1,66 @@
+/* song.h - the GeneratedSong document: a song plan, the audio made from it,
+ * the model and parameters that made it, and how long each stage took, as
+ * the JSON that docs/generated-song.schema.json describes.
+ *
+ *     song_audio audio = { .url = "file:///var/lib/jen1/blobs/song-42.wav", .format = AUDIO_WAV,
+ *                          .sample_rate = 32000, .channels = 1, .duration = 8.0,
+ *                          .bytes = 512044, .sha256 = "9f86d0..." };
+ *     song_model model = { .name = "musicgen-small", .seed = job.seed, ... };
+ *     song_timings t = { .plan_s = 0.001, ... };
+ *     char *json = song_to_string(&plan, &audio, &model, &t, now_ms, 0, err, sizeof err);
+ */
+#ifndef JEN1_SONG_H
+#define JEN1_SONG_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "audio.h"
+#include "planner.h"
+
+#define SONG_SCHEMA_VERSION 1
+
+typedef struct song_audio {
+    const char *url;          /* where the blob store put it */
+    audio_format format;
+    int sample_rate;          /* Hz */
+    int channels;
+    double duration;          /* seconds of audio actually produced */
+    uint64_t bytes;           /* size of the encoded object */
+    char sha256[65];          /* lowercase hex of the encoded object */
+} song_audio;
+
+typedef struct song_model {
+    const char *name;         /* the served model's name (its directory's) */
+    uint64_t seed;
+    double guidance;
+    int top_k;                /* 0: no top-k filter */
+    double top_p;             /* 1: no nucleus filter */
+    double temperature;
+    int greedy;               /* nonzero: argmax decoding */
+    const char *device;       /* "cpu", "cuda:0" */
+} song_model;
+
+/* Wall-clock seconds per stage. */
+typedef struct song_timings {
+    double plan_s, text_s, decoder_s, audio_s, encode_s, upload_s, total_s;
+} song_timings;
+
+/* Builds the document (a new reference), or returns NULL with a message when
+ * an argument is missing or a string is not UTF-8. created_at_ms is Unix time
+ * in milliseconds, passed in so that the same inputs give the same bytes. */
+json_t *song_to_json(const song_plan *plan, const song_audio *audio, const song_model *model,
+                     const song_timings *t, int64_t created_at_ms, char *err, size_t errlen);
+
+/* The same, serialised: compact (indent 0) or indented by `indent` spaces,
+ * keys in the schema's order, seconds written as the shortest decimal that
+ * reads back to the same double. Returns a malloc'd string, or NULL with a message. */
+char *song_to_string(const song_plan *plan, const song_audio *audio, const song_model *model,
+                     const song_timings *t, int64_t created_at_ms, int indent, char *err, size_t errlen);
+
+/* Writes Unix milliseconds as RFC 3339 UTC with milliseconds,
+ * "2024-05-01T12:00:00.123Z". Returns 0, or -1 if the time is out of range. */
+int song_format_time(int64_t unix_ms, char *buf, size_t cap);
+
+#endif
