@@ -7,15 +7,17 @@ set -u
 . tests/cli/lib.sh
 . tests/lib/redis.sh
 . tests/cli/pool.sh
+. tests/s3/servers.sh
 
 tmp=$JEN1_TEST_TMP
 rm -rf "$tmp/blobs" "$tmp"/pool-*.log
 mkdir -p "$tmp/blobs"
 validate=tests/tools/validate-song
 
-cleanup() { pool_stop KILL; redis_stop; }
+cleanup() { pool_stop KILL; s3_stop_all; redis_stop; }
 trap cleanup EXIT
-if ! redis_start; then
+# Append-only, so that Redis killed and restarted keeps the queue (as production must).
+if ! redis_start --appendonly yes; then
     t_fail "redis-server starts" "see above"
     t_summary test_worker
 fi
@@ -155,6 +157,44 @@ pool_start pool-reaper JEN1_ENGINE=none JEN1_NONE_PACE=1
 t_check "kill -9 of the pool: the reaper returns the job and it succeeds" wait_status kill-pool succeeded 30
 t_check "kill -9 of the pool: still one result" test "$(rcli LLEN "$P:done:kill-pool")" = 1
 pool_stop TERM
+
+# Redis killed mid-job and restarted: the pool reconnects and nothing is lost.
+pool_start pool-redis JEN1_ENGINE=none JEN1_NONE_PACE=1
+slow redis-restart 3
+rcli LPUSH "$P:queue" '{"id":"redis-queued","narrative":"x","duration":1}' >/dev/null
+wait_status redis-restart running 10
+redis_kill
+sleep 1
+redis_restart
+t_check "Redis restarted: the running job still succeeds" wait_status redis-restart succeeded 30
+t_check "Redis restarted: the queued job too" wait_status redis-queued succeeded 30
+t_check "Redis restarted: GET /ready recovers" pool_wait_ready
+pool_stop TERM
+
+# S3: audio goes to a loopback S3-compatible server.
+if s3_start_s3rver "$tmp/s3rver" jen1-audio; then
+    pool_start pool-s3 JEN1_ENGINE=none JEN1_BLOB_URL=s3://jen1-audio/songs \
+        JEN1_S3_ENDPOINT="http://127.0.0.1:$S3RVER_PORT" AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
+    rcli LPUSH "$P:queue" '{"id":"to-s3","narrative":"Harbour bells at noon.","duration":2,"format":"flac"}' >/dev/null
+    t_check "S3: the job succeeds" wait_status to-s3 succeeded 30
+    t_check "S3: audio_url names the object" test "$(job_field to-s3 audio_url)" = s3://jen1-audio/songs/to-s3.flac
+    env JEN1_S3_ENDPOINT="http://127.0.0.1:$S3RVER_PORT" AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER \
+        "$JEN1_BUILD/blobctl" get s3://jen1-audio/songs to-s3.flac "$tmp/from-s3.flac" >/dev/null 2>&1
+    t_check "S3: the object is the song (sha256)" \
+        test "$(sha256sum <"$tmp/from-s3.flac" | cut -d' ' -f1)" = "$(job_field to-s3 result | jq -r .audio.sha256)"
+    pool_stop TERM
+    # The store going away: transient failures are retried, then the job is dead.
+    s3_stop "$S3RVER_PID"
+    pool_start pool-s3-down JEN1_ENGINE=none JEN1_BLOB_URL=s3://jen1-audio/songs JEN1_MAX_ATTEMPTS=2 \
+        JEN1_S3_ENDPOINT="http://127.0.0.1:$S3RVER_PORT" AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
+    rcli LPUSH "$P:queue" '{"id":"s3-down","narrative":"x","duration":1}' >/dev/null
+    t_check "S3 unreachable: the job fails after its retries" wait_status s3-down failed 30
+    t_check "S3 unreachable: blob_unavailable, attempts 2, in the dead list" \
+        test "$(job_field s3-down error)/$(job_field s3-down attempts)/$(rcli LRANGE "$P:dead" 0 -1 | grep -c s3-down)" = blob_unavailable/2/1
+    pool_stop TERM
+else
+    t_fail "s3rver starts" "see above"
+fi
 
 # Timeout.
 pool_start pool-timeout JEN1_ENGINE=none JEN1_NONE_PACE=1 JEN1_JOB_TIMEOUT=1
