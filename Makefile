@@ -55,7 +55,7 @@ CTL_OBJ    := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard worker/jen1ctl*.c))
 # tests/cli/test_spm_parity.sh: shim/spm.c alone (spm-encode) against the
 # real libsentencepiece (spm-oracle), which must not share a process with
 # LibTorch (its bundled protobuf clashes with LibTorch's).
-SPM_OBJ   := $(patsubst %,$(BUILD)/obj/shim/%.o,spm spm_normalize spm_proto spm_trie)
+SPM_OBJ   := $(patsubst %,$(BUILD)/obj/shim/%.o,spm spm_normalize spm_proto spm_trie) $(BUILD)/obj/common/errbuf.o
 SPM_TOOLS := $(BUILD)/spm-oracle $(BUILD)/spm-encode
 
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)

@@ -1,5 +1,6 @@
 /* blob.c - the blob store's front: URL parsing, key validation, and the
  * dispatch to the file and S3 backends (blob_backend.h). */
+#include "errbuf.h"
 #include "blob.h"
 
 #include <stdarg.h>
@@ -15,15 +16,6 @@ struct blob_store {
     void *impl;
     char *url; /* canonical, no trailing '/' */
 };
-
-void blob_set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 const char *blob_status_name(blob_status status)
 {
@@ -46,27 +38,27 @@ static int is_name_char(unsigned char c)
 static int valid_name(const char *s, size_t max, const char *what, char *err, size_t errlen)
 {
     if (!s || !*s) {
-        blob_set_err(err, errlen, "%s is empty", what);
+        errbuf_printf(err, errlen, "%s is empty", what);
         return 0;
     }
     size_t n = 0;
     for (const unsigned char *p = (const unsigned char *)s; *p; p++, n++) {
         if (n >= max) {
-            blob_set_err(err, errlen, "%s is longer than %zu characters", what, max);
+            errbuf_printf(err, errlen, "%s is longer than %zu characters", what, max);
             return 0;
         }
         if (!is_name_char(*p)) {
             if (*p > ' ' && *p < 127)
-                blob_set_err(err, errlen, "%s '%.*s' holds '%c' (allowed: letters, digits, '_', '.', '-')",
+                errbuf_printf(err, errlen, "%s '%.*s' holds '%c' (allowed: letters, digits, '_', '.', '-')",
                              what, (int)(n < 64 ? n + 1 : 64), s, *p);
             else
-                blob_set_err(err, errlen,
+                errbuf_printf(err, errlen,
                              "%s holds the byte 0x%02x (allowed: letters, digits, '_', '.', '-')", what, *p);
             return 0;
         }
     }
     if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0) {
-        blob_set_err(err, errlen, "%s may not be '%s'", what, s);
+        errbuf_printf(err, errlen, "%s may not be '%s'", what, s);
         return 0;
     }
     return 1;
@@ -93,25 +85,25 @@ static char *file_url_path(const char *url, char *err, size_t errlen)
     const char *p = url + strlen("file://");
     if (strncmp(p, "localhost/", 10) == 0) p += strlen("localhost");
     if (*p != '/') {
-        blob_set_err(err, errlen, "blob URL '%s': a file URL needs an absolute path (file:///dir)", url);
+        errbuf_printf(err, errlen, "blob URL '%s': a file URL needs an absolute path (file:///dir)", url);
         return NULL;
     }
     char *path = malloc(strlen(p) + 1);
     if (!path) {
-        blob_set_err(err, errlen, "out of memory");
+        errbuf_printf(err, errlen, "out of memory");
         return NULL;
     }
     size_t n = 0;
     for (; *p; p++) {
         if (*p == '?' || *p == '#') {
-            blob_set_err(err, errlen, "blob URL '%s': a file URL takes no query or fragment", url);
+            errbuf_printf(err, errlen, "blob URL '%s': a file URL takes no query or fragment", url);
             free(path);
             return NULL;
         }
         if (*p == '%') {
             int hi = hex_value(p[1]), lo = hi < 0 ? -1 : hex_value(p[2]);
             if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
-                blob_set_err(err, errlen, "blob URL '%s': bad percent-escape", url);
+                errbuf_printf(err, errlen, "blob URL '%s': bad percent-escape", url);
                 free(path);
                 return NULL;
             }
@@ -124,7 +116,7 @@ static char *file_url_path(const char *url, char *err, size_t errlen)
     while (n > 1 && path[n - 1] == '/') n--;
     path[n] = '\0';
     if (strcmp(path, "/") == 0) {
-        blob_set_err(err, errlen, "blob URL '%s' names the root directory", url);
+        errbuf_printf(err, errlen, "blob URL '%s' names the root directory", url);
         free(path);
         return NULL;
     }
@@ -149,7 +141,7 @@ static blob_status open_file_store(const char *url, blob_store *store, char *err
     store->url = file_url_of(path);
     blob_status st = store->url ? blob_file_open(path, &store->backend, &store->impl, err, errlen)
                                 : BLOB_UNAVAILABLE;
-    if (!store->url) blob_set_err(err, errlen, "out of memory");
+    if (!store->url) errbuf_printf(err, errlen, "out of memory");
     free(path);
     return st;
 }
@@ -176,7 +168,7 @@ static blob_status open_s3_store(const char *url, const blob_options *options, b
     const char *p = url + strlen("s3://");
     size_t bucket_len = strcspn(p, "/");
     if (!valid_bucket(p, bucket_len)) {
-        blob_set_err(err, errlen,
+        errbuf_printf(err, errlen,
                      "blob URL '%s': the bucket must be 3-63 of a-z, 0-9, '.', '-' (s3://bucket/prefix)",
                      url);
         return BLOB_REJECTED;
@@ -188,13 +180,13 @@ static blob_status open_s3_store(const char *url, const blob_options *options, b
     const char *rest = p[bucket_len] == '/' ? p + bucket_len + 1 : "";
     char *prefix = strdup(rest);
     if (!prefix) {
-        blob_set_err(err, errlen, "out of memory");
+        errbuf_printf(err, errlen, "out of memory");
         return BLOB_UNAVAILABLE;
     }
     size_t n = strlen(prefix);
     if (n > 0 && prefix[n - 1] == '/') prefix[--n] = '\0';
     if (n > 512) {
-        blob_set_err(err, errlen, "blob URL '%.64s...': the prefix is longer than 512 characters", url);
+        errbuf_printf(err, errlen, "blob URL '%.64s...': the prefix is longer than 512 characters", url);
         free(prefix);
         return BLOB_REJECTED;
     }
@@ -212,7 +204,7 @@ static blob_status open_s3_store(const char *url, const blob_options *options, b
     }
     free(copy);
     if (!ok) {
-        blob_set_err(err, errlen, "blob URL '%s': bad prefix: %s", url, msg);
+        errbuf_printf(err, errlen, "blob URL '%s': bad prefix: %s", url, msg);
         free(prefix);
         return BLOB_REJECTED;
     }
@@ -220,7 +212,7 @@ static blob_status open_s3_store(const char *url, const blob_options *options, b
     store->url = malloc(strlen("s3://") + bucket_len + 1 + n + 1);
     if (!store->url) {
         free(prefix);
-        blob_set_err(err, errlen, "out of memory");
+        errbuf_printf(err, errlen, "out of memory");
         return BLOB_UNAVAILABLE;
     }
     sprintf(store->url, "s3://%s%s%s", bucket, n ? "/" : "", prefix);
@@ -236,17 +228,17 @@ blob_status blob_open(const char *url, const blob_options *options, blob_store *
 {
     *out = NULL;
     if (!url || !*url) {
-        blob_set_err(err, errlen, "no blob URL (file:///dir or s3://bucket/prefix)");
+        errbuf_printf(err, errlen, "no blob URL (file:///dir or s3://bucket/prefix)");
         return BLOB_REJECTED;
     }
     blob_store *store = calloc(1, sizeof *store);
     if (!store) {
-        blob_set_err(err, errlen, "out of memory");
+        errbuf_printf(err, errlen, "out of memory");
         return BLOB_UNAVAILABLE;
     }
     blob_status st;
     if (strlen(url) > BLOB_URL_MAX - BLOB_KEY_MAX - 2) {
-        blob_set_err(err, errlen, "blob URL '%.64s...' is longer than %d characters", url,
+        errbuf_printf(err, errlen, "blob URL '%.64s...' is longer than %d characters", url,
                      BLOB_URL_MAX - BLOB_KEY_MAX - 2);
         st = BLOB_REJECTED;
     } else if (strncmp(url, "file://", 7) == 0) {
@@ -261,12 +253,12 @@ blob_status blob_open(const char *url, const blob_options *options, blob_store *
         if (st == BLOB_OK) st = open_s3_store(url, options, store, err, errlen);
         if (options == &env) blob_options_clear(&env);
     } else {
-        blob_set_err(err, errlen, "blob URL '%.200s': expected file:///dir or s3://bucket/prefix", url);
+        errbuf_printf(err, errlen, "blob URL '%.200s': expected file:///dir or s3://bucket/prefix", url);
         st = BLOB_REJECTED;
     }
     /* Percent-encoding can lengthen a file URL past the limit checked above. */
     if (st == BLOB_OK && strlen(store->url) > BLOB_URL_MAX - BLOB_KEY_MAX - 2) {
-        blob_set_err(err, errlen, "blob URL '%.64s...' is longer than %d characters once encoded",
+        errbuf_printf(err, errlen, "blob URL '%.64s...' is longer than %d characters once encoded",
                      url, BLOB_URL_MAX - BLOB_KEY_MAX - 2);
         store->backend->close(store->impl);
         st = BLOB_REJECTED;
@@ -298,7 +290,7 @@ static blob_status object_url(const blob_store *store, const char *key, char *wh
 {
     char why[160];
     if (!blob_key_valid(key, why, sizeof why)) {
-        blob_set_err(err, errlen, "blob store %s: %s", store->url, why);
+        errbuf_printf(err, errlen, "blob store %s: %s", store->url, why);
         return BLOB_REJECTED;
     }
     snprintf(where, len, "%s/%s", store->url, key);
@@ -313,11 +305,11 @@ blob_status blob_put(blob_store *store, const char *key, const void *data, size_
     blob_status st = object_url(store, key, where, sizeof where, err, errlen);
     if (st != BLOB_OK) return st;
     if (!data && len > 0) {
-        blob_set_err(err, errlen, "%s: no data", where);
+        errbuf_printf(err, errlen, "%s: no data", where);
         return BLOB_REJECTED;
     }
     if (url_out && strlen(where) >= url_len) {
-        blob_set_err(err, errlen, "%s: the URL buffer holds %zu bytes", where, url_len);
+        errbuf_printf(err, errlen, "%s: the URL buffer holds %zu bytes", where, url_len);
         return BLOB_REJECTED;
     }
     st = store->backend->put(store->impl, key, where, data ? data : "", len,

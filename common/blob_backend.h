@@ -27,8 +27,4 @@ blob_status blob_file_open(const char *dir, const blob_backend **backend, void *
 blob_status blob_s3_open(const char *bucket, const char *prefix, const blob_options *options,
                          const blob_backend **backend, void **impl, char *err, size_t errlen);
 
-/* snprintf into err when err is not NULL. */
-void blob_set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
 #endif

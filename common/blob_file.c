@@ -20,6 +20,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "errbuf.h"
 #include "blob_backend.h"
 
 #define TMP_SUFFIX "~tmp"
@@ -152,7 +153,7 @@ static blob_status file_put(void *impl, const char *key, const char *where, cons
     char *tmp = NULL;
     int fd = create_tmp(fs, key, &tmp);
     if (fd < 0) {
-        blob_set_err(err, errlen, "%s: cannot create a temporary file in %s: %s", where, fs->dir,
+        errbuf_printf(err, errlen, "%s: cannot create a temporary file in %s: %s", where, fs->dir,
                      strerror(errno));
         return BLOB_UNAVAILABLE;
     }
@@ -184,7 +185,7 @@ static blob_status file_put(void *impl, const char *key, const char *where, cons
     free(tmp);
     free(final);
     if (step) {
-        blob_set_err(err, errlen, "%s: %s: %s", where, step, strerror(saved));
+        errbuf_printf(err, errlen, "%s: %s: %s", where, step, strerror(saved));
         return BLOB_UNAVAILABLE;
     }
     return BLOB_OK;
@@ -196,29 +197,29 @@ static blob_status file_get(void *impl, const char *key, const char *where, unsi
     file_store *fs = impl;
     char *path = join(fs->dir, key);
     if (!path) {
-        blob_set_err(err, errlen, "%s: out of memory", where);
+        errbuf_printf(err, errlen, "%s: out of memory", where);
         return BLOB_UNAVAILABLE;
     }
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     free(path);
     if (fd < 0) {
         if (errno == ENOENT) {
-            blob_set_err(err, errlen, "%s: no such object", where);
+            errbuf_printf(err, errlen, "%s: no such object", where);
             return BLOB_NOT_FOUND;
         }
-        blob_set_err(err, errlen, "%s: cannot open: %s", where, strerror(errno));
+        errbuf_printf(err, errlen, "%s: cannot open: %s", where, strerror(errno));
         return BLOB_UNAVAILABLE;
     }
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        blob_set_err(err, errlen, "%s: not a regular file", where);
+        errbuf_printf(err, errlen, "%s: not a regular file", where);
         close(fd);
         return BLOB_UNAVAILABLE;
     }
     size_t size = (size_t)st.st_size, got = 0;
     unsigned char *buf = malloc(size ? size : 1);
     if (!buf) {
-        blob_set_err(err, errlen, "%s: out of memory for %zu bytes", where, size);
+        errbuf_printf(err, errlen, "%s: out of memory for %zu bytes", where, size);
         close(fd);
         return BLOB_UNAVAILABLE;
     }
@@ -232,7 +233,7 @@ static blob_status file_get(void *impl, const char *key, const char *where, unsi
     /* Objects are replaced by rename, never rewritten: a short read means
      * the file was truncated behind our back. */
     if (got != size) {
-        blob_set_err(err, errlen, "%s: read %zu of %zu bytes", where, got, size);
+        errbuf_printf(err, errlen, "%s: read %zu of %zu bytes", where, got, size);
         free(buf);
         return BLOB_UNAVAILABLE;
     }
@@ -247,14 +248,14 @@ static blob_status file_remove(void *impl, const char *key, const char *where, c
     file_store *fs = impl;
     char *path = join(fs->dir, key);
     if (!path) {
-        blob_set_err(err, errlen, "%s: out of memory", where);
+        errbuf_printf(err, errlen, "%s: out of memory", where);
         return BLOB_UNAVAILABLE;
     }
     int rc = unlink(path);
     int saved = errno;
     free(path);
     if (rc != 0 && saved != ENOENT) {
-        blob_set_err(err, errlen, "%s: cannot remove: %s", where, strerror(saved));
+        errbuf_printf(err, errlen, "%s: cannot remove: %s", where, strerror(saved));
         return BLOB_UNAVAILABLE;
     }
     return BLOB_OK;
@@ -274,13 +275,13 @@ blob_status blob_file_open(const char *dir, const blob_backend **backend, void *
                            size_t errlen)
 {
     if (make_dirs(dir) != 0) {
-        blob_set_err(err, errlen, "blob store directory %s: cannot create it: %s", dir, strerror(errno));
+        errbuf_printf(err, errlen, "blob store directory %s: cannot create it: %s", dir, strerror(errno));
         return BLOB_UNAVAILABLE;
     }
     file_store *fs = calloc(1, sizeof *fs);
     if (!fs || !(fs->dir = strdup(dir))) {
         free(fs);
-        blob_set_err(err, errlen, "out of memory");
+        errbuf_printf(err, errlen, "out of memory");
         return BLOB_UNAVAILABLE;
     }
     remove_orphans(dir);

@@ -9,6 +9,7 @@
 
 #include <openssl/crypto.h>
 
+#include "errbuf.h"
 #include "blob.h"
 #include "blob_backend.h"
 
@@ -33,7 +34,7 @@ static blob_status copy_setting(char *field, size_t size, const char *value, con
 {
     size_t n = strlen(value);
     if (n >= size) {
-        blob_set_err(err, errlen, "%s is longer than %zu bytes", what, size - 1);
+        errbuf_printf(err, errlen, "%s is longer than %zu bytes", what, size - 1);
         return BLOB_REJECTED;
     }
     memcpy(field, value, n + 1);
@@ -55,7 +56,7 @@ static blob_status env_milliseconds(long *field, const char *name, char *err, si
     errno = 0;
     long ms = strtol(value, &end, 10);
     if (errno || *end || ms <= 0 || ms > 24L * 3600 * 1000) {
-        blob_set_err(err, errlen, "%s must be a number of milliseconds between 1 and 86400000", name);
+        errbuf_printf(err, errlen, "%s must be a number of milliseconds between 1 and 86400000", name);
         return BLOB_REJECTED;
     }
     *field = ms;
@@ -82,7 +83,7 @@ static blob_status read_credentials_file(blob_options *o, const char *path, cons
 {
     FILE *f = fopen(path, "r");
     if (!f) {
-        blob_set_err(err, errlen, "cannot read the S3 credentials file %s (JEN1_S3_CREDENTIALS_FILE): %s",
+        errbuf_printf(err, errlen, "cannot read the S3 credentials file %s (JEN1_S3_CREDENTIALS_FILE): %s",
                      path, strerror(errno));
         return BLOB_REJECTED;
     }
@@ -119,11 +120,11 @@ static blob_status read_credentials_file(blob_options *o, const char *path, cons
     fclose(f);
     if (st != BLOB_OK) return st;
     if (!found) {
-        blob_set_err(err, errlen, "the S3 credentials file %s has no profile [%s]", path, profile);
+        errbuf_printf(err, errlen, "the S3 credentials file %s has no profile [%s]", path, profile);
         return BLOB_REJECTED;
     }
     if (!o->s3_access_key[0] || !o->s3_secret_key[0]) {
-        blob_set_err(err, errlen,
+        errbuf_printf(err, errlen,
                      "profile [%s] of the S3 credentials file %s lacks aws_access_key_id or "
                      "aws_secret_access_key",
                      profile, path);
@@ -155,7 +156,7 @@ blob_status blob_options_from_env(blob_options *o, char *err, size_t errlen)
     const char *path_style = getenv("JEN1_S3_PATH_STYLE");
     if (st == BLOB_OK && path_style && *path_style) {
         if (strcmp(path_style, "0") != 0 && strcmp(path_style, "1") != 0) {
-            blob_set_err(err, errlen, "JEN1_S3_PATH_STYLE must be 0 or 1");
+            errbuf_printf(err, errlen, "JEN1_S3_PATH_STYLE must be 0 or 1");
             st = BLOB_REJECTED;
         } else {
             o->s3_path_style = path_style[0] == '1';

@@ -21,6 +21,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "errbuf.h"
 #include "blob_backend.h"
 #include "sigv4.h"
 
@@ -53,12 +54,12 @@ static blob_status parse_endpoint(s3_store *s, const char *endpoint, char *err, 
         s->https = 0;
         rest = endpoint + 7;
     } else {
-        blob_set_err(err, errlen, "JEN1_S3_ENDPOINT must start with http:// or https://");
+        errbuf_printf(err, errlen, "JEN1_S3_ENDPOINT must start with http:// or https://");
         return BLOB_REJECTED;
     }
     size_t n = strcspn(rest, "/");
     if (n == 0 || n >= sizeof s->authority || (rest[n] && strcmp(rest + n, "/") != 0)) {
-        blob_set_err(err, errlen, "JEN1_S3_ENDPOINT must be scheme://host[:port] with no path");
+        errbuf_printf(err, errlen, "JEN1_S3_ENDPOINT must be scheme://host[:port] with no path");
         return BLOB_REJECTED;
     }
     for (size_t i = 0; i < n; i++) {
@@ -66,7 +67,7 @@ static blob_status parse_endpoint(s3_store *s, const char *endpoint, char *err, 
         int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                  c == '.' || c == '-' || c == ':' || c == '[' || c == ']';
         if (!ok) {
-            blob_set_err(err, errlen, "JEN1_S3_ENDPOINT holds a character a host:port cannot");
+            errbuf_printf(err, errlen, "JEN1_S3_ENDPOINT holds a character a host:port cannot");
             return BLOB_REJECTED;
         }
     }
@@ -378,7 +379,7 @@ static blob_status transfer_failure(CURLcode rc, const reply *r, const char *met
                                     const char *where, char *err, size_t errlen)
 {
     if (r->too_large) {
-        blob_set_err(err, errlen, "S3 %s %s: the answer is larger than %zu bytes", method, where, r->limit);
+        errbuf_printf(err, errlen, "S3 %s %s: the answer is larger than %zu bytes", method, where, r->limit);
         return BLOB_REJECTED;
     }
     const char *what = "the request to the S3 endpoint failed";
@@ -386,7 +387,7 @@ static blob_status transfer_failure(CURLcode rc, const reply *r, const char *met
         what = "no answer within the time limit";
     else if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST)
         what = "cannot reach the S3 endpoint";
-    blob_set_err(err, errlen, "S3 %s %s: %s: %s", method, where, what, curl_easy_strerror(rc));
+    errbuf_printf(err, errlen, "S3 %s %s: %s: %s", method, where, what, curl_easy_strerror(rc));
     return rc == CURLE_URL_MALFORMAT || rc == CURLE_UNSUPPORTED_PROTOCOL ? BLOB_REJECTED
                                                                            : BLOB_UNAVAILABLE;
 }
@@ -401,7 +402,7 @@ static blob_status send_request(s3_store *s, const char *method, const char *key
     char why[256];
     blob_status st = prepare(s, method, key, body, len, content_type, &p, why, sizeof why);
     if (st != BLOB_OK) {
-        blob_set_err(err, errlen, "S3 %s %s: cannot prepare the request: %s", method, where, why);
+        errbuf_printf(err, errlen, "S3 %s %s: cannot prepare the request: %s", method, where, why);
         return st;
     }
     CURLcode rc = perform(s, method, &p, body, len, r);
@@ -443,7 +444,7 @@ static blob_status http_failure(const s3_store *s, reply *r, const char *method,
     else if (strcmp(code, "NoSuchBucket") == 0) what = "the bucket does not exist";
     else if (transient) what = "S3 is unavailable";
     else what = "S3 refused the request";
-    blob_set_err(err, errlen, "S3 %s %s: %s: HTTP %ld%s", method, where, what, r->status, detail);
+    errbuf_printf(err, errlen, "S3 %s %s: %s: HTTP %ld%s", method, where, what, r->status, detail);
     return transient ? BLOB_UNAVAILABLE : BLOB_REJECTED;
 }
 
@@ -461,7 +462,7 @@ static blob_status s3_put(void *impl, const char *key, const char *where, const 
         char expected[33];
         md5_hex(data, len, expected);
         if (strcasecmp(r.etag, expected) != 0) {
-            blob_set_err(err, errlen,
+            errbuf_printf(err, errlen,
                          "S3 PUT %s: the stored object's ETag '%.40s' is not the MD5 of what was sent (%s)",
                          where, r.etag, expected);
             st = BLOB_UNAVAILABLE;
@@ -484,7 +485,7 @@ static blob_status s3_get(void *impl, const char *key, const char *where, unsign
         if (strcmp(code, "NoSuchBucket") == 0) {
             st = http_failure(s, &r, "GET", where, err, errlen);
         } else {
-            blob_set_err(err, errlen, "S3 GET %s: no such object", where);
+            errbuf_printf(err, errlen, "S3 GET %s: no such object", where);
             st = BLOB_NOT_FOUND;
         }
     } else if (st == BLOB_OK && (r.status < 200 || r.status > 299)) {
@@ -494,7 +495,7 @@ static blob_status s3_get(void *impl, const char *key, const char *where, unsign
         md5_hex(r.body ? (const void *)r.body : "", r.len, actual);
         /* Multipart objects' ETags ("...-3") are not an MD5: only check plain ones. */
         if (strlen(r.etag) == 32 && strcasecmp(r.etag, actual) != 0) {
-            blob_set_err(err, errlen, "S3 GET %s: the body's MD5 %s is not its ETag '%s'", where,
+            errbuf_printf(err, errlen, "S3 GET %s: the body's MD5 %s is not its ETag '%s'", where,
                          actual, r.etag);
             st = BLOB_UNAVAILABLE;
         } else {
@@ -502,7 +503,7 @@ static blob_status s3_get(void *impl, const char *key, const char *where, unsign
             *len = r.len;
             r.body = NULL;
             if (!*data) {
-                blob_set_err(err, errlen, "S3 GET %s: out of memory", where);
+                errbuf_printf(err, errlen, "S3 GET %s: out of memory", where);
                 st = BLOB_UNAVAILABLE;
             }
         }
@@ -549,20 +550,20 @@ blob_status blob_s3_open(const char *bucket, const char *prefix, const blob_opti
                          const blob_backend **backend, void **impl, char *err, size_t errlen)
 {
     if (!options->s3_access_key[0] || !options->s3_secret_key[0]) {
-        blob_set_err(err, errlen,
+        errbuf_printf(err, errlen,
                      "no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or "
                      "JEN1_S3_CREDENTIALS_FILE");
         return BLOB_REJECTED;
     }
     pthread_once(&curl_once, init_curl);
     if (curl_init_result != CURLE_OK) {
-        blob_set_err(err, errlen, "cannot initialise libcurl: %s", curl_easy_strerror(curl_init_result));
+        errbuf_printf(err, errlen, "cannot initialise libcurl: %s", curl_easy_strerror(curl_init_result));
         return BLOB_UNAVAILABLE;
     }
     s3_store *s = calloc(1, sizeof *s);
     if (!s || !(s->prefix = strdup(prefix)) || !(s->curl = curl_easy_init())) {
         s3_close(s);
-        blob_set_err(err, errlen, "out of memory");
+        errbuf_printf(err, errlen, "out of memory");
         return BLOB_UNAVAILABLE;
     }
     s->opt = *options;
@@ -571,7 +572,7 @@ blob_status blob_s3_open(const char *bucket, const char *prefix, const blob_opti
     for (const char *p = region; *p; p++)
         if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-')) {
             s3_close(s);
-            blob_set_err(err, errlen, "AWS_REGION must be lowercase letters, digits and '-'");
+            errbuf_printf(err, errlen, "AWS_REGION must be lowercase letters, digits and '-'");
             return BLOB_REJECTED;
         }
     blob_status st;

@@ -2,6 +2,7 @@
  * (u16 in 1.0, u32 in 2.0/3.0), a Python dict literal
  * {'descr': '<f4', 'fortran_order': False, 'shape': (3, 16), } padded with
  * spaces and a newline, then the raw C-order data. */
+#include "errbuf.h"
 #include "npy.h"
 
 #include <ctype.h>
@@ -23,15 +24,6 @@ static const char MAGIC[6] = "\x93NUMPY";
 #define MAX_HEADER_LEN (1u << 20) /* real headers are ~100 bytes */
 #define HEADER_ALIGNMENT 64
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static size_t element_size(npy_dtype dtype)
 {
@@ -146,24 +138,24 @@ static int parse_dim(cursor *c, int64_t *out)
 static int parse_shape(cursor *c, npy_array *out, const char *path, char *err, size_t errlen)
 {
     if (!accept(c, '(')) {
-        set_err(err, errlen, "%s: header 'shape' is not a tuple", path);
+        errbuf_printf(err, errlen, "%s: header 'shape' is not a tuple", path);
         return -1;
     }
     out->ndim = 0;
     while (!accept(c, ')')) {
         if (out->ndim == NPY_MAX_DIMS) {
-            set_err(err, errlen, "%s: shape has more than %d dimensions", path, NPY_MAX_DIMS);
+            errbuf_printf(err, errlen, "%s: shape has more than %d dimensions", path, NPY_MAX_DIMS);
             return -1;
         }
         if (parse_dim(c, &out->shape[out->ndim]) != 0) {
-            set_err(err, errlen, "%s: shape entry %d is not a non-negative integer", path,
+            errbuf_printf(err, errlen, "%s: shape entry %d is not a non-negative integer", path,
                     out->ndim);
             return -1;
         }
         out->ndim++;
         if (!accept(c, ',')) {
             if (!accept(c, ')')) {
-                set_err(err, errlen, "%s: header 'shape' tuple is malformed", path);
+                errbuf_printf(err, errlen, "%s: header 'shape' tuple is malformed", path);
                 return -1;
             }
             break;
@@ -176,7 +168,7 @@ static int parse_descr(cursor *c, npy_array *out, const char *path, char *err, s
 {
     char descr[32];
     if (parse_string(c, descr, sizeof descr) != 0) {
-        set_err(err, errlen, "%s: header 'descr' is not a simple dtype string", path);
+        errbuf_printf(err, errlen, "%s: header 'descr' is not a simple dtype string", path);
         return -1;
     }
     if (strcmp(descr, "<f4") == 0) {
@@ -184,7 +176,7 @@ static int parse_descr(cursor *c, npy_array *out, const char *path, char *err, s
     } else if (strcmp(descr, "<i8") == 0) {
         out->dtype = NPY_I64;
     } else {
-        set_err(err, errlen, "%s: unsupported dtype '%s' (only '<f4' and '<i8' are read)",
+        errbuf_printf(err, errlen, "%s: unsupported dtype '%s' (only '<f4' and '<i8' are read)",
                 path, descr);
         return -1;
     }
@@ -197,13 +189,13 @@ static int parse_header(const char *text, size_t len, npy_array *out, const char
     cursor c = {text, text + len};
     int have_descr = 0, have_order = 0, have_shape = 0;
     if (!accept(&c, '{')) {
-        set_err(err, errlen, "%s: header is not a dict", path);
+        errbuf_printf(err, errlen, "%s: header is not a dict", path);
         return -1;
     }
     while (!accept(&c, '}')) {
         char key[32];
         if (parse_string(&c, key, sizeof key) != 0 || !accept(&c, ':')) {
-            set_err(err, errlen, "%s: header dict is malformed", path);
+            errbuf_printf(err, errlen, "%s: header dict is malformed", path);
             return -1;
         }
         if (strcmp(key, "descr") == 0 && !have_descr) {
@@ -213,11 +205,11 @@ static int parse_header(const char *text, size_t len, npy_array *out, const char
         } else if (strcmp(key, "fortran_order") == 0 && !have_order) {
             int fortran;
             if (parse_bool(&c, &fortran) != 0) {
-                set_err(err, errlen, "%s: header 'fortran_order' is not True or False", path);
+                errbuf_printf(err, errlen, "%s: header 'fortran_order' is not True or False", path);
                 return -1;
             }
             if (fortran) {
-                set_err(err, errlen, "%s: Fortran-order arrays are not supported", path);
+                errbuf_printf(err, errlen, "%s: Fortran-order arrays are not supported", path);
                 return -1;
             }
             have_order = 1;
@@ -226,12 +218,12 @@ static int parse_header(const char *text, size_t len, npy_array *out, const char
                 return -1;
             have_shape = 1;
         } else {
-            set_err(err, errlen, "%s: unexpected or repeated header key '%s'", path, key);
+            errbuf_printf(err, errlen, "%s: unexpected or repeated header key '%s'", path, key);
             return -1;
         }
         if (!accept(&c, ',')) {
             if (!accept(&c, '}')) {
-                set_err(err, errlen, "%s: header dict is malformed", path);
+                errbuf_printf(err, errlen, "%s: header dict is malformed", path);
                 return -1;
             }
             break;
@@ -239,11 +231,11 @@ static int parse_header(const char *text, size_t len, npy_array *out, const char
     }
     skip_space(&c);
     if (c.p != c.end) {
-        set_err(err, errlen, "%s: unexpected text after the header dict", path);
+        errbuf_printf(err, errlen, "%s: unexpected text after the header dict", path);
         return -1;
     }
     if (!have_descr || !have_order || !have_shape) {
-        set_err(err, errlen, "%s: header lacks '%s'", path,
+        errbuf_printf(err, errlen, "%s: header lacks '%s'", path,
                 !have_descr ? "descr" : !have_order ? "fortran_order" : "shape");
         return -1;
     }
@@ -264,7 +256,7 @@ static int read_header(FILE *f, const char *path, npy_array *out, long *data_sta
 {
     unsigned char pre[PREAMBLE_V2];
     if (read_exact(f, pre, PREAMBLE_V1) != 0 || memcmp(pre, MAGIC, sizeof MAGIC) != 0) {
-        set_err(err, errlen, "%s: not a .npy file (bad magic)", path);
+        errbuf_printf(err, errlen, "%s: not a .npy file (bad magic)", path);
         return -1;
     }
     unsigned major = pre[6], minor = pre[7];
@@ -273,27 +265,27 @@ static int read_header(FILE *f, const char *path, npy_array *out, long *data_sta
         header_len = (size_t)pre[8] | (size_t)pre[9] << 8;
     } else if (major == 2 || major == 3) {
         if (read_exact(f, pre + PREAMBLE_V1, 2) != 0) {
-            set_err(err, errlen, "%s: truncated .npy preamble", path);
+            errbuf_printf(err, errlen, "%s: truncated .npy preamble", path);
             return -1;
         }
         header_len = (size_t)pre[8] | (size_t)pre[9] << 8 | (size_t)pre[10] << 16 |
                      (size_t)pre[11] << 24;
         preamble = PREAMBLE_V2;
     } else {
-        set_err(err, errlen, "%s: unsupported .npy format version %u.%u", path, major, minor);
+        errbuf_printf(err, errlen, "%s: unsupported .npy format version %u.%u", path, major, minor);
         return -1;
     }
     if (header_len > MAX_HEADER_LEN) {
-        set_err(err, errlen, "%s: header length %zu is implausibly large", path, header_len);
+        errbuf_printf(err, errlen, "%s: header length %zu is implausibly large", path, header_len);
         return -1;
     }
     char *text = malloc(header_len + 1);
     if (!text) {
-        set_err(err, errlen, "%s: out of memory", path);
+        errbuf_printf(err, errlen, "%s: out of memory", path);
         return -1;
     }
     if (read_exact(f, text, header_len) != 0) {
-        set_err(err, errlen, "%s: truncated .npy header", path);
+        errbuf_printf(err, errlen, "%s: truncated .npy header", path);
         free(text);
         return -1;
     }
@@ -309,7 +301,7 @@ int npy_read(const char *path, npy_array *out, char *err, size_t errlen)
     memset(out, 0, sizeof *out);
     FILE *f = fopen(path, "rb");
     if (!f) {
-        set_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        errbuf_printf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
         return -1;
     }
     npy_array a = {0};
@@ -318,33 +310,33 @@ int npy_read(const char *path, npy_array *out, char *err, size_t errlen)
     if (read_header(f, path, &a, &data_start, err, errlen) != 0)
         goto fail;
     if (fstat(fileno(f), &st) != 0) {
-        set_err(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
+        errbuf_printf(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
         goto fail;
     }
     int64_t nbytes = data_bytes(a.shape, a.ndim, element_size(a.dtype));
     if (nbytes < 0) {
-        set_err(err, errlen, "%s: shape is too large (size overflows)", path);
+        errbuf_printf(err, errlen, "%s: shape is too large (size overflows)", path);
         goto fail;
     }
     /* Compare with the file size before allocating what the header claims. */
     int64_t available = (int64_t)st.st_size - data_start;
     if (available < nbytes) {
-        set_err(err, errlen, "%s: truncated: %s data needs %lld bytes, the file has %lld", path,
+        errbuf_printf(err, errlen, "%s: truncated: %s data needs %lld bytes, the file has %lld", path,
                 dtype_descr(a.dtype), (long long)nbytes, (long long)(available < 0 ? 0 : available));
         goto fail;
     }
     if (available > nbytes) {
-        set_err(err, errlen, "%s: unexpected data after the array (%lld bytes)", path,
+        errbuf_printf(err, errlen, "%s: unexpected data after the array (%lld bytes)", path,
                 (long long)(available - nbytes));
         goto fail;
     }
     a.data = malloc(nbytes ? (size_t)nbytes : 1);
     if (!a.data) {
-        set_err(err, errlen, "%s: out of memory for %lld bytes", path, (long long)nbytes);
+        errbuf_printf(err, errlen, "%s: out of memory for %lld bytes", path, (long long)nbytes);
         goto fail;
     }
     if (read_exact(f, a.data, (size_t)nbytes) != 0) {
-        set_err(err, errlen, "%s: read error: %s", path, ferror(f) ? strerror(errno) : "short read");
+        errbuf_printf(err, errlen, "%s: read error: %s", path, ferror(f) ? strerror(errno) : "short read");
         goto fail;
     }
     fclose(f);
@@ -382,30 +374,30 @@ static size_t format_header(const npy_array *a, char *buf, size_t len)
 int npy_write(const char *path, const npy_array *a, char *err, size_t errlen)
 {
     if (a->dtype != NPY_F32 && a->dtype != NPY_I64) {
-        set_err(err, errlen, "%s: invalid dtype %d", path, (int)a->dtype);
+        errbuf_printf(err, errlen, "%s: invalid dtype %d", path, (int)a->dtype);
         return -1;
     }
     if (a->ndim < 0 || a->ndim > NPY_MAX_DIMS) {
-        set_err(err, errlen, "%s: %d dimensions (0 to %d supported)", path, a->ndim,
+        errbuf_printf(err, errlen, "%s: %d dimensions (0 to %d supported)", path, a->ndim,
                 NPY_MAX_DIMS);
         return -1;
     }
     for (int i = 0; i < a->ndim; i++) {
         if (a->shape[i] < 0) {
-            set_err(err, errlen, "%s: shape[%d] is negative", path, i);
+            errbuf_printf(err, errlen, "%s: shape[%d] is negative", path, i);
             return -1;
         }
     }
     int64_t nbytes = data_bytes(a->shape, a->ndim, element_size(a->dtype));
     if (nbytes < 0 || (nbytes > 0 && !a->data)) {
-        set_err(err, errlen, "%s: %s", path, nbytes < 0 ? "shape is too large" : "no data");
+        errbuf_printf(err, errlen, "%s: %s", path, nbytes < 0 ? "shape is too large" : "no data");
         return -1;
     }
 
     char header[512];
     size_t header_len = format_header(a, header, sizeof header);
     if (header_len == 0 || header_len > 0xffff) {
-        set_err(err, errlen, "%s: header does not fit", path);
+        errbuf_printf(err, errlen, "%s: header does not fit", path);
         return -1;
     }
     unsigned char pre[PREAMBLE_V1];
@@ -417,7 +409,7 @@ int npy_write(const char *path, const npy_array *a, char *err, size_t errlen)
 
     FILE *f = fopen(path, "wb");
     if (!f) {
-        set_err(err, errlen, "%s: cannot create: %s", path, strerror(errno));
+        errbuf_printf(err, errlen, "%s: cannot create: %s", path, strerror(errno));
         return -1;
     }
     int ok = fwrite(pre, 1, sizeof pre, f) == sizeof pre &&
@@ -429,7 +421,7 @@ int npy_write(const char *path, const npy_array *a, char *err, size_t errlen)
         saved_errno = errno;
     }
     if (!ok) {
-        set_err(err, errlen, "%s: cannot write: %s", path, strerror(saved_errno));
+        errbuf_printf(err, errlen, "%s: cannot write: %s", path, strerror(saved_errno));
         unlink(path);
         return -1;
     }

@@ -1,6 +1,7 @@
 /* sigv4.c - AWS Signature Version 4 (see sigv4.h). The steps follow AWS's
  * "Create a signed AWS API request" guide: canonical request -> string to
  * sign -> HMAC chain over date, region, service -> hex signature. */
+#include "errbuf.h"
 #include "sigv4.h"
 
 #include <stdarg.h>
@@ -64,14 +65,6 @@ static void sb_append_encoded(strbuf *sb, const char *s, int keep_slash)
     free(enc);
 }
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static void hex_encode(const unsigned char *bytes, size_t n, char *out)
 {
@@ -240,23 +233,23 @@ static void free_headers(canonical_header *h, size_t n)
 static canonical_header *canonical_headers(const sigv4_request *req, char *err, size_t errlen)
 {
     if (req->n_headers == 0) {
-        set_err(err, errlen, "sigv4: no headers to sign (host and x-amz-date are required)");
+        errbuf_printf(err, errlen, "sigv4: no headers to sign (host and x-amz-date are required)");
         return NULL;
     }
     canonical_header *h = calloc(req->n_headers, sizeof *h);
     if (!h) {
-        set_err(err, errlen, "sigv4: out of memory");
+        errbuf_printf(err, errlen, "sigv4: out of memory");
         return NULL;
     }
     for (size_t i = 0; i < req->n_headers; i++) {
         const sigv4_pair *p = &req->headers[i];
         if (!valid_header_name(p->name)) {
-            set_err(err, errlen, "sigv4: header %zu has an invalid name", i);
+            errbuf_printf(err, errlen, "sigv4: header %zu has an invalid name", i);
             free_headers(h, req->n_headers);
             return NULL;
         }
         if (!p->value || strpbrk(p->value, "\r\n")) {
-            set_err(err, errlen, "sigv4: header '%s' has no value or a line break in it", p->name);
+            errbuf_printf(err, errlen, "sigv4: header '%s' has no value or a line break in it", p->name);
             free_headers(h, req->n_headers);
             return NULL;
         }
@@ -264,7 +257,7 @@ static canonical_header *canonical_headers(const sigv4_request *req, char *err, 
         h[i].value = trimmed_value_dup(p->value);
         h[i].order = i;
         if (!h[i].name || !h[i].value) {
-            set_err(err, errlen, "sigv4: out of memory");
+            errbuf_printf(err, errlen, "sigv4: out of memory");
             free_headers(h, req->n_headers);
             return NULL;
         }
@@ -317,11 +310,11 @@ static int build_canonical(const sigv4_request *req, canonical *out, char *err, 
 {
     memset(out, 0, sizeof *out);
     if (!req->method || !*req->method || !req->path || req->path[0] != '/') {
-        set_err(err, errlen, "sigv4: the request needs a method and a path starting with '/'");
+        errbuf_printf(err, errlen, "sigv4: the request needs a method and a path starting with '/'");
         return -1;
     }
     if (!req->payload_sha256 || !*req->payload_sha256) {
-        set_err(err, errlen, "sigv4: the request needs its payload's SHA-256");
+        errbuf_printf(err, errlen, "sigv4: the request needs its payload's SHA-256");
         return -1;
     }
     canonical_header *h = canonical_headers(req, err, errlen);
@@ -330,7 +323,7 @@ static int build_canonical(const sigv4_request *req, canonical *out, char *err, 
 
     const char *date = find_header(h, n, "x-amz-date");
     if (!find_header(h, n, "host") || !date || !valid_amz_date(date)) {
-        set_err(err, errlen, "sigv4: the signed headers need host and x-amz-date (YYYYMMDDTHHMMSSZ)");
+        errbuf_printf(err, errlen, "sigv4: the signed headers need host and x-amz-date (YYYYMMDDTHHMMSSZ)");
         free_headers(h, n);
         return -1;
     }
@@ -365,7 +358,7 @@ static int build_canonical(const sigv4_request *req, canonical *out, char *err, 
     if (sb.failed || signed_headers.failed) {
         free(sb.data);
         free(signed_headers.data);
-        set_err(err, errlen, "sigv4: out of memory");
+        errbuf_printf(err, errlen, "sigv4: out of memory");
         return -1;
     }
     out->request = sb.data;
@@ -393,15 +386,15 @@ static int valid_scope_part(const char *s)
 static int check_credentials(const sigv4_credentials *cred, char *err, size_t errlen)
 {
     if (!cred->access_key || !*cred->access_key || !cred->secret_key || !*cred->secret_key) {
-        set_err(err, errlen, "sigv4: no access key or secret key");
+        errbuf_printf(err, errlen, "sigv4: no access key or secret key");
         return -1;
     }
     if (strpbrk(cred->access_key, "/, \r\n")) {
-        set_err(err, errlen, "sigv4: the access key holds a character it cannot ('/', ',', space)");
+        errbuf_printf(err, errlen, "sigv4: the access key holds a character it cannot ('/', ',', space)");
         return -1;
     }
     if (!valid_scope_part(cred->region) || !valid_scope_part(cred->service)) {
-        set_err(err, errlen, "sigv4: the region and service must be letters, digits, '-' or '_'");
+        errbuf_printf(err, errlen, "sigv4: the region and service must be letters, digits, '-' or '_'");
         return -1;
     }
     return 0;
@@ -445,7 +438,7 @@ int sigv4_string_to_sign(const sigv4_request *req, const sigv4_credentials *cred
     *out = string_to_sign(&c, cred);
     canonical_free(&c);
     if (!*out) {
-        set_err(err, errlen, "sigv4: out of memory");
+        errbuf_printf(err, errlen, "sigv4: out of memory");
         return -1;
     }
     return 0;
@@ -497,7 +490,7 @@ int sigv4_authorization(const sigv4_request *req, const sigv4_credentials *cred,
     free(sts);
     if (!signature[0]) {
         canonical_free(&c);
-        set_err(err, errlen, "sigv4: out of memory");
+        errbuf_printf(err, errlen, "sigv4: out of memory");
         return -1;
     }
 
@@ -514,10 +507,10 @@ int sigv4_authorization(const sigv4_request *req, const sigv4_credentials *cred,
 
     int rc = 0;
     if (sb.failed) {
-        set_err(err, errlen, "sigv4: out of memory");
+        errbuf_printf(err, errlen, "sigv4: out of memory");
         rc = -1;
     } else if (sb.len + 1 > outlen) {
-        set_err(err, errlen, "sigv4: the Authorization header needs %zu bytes, the buffer has %zu",
+        errbuf_printf(err, errlen, "sigv4: the Authorization header needs %zu bytes, the buffer has %zu",
                 sb.len + 1, outlen);
         rc = -1;
     } else {

@@ -7,7 +7,6 @@
 
 #include <sys/stat.h>
 
-#include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -15,6 +14,7 @@
 #include <thread>
 
 #include "engine.hpp"
+#include "errbuf.h"
 #include "matvec.h"
 
 jen1_model::~jen1_model()
@@ -28,15 +28,6 @@ jen1_model::~jen1_model()
 
 namespace {
 
-void set_error(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 // Runs `body`, mapping every exception to a status and a message.
 template <typename F> jen1_status guarded(char *err, size_t errlen, F body)
 {
@@ -45,19 +36,19 @@ template <typename F> jen1_status guarded(char *err, size_t errlen, F body)
         if (err && errlen) err[0] = '\0';
         return JEN1_OK;
     } catch (const jen1::Error &e) {
-        set_error(err, errlen, "%s", e.what());
+        errbuf_printf(err, errlen, "%s", e.what());
         return e.status;
     } catch (const c10::Error &e) {
-        set_error(err, errlen, "libtorch: %s", e.what_without_backtrace());
+        errbuf_printf(err, errlen, "libtorch: %s", e.what_without_backtrace());
         return JEN1_ERR_INTERNAL;
     } catch (const std::bad_alloc &) {
-        set_error(err, errlen, "out of memory");
+        errbuf_printf(err, errlen, "out of memory");
         return JEN1_ERR_NO_MEMORY;
     } catch (const std::exception &e) {
-        set_error(err, errlen, "%s", e.what());
+        errbuf_printf(err, errlen, "%s", e.what());
         return JEN1_ERR_INTERNAL;
     } catch (...) {
-        set_error(err, errlen, "unknown error");
+        errbuf_printf(err, errlen, "unknown error");
         return JEN1_ERR_INTERNAL;
     }
 }
@@ -173,7 +164,7 @@ jen1_status jen1_model_load(const char *dir, const jen1_model_params *params, je
                             size_t errlen)
 {
     if (!out) {
-        set_error(err, errlen, "jen1_model_load: out is NULL");
+        errbuf_printf(err, errlen, "jen1_model_load: out is NULL");
         return JEN1_ERR_INVALID_ARGUMENT;
     }
     *out = nullptr;
@@ -223,7 +214,7 @@ jen1_status jen1_generate(const jen1_model *model, const jen1_request *requests,
                           const jen1_generate_params *params, jen1_output **out, char *err, size_t errlen)
 {
     if (!model || !params || !out) {
-        set_error(err, errlen, "jen1_generate: model, params and out must not be NULL");
+        errbuf_printf(err, errlen, "jen1_generate: model, params and out must not be NULL");
         return JEN1_ERR_INVALID_ARGUMENT;
     }
     *out = nullptr;
@@ -259,7 +250,7 @@ jen1_status jen1_tokenize(const jen1_model *model, const char *text, int64_t *id
                           char *err, size_t errlen)
 {
     if (!model || !text || !n_ids || max_ids < 0 || (max_ids > 0 && !ids)) {
-        set_error(err, errlen, "jen1_tokenize: bad arguments");
+        errbuf_printf(err, errlen, "jen1_tokenize: bad arguments");
         return JEN1_ERR_INVALID_ARGUMENT;
     }
     return guarded(err, errlen, [&] {
@@ -284,7 +275,7 @@ jen1_status jen1_encode_text(const jen1_model *model, const char *const *prompts
                              jen1_tensor *encoder_hidden_states, char *err, size_t errlen)
 {
     if (!model || !prompts || n_prompts < 1) {
-        set_error(err, errlen, "jen1_encode_text: need a model and at least one prompt");
+        errbuf_printf(err, errlen, "jen1_encode_text: need a model and at least one prompt");
         return JEN1_ERR_INVALID_ARGUMENT;
     }
     return guarded(err, errlen, [&] {
@@ -306,7 +297,7 @@ jen1_status jen1_decoder_forward(const jen1_model *model, const char *const *pro
                                  jen1_tensor *hidden_states, char *err, size_t errlen)
 {
     if (!model || !decoder_ids || n_prompts < 1 || n_steps < 1) {
-        set_error(err, errlen, "jen1_decoder_forward: need a model, decoder ids, a batch and steps");
+        errbuf_printf(err, errlen, "jen1_decoder_forward: need a model, decoder ids, a batch and steps");
         return JEN1_ERR_INVALID_ARGUMENT;
     }
     return guarded(err, errlen, [&] {
@@ -338,7 +329,7 @@ jen1_status jen1_decode_codes(const jen1_model *model, const int64_t *codes, int
                               int n_frames, jen1_tensor *quantized, jen1_tensor *audio, char *err, size_t errlen)
 {
     if (!model || !codes || batch < 1 || n_codebooks < 1 || n_frames < 1) {
-        set_error(err, errlen, "jen1_decode_codes: need a model, codes and positive dimensions");
+        errbuf_printf(err, errlen, "jen1_decode_codes: need a model, codes and positive dimensions");
         return JEN1_ERR_INVALID_ARGUMENT;
     }
     return guarded(err, errlen, [&] {

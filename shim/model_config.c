@@ -1,6 +1,7 @@
 /* model_config.c - MusicGen config.json / generation_config.json into
  * jen1_model_config, with transformers 4.44.2's defaults for absent keys
  * (T5Config, MusicgenDecoderConfig, EncodecConfig, GenerationConfig). */
+#include "errbuf.h"
 #include "model_config.h"
 
 #include <errno.h>
@@ -16,15 +17,6 @@
 #define MAX_SIZE (1 << 24)
 #define MAX_FILE_BYTES (64u << 20)
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* Where a value comes from, for messages: "<label>: <part>.<key> ...". */
 typedef struct {
@@ -430,12 +422,12 @@ static json_t *parse_json(const char *text, size_t len, const char *label, char 
     json_error_t jerr;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (!root) {
-        set_err(err, errlen, "%s: invalid JSON at line %d, column %d: %s", label, jerr.line,
+        errbuf_printf(err, errlen, "%s: invalid JSON at line %d, column %d: %s", label, jerr.line,
                 jerr.column, jerr.text);
         return NULL;
     }
     if (!json_is_object(root)) {
-        set_err(err, errlen, "%s: the top level is not a JSON object", label);
+        errbuf_printf(err, errlen, "%s: the top level is not a JSON object", label);
         json_decref(root);
         return NULL;
     }
@@ -448,11 +440,11 @@ static int get_part(json_t *root, const char *label, const char *part, const cha
 {
     json_t *obj = json_object_get(root, part);
     if (!obj) {
-        set_err(err, errlen, "%s: missing '%s' (the %s config)", label, part, what);
+        errbuf_printf(err, errlen, "%s: missing '%s' (the %s config)", label, part, what);
         return -1;
     }
     if (!json_is_object(obj)) {
-        set_err(err, errlen, "%s: '%s' is not a JSON object", label, part);
+        errbuf_printf(err, errlen, "%s: '%s' is not a JSON object", label, part);
         return -1;
     }
     *s = (section){label, part, obj, err, errlen};
@@ -526,7 +518,7 @@ static char *read_text_file(const char *path, size_t *len, int *missing, char *e
     FILE *f = fopen(path, "rb");
     if (!f) {
         *missing = errno == ENOENT;
-        set_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        errbuf_printf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
         return NULL;
     }
     char *buf = NULL;
@@ -534,14 +526,14 @@ static char *read_text_file(const char *path, size_t *len, int *missing, char *e
     for (;;) {
         if (used == cap) {
             if (cap >= MAX_FILE_BYTES) {
-                set_err(err, errlen, "%s: larger than %u bytes, not a config file", path,
+                errbuf_printf(err, errlen, "%s: larger than %u bytes, not a config file", path,
                         MAX_FILE_BYTES);
                 goto fail;
             }
             cap = cap ? 2 * cap : 16384;
             char *bigger = realloc(buf, cap + 1);
             if (!bigger) {
-                set_err(err, errlen, "%s: out of memory", path);
+                errbuf_printf(err, errlen, "%s: out of memory", path);
                 goto fail;
             }
             buf = bigger;
@@ -552,7 +544,7 @@ static char *read_text_file(const char *path, size_t *len, int *missing, char *e
             break;
     }
     if (ferror(f)) {
-        set_err(err, errlen, "%s: read error", path);
+        errbuf_printf(err, errlen, "%s: read error", path);
         goto fail;
     }
     fclose(f);

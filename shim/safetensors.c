@@ -1,5 +1,6 @@
 /* safetensors.c - strict reader (mmap) and atomic writer of the safetensors
  * format. See safetensors.h for the layout and the rules checked. */
+#include "errbuf.h"
 #include "safetensors.h"
 
 #include <errno.h>
@@ -40,15 +41,6 @@ static const struct {
 };
 #define N_DTYPES (sizeof dtype_info / sizeof dtype_info[0])
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 const char *safetensors_dtype_name(safetensors_dtype dtype)
 {
@@ -119,12 +111,12 @@ typedef struct {
 static int parse_shape(parse_ctx *ctx, const char *name, json_t *shape, safetensors_tensor *t)
 {
     if (!json_is_array(shape)) {
-        set_err(ctx->err, ctx->errlen, "%s: tensor '%s' has no shape array", ctx->label, name);
+        errbuf_printf(ctx->err, ctx->errlen, "%s: tensor '%s' has no shape array", ctx->label, name);
         return -1;
     }
     size_t ndim = json_array_size(shape);
     if (ndim > SAFETENSORS_MAX_DIMS) {
-        set_err(ctx->err, ctx->errlen, "%s: tensor '%s' shape has %zu dimensions (at most %d supported)",
+        errbuf_printf(ctx->err, ctx->errlen, "%s: tensor '%s' shape has %zu dimensions (at most %d supported)",
                 ctx->label, name, ndim, SAFETENSORS_MAX_DIMS);
         return -1;
     }
@@ -132,7 +124,7 @@ static int parse_shape(parse_ctx *ctx, const char *name, json_t *shape, safetens
     for (size_t i = 0; i < ndim; i++) {
         json_t *dim = json_array_get(shape, i);
         if (!json_is_integer(dim) || json_integer_value(dim) < 0) {
-            set_err(ctx->err, ctx->errlen, "%s: tensor '%s' shape[%zu] is not a non-negative integer",
+            errbuf_printf(ctx->err, ctx->errlen, "%s: tensor '%s' shape[%zu] is not a non-negative integer",
                     ctx->label, name, i);
             return -1;
         }
@@ -151,7 +143,7 @@ static int parse_offsets(parse_ctx *ctx, const char *name, json_t *offsets,
         !json_is_integer(json_array_get(offsets, 1)) ||
         json_integer_value(json_array_get(offsets, 0)) < 0 ||
         json_integer_value(json_array_get(offsets, 1)) < 0) {
-        set_err(ctx->err, ctx->errlen,
+        errbuf_printf(ctx->err, ctx->errlen,
                 "%s: tensor '%s' data_offsets is not an array of two non-negative integers",
                 ctx->label, name);
         return -1;
@@ -165,16 +157,16 @@ static int parse_tensor(parse_ctx *ctx, const char *name, json_t *entry,
                         const unsigned char *data, safetensors_tensor *t)
 {
     if (!json_is_object(entry)) {
-        set_err(ctx->err, ctx->errlen, "%s: tensor '%s' is not a JSON object", ctx->label, name);
+        errbuf_printf(ctx->err, ctx->errlen, "%s: tensor '%s' is not a JSON object", ctx->label, name);
         return -1;
     }
     const char *dtype = json_string_value(json_object_get(entry, "dtype"));
     if (!dtype) {
-        set_err(ctx->err, ctx->errlen, "%s: tensor '%s' has no dtype string", ctx->label, name);
+        errbuf_printf(ctx->err, ctx->errlen, "%s: tensor '%s' has no dtype string", ctx->label, name);
         return -1;
     }
     if (dtype_from_name(dtype, &t->dtype) != 0) {
-        set_err(ctx->err, ctx->errlen, "%s: tensor '%s' has unsupported dtype '%s'", ctx->label,
+        errbuf_printf(ctx->err, ctx->errlen, "%s: tensor '%s' has unsupported dtype '%s'", ctx->label,
                 name, dtype);
         return -1;
     }
@@ -184,7 +176,7 @@ static int parse_tensor(parse_ctx *ctx, const char *name, json_t *entry,
     char shape_buf[256];
     int64_t need = byte_size(t->shape, t->ndim, safetensors_dtype_size(t->dtype));
     if (need < 0) {
-        set_err(ctx->err, ctx->errlen, "%s: tensor '%s' shape %s is too large (size overflows)",
+        errbuf_printf(ctx->err, ctx->errlen, "%s: tensor '%s' shape %s is too large (size overflows)",
                 ctx->label, name, shape_text(t->shape, t->ndim, shape_buf, sizeof shape_buf));
         return -1;
     }
@@ -193,19 +185,19 @@ static int parse_tensor(parse_ctx *ctx, const char *name, json_t *entry,
     if (parse_offsets(ctx, name, json_object_get(entry, "data_offsets"), &begin, &end) != 0)
         return -1;
     if (end < begin) {
-        set_err(ctx->err, ctx->errlen, "%s: tensor '%s' data_offsets [%llu, %llu] end before begin",
+        errbuf_printf(ctx->err, ctx->errlen, "%s: tensor '%s' data_offsets [%llu, %llu] end before begin",
                 ctx->label, name, (unsigned long long)begin, (unsigned long long)end);
         return -1;
     }
     if (end > ctx->data_len) {
-        set_err(ctx->err, ctx->errlen,
+        errbuf_printf(ctx->err, ctx->errlen,
                 "%s: tensor '%s' data_offsets [%llu, %llu] run past the end of the data (%llu bytes)",
                 ctx->label, name, (unsigned long long)begin, (unsigned long long)end,
                 (unsigned long long)ctx->data_len);
         return -1;
     }
     if (end - begin != (uint64_t)need) {
-        set_err(ctx->err, ctx->errlen,
+        errbuf_printf(ctx->err, ctx->errlen,
                 "%s: tensor '%s' data_offsets [%llu, %llu] hold %llu bytes but %s %s needs %lld",
                 ctx->label, name, (unsigned long long)begin, (unsigned long long)end,
                 (unsigned long long)(end - begin), dtype,
@@ -216,7 +208,7 @@ static int parse_tensor(parse_ctx *ctx, const char *name, json_t *entry,
     t->nbytes = (size_t)(end - begin);
     t->name = strdup(name);
     if (!t->name) {
-        set_err(ctx->err, ctx->errlen, "%s: out of memory", ctx->label);
+        errbuf_printf(ctx->err, ctx->errlen, "%s: out of memory", ctx->label);
         return -1;
     }
     return 0;
@@ -225,20 +217,20 @@ static int parse_tensor(parse_ctx *ctx, const char *name, json_t *entry,
 static int parse_metadata(parse_ctx *ctx, json_t *meta, safetensors_file *file)
 {
     if (!json_is_object(meta)) {
-        set_err(ctx->err, ctx->errlen, "%s: %s is not a JSON object", ctx->label, METADATA_KEY);
+        errbuf_printf(ctx->err, ctx->errlen, "%s: %s is not a JSON object", ctx->label, METADATA_KEY);
         return -1;
     }
     size_t n = json_object_size(meta);
     file->metadata = calloc(2 * n + 1, sizeof *file->metadata);
     if (!file->metadata) {
-        set_err(ctx->err, ctx->errlen, "%s: out of memory", ctx->label);
+        errbuf_printf(ctx->err, ctx->errlen, "%s: out of memory", ctx->label);
         return -1;
     }
     const char *key;
     json_t *value;
     json_object_foreach(meta, key, value) {
         if (!json_is_string(value)) {
-            set_err(ctx->err, ctx->errlen, "%s: %s value for '%s' is not a string", ctx->label,
+            errbuf_printf(ctx->err, ctx->errlen, "%s: %s value for '%s' is not a string", ctx->label,
                     METADATA_KEY, key);
             return -1;
         }
@@ -247,7 +239,7 @@ static int parse_metadata(parse_ctx *ctx, json_t *meta, safetensors_file *file)
         file->metadata[2 * file->n_metadata + 1] = v;
         file->n_metadata++;
         if (!k || !v) {
-            set_err(ctx->err, ctx->errlen, "%s: out of memory", ctx->label);
+            errbuf_printf(ctx->err, ctx->errlen, "%s: out of memory", ctx->label);
             return -1;
         }
     }
@@ -276,7 +268,7 @@ static int check_no_overlap(parse_ctx *ctx, safetensors_file *file, const unsign
         return 0;
     const safetensors_tensor **order = malloc(file->count * sizeof *order);
     if (!order) {
-        set_err(ctx->err, ctx->errlen, "%s: out of memory", ctx->label);
+        errbuf_printf(ctx->err, ctx->errlen, "%s: out of memory", ctx->label);
         return -1;
     }
     for (size_t i = 0; i < file->count; i++)
@@ -293,7 +285,7 @@ static int check_no_overlap(parse_ctx *ctx, safetensors_file *file, const unsign
         if (furthest && begin < (const unsigned char *)furthest->data + furthest->nbytes) {
             size_t fb = (size_t)((const unsigned char *)furthest->data - data);
             size_t tb = (size_t)(begin - data);
-            set_err(ctx->err, ctx->errlen,
+            errbuf_printf(ctx->err, ctx->errlen,
                     "%s: tensors '%s' [%zu, %zu] and '%s' [%zu, %zu] overlap", ctx->label,
                     furthest->name, fb, fb + furthest->nbytes, t->name, tb, tb + t->nbytes);
             status = -1;
@@ -310,13 +302,13 @@ static int parse_header(parse_ctx *ctx, json_t *root, const unsigned char *data,
                         safetensors_file *file)
 {
     if (!json_is_object(root)) {
-        set_err(ctx->err, ctx->errlen, "%s: header is not a JSON object", ctx->label);
+        errbuf_printf(ctx->err, ctx->errlen, "%s: header is not a JSON object", ctx->label);
         return -1;
     }
     size_t n_entries = json_object_size(root);
     file->tensors = calloc(n_entries ? n_entries : 1, sizeof *file->tensors);
     if (!file->tensors) {
-        set_err(ctx->err, ctx->errlen, "%s: out of memory", ctx->label);
+        errbuf_printf(ctx->err, ctx->errlen, "%s: out of memory", ctx->label);
         return -1;
     }
     const char *key;
@@ -345,7 +337,7 @@ int safetensors_open_memory(const void *buf, size_t len, const char *label,
         label = "safetensors";
     const unsigned char *bytes = buf;
     if (len < 8) {
-        set_err(err, errlen, "%s: file is %zu bytes, too short for the 8-byte header length",
+        errbuf_printf(err, errlen, "%s: file is %zu bytes, too short for the 8-byte header length",
                 label, len);
         return -1;
     }
@@ -353,12 +345,12 @@ int safetensors_open_memory(const void *buf, size_t len, const char *label,
     for (int i = 7; i >= 0; i--)
         header_len = header_len << 8 | bytes[i];
     if (header_len > MAX_HEADER_BYTES) {
-        set_err(err, errlen, "%s: header length %llu exceeds the %llu-byte limit", label,
+        errbuf_printf(err, errlen, "%s: header length %llu exceeds the %llu-byte limit", label,
                 (unsigned long long)header_len, MAX_HEADER_BYTES);
         return -1;
     }
     if (header_len > len - 8) {
-        set_err(err, errlen, "%s: header length %llu runs past the end of the file (%zu bytes)",
+        errbuf_printf(err, errlen, "%s: header length %llu runs past the end of the file (%zu bytes)",
                 label, (unsigned long long)header_len, len);
         return -1;
     }
@@ -367,7 +359,7 @@ int safetensors_open_memory(const void *buf, size_t len, const char *label,
     json_t *root = json_loadb((const char *)bytes + 8, (size_t)header_len,
                               JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (!root) {
-        set_err(err, errlen, "%s: header is not valid JSON: %s (at byte %d)", label, jerr.text,
+        errbuf_printf(err, errlen, "%s: header is not valid JSON: %s (at byte %d)", label, jerr.text,
                 jerr.position);
         return -1;
     }
@@ -376,7 +368,7 @@ int safetensors_open_memory(const void *buf, size_t len, const char *label,
     if (!file || !(file->label = strdup(label))) {
         free(file);
         json_decref(root);
-        set_err(err, errlen, "%s: out of memory", label);
+        errbuf_printf(err, errlen, "%s: out of memory", label);
         return -1;
     }
     parse_ctx ctx = {label, err, errlen, len - 8 - header_len};
@@ -395,17 +387,17 @@ int safetensors_open(const char *path, safetensors_file **out, char *err, size_t
     *out = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        set_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        errbuf_printf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
         return -1;
     }
     struct stat st;
     if (fstat(fd, &st) != 0) {
-        set_err(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
+        errbuf_printf(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
         close(fd);
         return -1;
     }
     if (!S_ISREG(st.st_mode)) {
-        set_err(err, errlen, "%s: not a regular file", path);
+        errbuf_printf(err, errlen, "%s: not a regular file", path);
         close(fd);
         return -1;
     }
@@ -418,7 +410,7 @@ int safetensors_open(const char *path, safetensors_file **out, char *err, size_t
     int map_errno = errno;
     close(fd);
     if (mapping == MAP_FAILED) {
-        set_err(err, errlen, "%s: cannot map %zu bytes: %s", path, len, strerror(map_errno));
+        errbuf_printf(err, errlen, "%s: cannot map %zu bytes: %s", path, len, strerror(map_errno));
         return -1;
     }
     if (safetensors_open_memory(mapping, len, path, out, err, errlen) != 0) {
@@ -481,39 +473,39 @@ static int check_tensor_for_writing(const char *path, const safetensors_tensor *
                                     char *err, size_t errlen)
 {
     if (!t->name) {
-        set_err(err, errlen, "%s: a tensor has no name", path);
+        errbuf_printf(err, errlen, "%s: a tensor has no name", path);
         return -1;
     }
     if (strcmp(t->name, METADATA_KEY) == 0) {
-        set_err(err, errlen, "%s: tensor name '%s' is reserved", path, METADATA_KEY);
+        errbuf_printf(err, errlen, "%s: tensor name '%s' is reserved", path, METADATA_KEY);
         return -1;
     }
     if (safetensors_dtype_size(t->dtype) == 0) {
-        set_err(err, errlen, "%s: tensor '%s' has an invalid dtype (%d)", path, t->name,
+        errbuf_printf(err, errlen, "%s: tensor '%s' has an invalid dtype (%d)", path, t->name,
                 (int)t->dtype);
         return -1;
     }
     if (t->ndim < 0 || t->ndim > SAFETENSORS_MAX_DIMS) {
-        set_err(err, errlen, "%s: tensor '%s' has %d dimensions (0 to %d supported)", path,
+        errbuf_printf(err, errlen, "%s: tensor '%s' has %d dimensions (0 to %d supported)", path,
                 t->name, t->ndim, SAFETENSORS_MAX_DIMS);
         return -1;
     }
     for (int i = 0; i < t->ndim; i++) {
         if (t->shape[i] < 0) {
-            set_err(err, errlen, "%s: tensor '%s' shape[%d] is negative", path, t->name, i);
+            errbuf_printf(err, errlen, "%s: tensor '%s' shape[%d] is negative", path, t->name, i);
             return -1;
         }
     }
     int64_t need = byte_size(t->shape, t->ndim, safetensors_dtype_size(t->dtype));
     if (need < 0 || (uint64_t)need != t->nbytes) {
         char shape_buf[256];
-        set_err(err, errlen, "%s: tensor '%s' has %zu bytes but %s %s needs %lld", path, t->name,
+        errbuf_printf(err, errlen, "%s: tensor '%s' has %zu bytes but %s %s needs %lld", path, t->name,
                 t->nbytes, safetensors_dtype_name(t->dtype),
                 shape_text(t->shape, t->ndim, shape_buf, sizeof shape_buf), (long long)need);
         return -1;
     }
     if (t->nbytes > 0 && !t->data) {
-        set_err(err, errlen, "%s: tensor '%s' has no data", path, t->name);
+        errbuf_printf(err, errlen, "%s: tensor '%s' has no data", path, t->name);
         return -1;
     }
     return 0;
@@ -561,16 +553,16 @@ static char *build_header(const char *path, const safetensors_tensor *const *ord
     for (size_t i = 0; i < n_metadata; i++) {
         const char *key = metadata_kv[2 * i], *value = metadata_kv[2 * i + 1];
         if (!key || !value) {
-            set_err(err, errlen, "%s: metadata entry %zu has a NULL key or value", path, i);
+            errbuf_printf(err, errlen, "%s: metadata entry %zu has a NULL key or value", path, i);
             goto fail;
         }
         if (json_object_get(meta, key)) {
-            set_err(err, errlen, "%s: metadata key '%s' given twice", path, key);
+            errbuf_printf(err, errlen, "%s: metadata key '%s' given twice", path, key);
             goto fail;
         }
         json_t *v = json_string(value);
         if (!v || json_object_set_new(meta, key, v) != 0) {
-            set_err(err, errlen, "%s: metadata '%s' is not valid UTF-8", path, key);
+            errbuf_printf(err, errlen, "%s: metadata '%s' is not valid UTF-8", path, key);
             goto fail;
         }
     }
@@ -581,14 +573,14 @@ static char *build_header(const char *path, const safetensors_tensor *const *ord
     for (size_t i = 0; i < n; i++) {
         const safetensors_tensor *t = order[i];
         if (json_object_get(root, t->name)) {
-            set_err(err, errlen, "%s: tensor '%s' given twice", path, t->name);
+            errbuf_printf(err, errlen, "%s: tensor '%s' given twice", path, t->name);
             goto fail;
         }
         json_t *entry = tensor_entry(t, offset);
         if (!entry)
             goto oom;
         if (json_object_set_new(root, t->name, entry) != 0) {
-            set_err(err, errlen, "%s: tensor name '%s' is not valid UTF-8", path, t->name);
+            errbuf_printf(err, errlen, "%s: tensor name '%s' is not valid UTF-8", path, t->name);
             goto fail;
         }
         offset += t->nbytes;
@@ -600,7 +592,7 @@ static char *build_header(const char *path, const safetensors_tensor *const *ord
     json_decref(root);
     return text;
 oom:
-    set_err(err, errlen, "%s: out of memory building the header", path);
+    errbuf_printf(err, errlen, "%s: out of memory building the header", path);
 fail:
     json_decref(meta);
     json_decref(root);
@@ -671,7 +663,7 @@ int safetensors_write(const char *path, const safetensors_tensor *tensors, size_
                       char *err, size_t errlen)
 {
     if (n_metadata > 0 && !metadata_kv) {
-        set_err(err, errlen, "%s: %zu metadata entries but no metadata array", path, n_metadata);
+        errbuf_printf(err, errlen, "%s: %zu metadata entries but no metadata array", path, n_metadata);
         return -1;
     }
     for (size_t i = 0; i < n; i++)
@@ -680,7 +672,7 @@ int safetensors_write(const char *path, const safetensors_tensor *tensors, size_
 
     const safetensors_tensor **order = malloc((n ? n : 1) * sizeof *order);
     if (!order) {
-        set_err(err, errlen, "%s: out of memory", path);
+        errbuf_printf(err, errlen, "%s: out of memory", path);
         return -1;
     }
     for (size_t i = 0; i < n; i++)
@@ -698,28 +690,28 @@ int safetensors_write(const char *path, const safetensors_tensor *tensors, size_
     char *tmp = malloc(tmp_len);
     int fd = -1;
     if (!tmp) {
-        set_err(err, errlen, "%s: out of memory", path);
+        errbuf_printf(err, errlen, "%s: out of memory", path);
         goto done;
     }
     snprintf(tmp, tmp_len, "%s.tmp.XXXXXX", path);
     fd = mkstemp(tmp);
     if (fd < 0) {
-        set_err(err, errlen, "%s: cannot create a temporary file: %s", path, strerror(errno));
+        errbuf_printf(err, errlen, "%s: cannot create a temporary file: %s", path, strerror(errno));
         goto done;
     }
     created = 1;
     if (fchmod(fd, 0644) != 0 || write_file_body(fd, header, order, n) != 0 || fsync(fd) != 0) {
-        set_err(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+        errbuf_printf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
         goto done;
     }
     int close_status = close(fd);
     fd = -1;
     if (close_status != 0) {
-        set_err(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+        errbuf_printf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
         goto done;
     }
     if (rename(tmp, path) != 0) {
-        set_err(err, errlen, "%s: cannot rename the temporary file into place: %s", path,
+        errbuf_printf(err, errlen, "%s: cannot rename the temporary file into place: %s", path,
                 strerror(errno));
         goto done;
     }

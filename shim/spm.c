@@ -3,6 +3,7 @@
  * search, after sentencepiece 0.1.97's model_interface.cc,
  * unigram_model.cc (Model::EncodeOptimized) and sentencepiece_processor.cc
  * (PopulateSentencePieceText). */
+#include "errbuf.h"
 #include "spm.h"
 
 #include <errno.h>
@@ -37,15 +38,6 @@ struct spm_model {
     spm_normalizer normalizer;
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static const char *model_type_name(int type)
 {
@@ -114,7 +106,7 @@ static int build_pieces(spm_model *m, const spm_proto *p, char *err, size_t errl
     m->scores = malloc(n ? n * sizeof *m->scores : 1);
     m->types = malloc(n ? n : 1);
     if (!m->piece_text || !m->piece_start || !m->scores || !m->types) {
-        set_err(err, errlen, "%s: out of memory for %zu pieces", m->label, n);
+        errbuf_printf(err, errlen, "%s: out of memory for %zu pieces", m->label, n);
         return -1;
     }
     m->n_pieces = (int)n;
@@ -135,18 +127,18 @@ static int build_pieces(spm_model *m, const spm_proto *p, char *err, size_t errl
         const char *text = m->piece_text + m->piece_start[i];
 
         if (piece->text.len == 0) {
-            set_err(err, errlen, "%s: piece %zu is empty", m->label, i);
+            errbuf_printf(err, errlen, "%s: piece %zu is empty", m->label, i);
             return -1;
         }
         /* The library keys its tries by C string, so it would silently cut
          * such a piece short; refuse it instead. */
         if (memchr(piece->text.data, '\0', piece->text.len)) {
-            set_err(err, errlen, "%s: piece %zu contains a NUL byte", m->label, i);
+            errbuf_printf(err, errlen, "%s: piece %zu contains a NUL byte", m->label, i);
             return -1;
         }
         if (piece->type == SPM_UNKNOWN) {
             if (m->unk_id >= 0) {
-                set_err(err, errlen, "%s: pieces %d and %zu are both UNKNOWN", m->label,
+                errbuf_printf(err, errlen, "%s: pieces %d and %zu are both UNKNOWN", m->label,
                         m->unk_id, i);
                 return -1;
             }
@@ -155,12 +147,12 @@ static int build_pieces(spm_model *m, const spm_proto *p, char *err, size_t errl
         if (piece->type == SPM_BYTE) {
             int byte = byte_piece_value(text, piece->text.len);
             if (!p->byte_fallback) {
-                set_err(err, errlen, "%s: byte piece '%s' (id %zu) but byte_fallback is off",
+                errbuf_printf(err, errlen, "%s: byte piece '%s' (id %zu) but byte_fallback is off",
                         m->label, text, i);
                 return -1;
             }
             if (byte < 0) {
-                set_err(err, errlen, "%s: byte piece '%s' (id %zu) is not <0xXX>", m->label,
+                errbuf_printf(err, errlen, "%s: byte piece '%s' (id %zu) is not <0xXX>", m->label,
                         text, i);
                 return -1;
             }
@@ -168,12 +160,12 @@ static int build_pieces(spm_model *m, const spm_proto *p, char *err, size_t errl
         }
     }
     if (m->unk_id < 0) {
-        set_err(err, errlen, "%s: no UNKNOWN piece (unk is not defined)", m->label);
+        errbuf_printf(err, errlen, "%s: no UNKNOWN piece (unk is not defined)", m->label);
         return -1;
     }
     for (int b = 0; m->byte_fallback && b < 256; b++) {
         if (m->byte_ids[b] < 0) {
-            set_err(err, errlen, "%s: byte_fallback is on but byte piece <0x%02X> is missing",
+            errbuf_printf(err, errlen, "%s: byte_fallback is on but byte piece <0x%02X> is missing",
                     m->label, b);
             return -1;
         }
@@ -210,14 +202,14 @@ static int build_lookup(spm_model *m, const spm_proto *p, char *err, size_t errl
             user_bytes += len;
     }
     if (!has_vocab) {
-        set_err(err, errlen, "%s: no NORMAL, USER_DEFINED or UNUSED pieces", m->label);
+        errbuf_printf(err, errlen, "%s: no NORMAL, USER_DEFINED or UNUSED pieces", m->label);
         return -1;
     }
     spm_trie reserved = { 0 };
     if (spm_trie_init(&m->vocab, vocab_bytes) != 0 ||
         spm_trie_init(&m->user_symbols, user_bytes) != 0 ||
         spm_trie_init(&reserved, reserved_bytes) != 0) {
-        set_err(err, errlen, "%s: out of memory for the piece tries", m->label);
+        errbuf_printf(err, errlen, "%s: out of memory for the piece tries", m->label);
         spm_trie_free(&reserved);
         return -1;
     }
@@ -229,7 +221,7 @@ static int build_lookup(spm_model *m, const spm_proto *p, char *err, size_t errl
         int32_t first;
         rc = spm_trie_insert(trie, text, len, i, &first);
         if (rc == 1)
-            set_err(err, errlen, "%s: piece '%s' (id %d) is already defined (id %d)",
+            errbuf_printf(err, errlen, "%s: piece '%s' (id %d) is already defined (id %d)",
                     m->label, text, i, (int)first);
         else if (rc == 0 && m->types[i] == SPM_USER_DEFINED)
             rc = spm_trie_insert(&m->user_symbols, text, len, i, &first);
@@ -253,24 +245,24 @@ int spm_load_memory(const void *buf, size_t len, const char *label, spm_model **
     spm_model *m = calloc(1, sizeof *m);
     if (!m || !(m->label = strdup(label))) {
         free(m);
-        set_err(err, errlen, "%s: out of memory", label);
+        errbuf_printf(err, errlen, "%s: out of memory", label);
         return -1;
     }
 
     spm_proto proto;
     if (spm_proto_decode(buf, len, &proto, msg, sizeof msg) != 0) {
-        set_err(err, errlen, "%s: not a sentencepiece model: %s", label, msg);
+        errbuf_printf(err, errlen, "%s: not a sentencepiece model: %s", label, msg);
         spm_free(m);
         return -1;
     }
     int rc = -1;
     if (proto.model_type != SPM_UNIGRAM) {
-        set_err(err, errlen, "%s: model type %s is not supported (only UNIGRAM)", label,
+        errbuf_printf(err, errlen, "%s: model type %s is not supported (only UNIGRAM)", label,
                 model_type_name(proto.model_type));
         goto done;
     }
     if (proto.n_pieces > INT32_MAX) {
-        set_err(err, errlen, "%s: too many pieces (%zu)", label, proto.n_pieces);
+        errbuf_printf(err, errlen, "%s: too many pieces (%zu)", label, proto.n_pieces);
         goto done;
     }
     if (build_pieces(m, &proto, err, errlen) != 0 || build_lookup(m, &proto, err, errlen) != 0)
@@ -283,7 +275,7 @@ int spm_load_memory(const void *buf, size_t len, const char *label, spm_model **
     if (spm_normalizer_set_charsmap(&m->normalizer,
                                     (const uint8_t *)proto.precompiled_charsmap.data,
                                     proto.precompiled_charsmap.len, msg, sizeof msg) != 0) {
-        set_err(err, errlen, "%s: %s", label, msg);
+        errbuf_printf(err, errlen, "%s: %s", label, msg);
         goto done;
     }
     rc = 0;
@@ -301,7 +293,7 @@ int spm_load(const char *path, spm_model **out, char *err, size_t errlen)
     *out = NULL;
     FILE *f = fopen(path, "rb");
     if (!f) {
-        set_err(err, errlen, "%s: %s", path, strerror(errno));
+        errbuf_printf(err, errlen, "%s: %s", path, strerror(errno));
         return -1;
     }
     char *buf = NULL;
@@ -311,7 +303,7 @@ int spm_load(const char *path, spm_model **out, char *err, size_t errlen)
             size_t new_cap = cap ? cap * 2 : 1 << 20;
             char *grown = new_cap > cap ? realloc(buf, new_cap) : NULL;
             if (!grown) {
-                set_err(err, errlen, "%s: out of memory reading the model", path);
+                errbuf_printf(err, errlen, "%s: out of memory reading the model", path);
                 free(buf);
                 fclose(f);
                 return -1;
@@ -327,7 +319,7 @@ int spm_load(const char *path, spm_model **out, char *err, size_t errlen)
     int read_failed = ferror(f);
     fclose(f);
     if (read_failed) {
-        set_err(err, errlen, "%s: read error", path);
+        errbuf_printf(err, errlen, "%s: read error", path);
         free(buf);
         return -1;
     }
@@ -425,13 +417,13 @@ int spm_encode(const spm_model *m, const char *text, size_t len, int32_t **ids,
     *n_ids = 0;
     if (spm_normalize(&m->normalizer, &m->user_symbols, text, len, &norm, &norm_len, msg,
                       sizeof msg) != 0) {
-        set_err(err, errlen, "%s: %s", m->label, msg);
+        errbuf_printf(err, errlen, "%s: %s", m->label, msg);
         return -1;
     }
     if (norm_len == 0)
         return 0;
     if (norm_len >= INT32_MAX) {
-        set_err(err, errlen, "%s: text too long to encode (%zu bytes normalised)", m->label,
+        errbuf_printf(err, errlen, "%s: text too long to encode (%zu bytes normalised)", m->label,
                 norm_len);
         free(norm);
         return -1;
@@ -442,7 +434,7 @@ int spm_encode(const spm_model *m, const char *text, size_t len, int32_t **ids,
     int32_t *ends = malloc((size_t)n * sizeof *ends);    /* piece ends, last piece first */
     int32_t *out = malloc((size_t)n * sizeof *out);      /* at most one id per byte */
     if (!best || !ends || !out) {
-        set_err(err, errlen, "%s: out of memory encoding %zu bytes", m->label, len);
+        errbuf_printf(err, errlen, "%s: out of memory encoding %zu bytes", m->label, len);
         free(norm);
         free(best);
         free(ends);

@@ -2,6 +2,7 @@
  * Normalizer::Normalize / NormalizePrefix and darts-clone's
  * commonPrefixSearch, with every array access bounds-checked: the charsmap
  * comes from the model file. */
+#include "errbuf.h"
 #include "spm_normalize.h"
 
 #include <stdarg.h>
@@ -16,15 +17,6 @@
 static const char SPACE_SYMBOL[] = "\xe2\x96\x81"; /* U+2581 */
 static const char REPLACEMENT_CHAR[] = "\xef\xbf\xbd"; /* U+FFFD */
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 int spm_normalizer_set_charsmap(spm_normalizer *n, const uint8_t *blob, size_t len,
                                 char *err, size_t errlen)
@@ -36,13 +28,13 @@ int spm_normalizer_set_charsmap(spm_normalizer *n, const uint8_t *blob, size_t l
     if (len == 0)
         return 0;
     if (len <= 4) {
-        set_err(err, errlen, "precompiled charsmap is broken (%zu bytes)", len);
+        errbuf_printf(err, errlen, "precompiled charsmap is broken (%zu bytes)", len);
         return -1;
     }
     uint32_t trie_size = (uint32_t)blob[0] | (uint32_t)blob[1] << 8 |
                          (uint32_t)blob[2] << 16 | (uint32_t)blob[3] << 24;
     if (trie_size >= len) {
-        set_err(err, errlen, "precompiled charsmap is broken (trie of %u bytes in a %zu-byte blob)",
+        errbuf_printf(err, errlen, "precompiled charsmap is broken (trie of %u bytes in a %zu-byte blob)",
                 trie_size, len);
         return -1;
     }
@@ -54,7 +46,7 @@ int spm_normalizer_set_charsmap(spm_normalizer *n, const uint8_t *blob, size_t l
     n->replacements = malloc(strings_len ? strings_len : 1);
     if (!n->units || !n->replacements) {
         spm_normalizer_free(n);
-        set_err(err, errlen, "out of memory");
+        errbuf_printf(err, errlen, "out of memory");
         return -1;
     }
     const uint8_t *u = blob + 4;
@@ -183,7 +175,7 @@ static int normalize_prefix(const spm_normalizer *n, const spm_trie *user_symbol
                           ? memchr(n->replacements + value, '\0', n->replacements_len - value)
                           : NULL;
     if (!end) {
-        set_err(err, errlen, "precompiled charsmap rule points outside its string table "
+        errbuf_printf(err, errlen, "precompiled charsmap rule points outside its string table "
                 "(offset %u of %zu bytes)", value, n->replacements_len);
         return -1;
     }
@@ -302,6 +294,6 @@ int spm_normalize(const spm_normalizer *n, const spm_trie *user_symbols, const c
 
 out_of_memory:
     free(b.data);
-    set_err(err, errlen, "out of memory while normalising text");
+    errbuf_printf(err, errlen, "out of memory while normalising text");
     return -1;
 }

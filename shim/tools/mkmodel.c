@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "errbuf.h"
 #include "safetensors.h"
 
 #define TOOL "jen1-mkmodel"
@@ -517,18 +518,6 @@ static void fill_tensor(tensor_list *l, size_t i, uint64_t seed)
 
 /* ---- Small utilities -------------------------------------------------------- */
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static int join_path(char *buf, size_t len, const char *dir, const char *name)
 {
@@ -549,12 +538,12 @@ static int write_file(const char *dir, const char *name, const void *data, size_
 {
     char path[PATH_MAX];
     if (join_path(path, sizeof path, dir, name) != 0) {
-        set_err(err, errlen, "%s/%s: path too long", dir, name);
+        errbuf_printf(err, errlen, "%s/%s: path too long", dir, name);
         return -1;
     }
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) {
-        set_err(err, errlen, "%s: cannot create: %s", path, strerror(errno));
+        errbuf_printf(err, errlen, "%s: cannot create: %s", path, strerror(errno));
         return -1;
     }
     const char *p = data;
@@ -563,7 +552,7 @@ static int write_file(const char *dir, const char *name, const void *data, size_
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
-            set_err(err, errlen, "%s: cannot write: %s", path, n < 0 ? strerror(errno) : "short write");
+            errbuf_printf(err, errlen, "%s: cannot write: %s", path, n < 0 ? strerror(errno) : "short write");
             close(fd);
             return -1;
         }
@@ -571,7 +560,7 @@ static int write_file(const char *dir, const char *name, const void *data, size_
         len -= (size_t)n;
     }
     if (fsync(fd) != 0 || close(fd) != 0) {
-        set_err(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+        errbuf_printf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
         return -1;
     }
     return 0;
@@ -583,20 +572,20 @@ static int write_file(const char *dir, const char *name, const void *data, size_
 static int write_json(const char *dir, const char *name, json_t *json, char *err, size_t errlen)
 {
     if (!json) {
-        set_err(err, errlen, "%s: out of memory building the JSON", name);
+        errbuf_printf(err, errlen, "%s: out of memory building the JSON", name);
         return -1;
     }
     char *text = json_dumps(json, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
     json_decref(json);
     if (!text) {
-        set_err(err, errlen, "%s: out of memory formatting the JSON", name);
+        errbuf_printf(err, errlen, "%s: out of memory formatting the JSON", name);
         return -1;
     }
     size_t len = strlen(text);
     char *with_newline = realloc(text, len + 2);
     if (!with_newline) {
         free(text);
-        set_err(err, errlen, "%s: out of memory formatting the JSON", name);
+        errbuf_printf(err, errlen, "%s: out of memory formatting the JSON", name);
         return -1;
     }
     with_newline[len] = '\n';
@@ -611,19 +600,19 @@ static int read_spiece(const char *path, unsigned char **out, size_t *out_len, c
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        set_err(err, errlen, "--spiece %s: cannot open: %s", path, strerror(errno));
+        errbuf_printf(err, errlen, "--spiece %s: cannot open: %s", path, strerror(errno));
         return -1;
     }
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (off_t)SPIECE_MAX_BYTES) {
-        set_err(err, errlen, "--spiece %s: not a regular file of at most %u bytes", path, SPIECE_MAX_BYTES);
+        errbuf_printf(err, errlen, "--spiece %s: not a regular file of at most %u bytes", path, SPIECE_MAX_BYTES);
         close(fd);
         return -1;
     }
     size_t len = (size_t)st.st_size, done = 0;
     unsigned char *buf = malloc(len ? len : 1);
     if (!buf) {
-        set_err(err, errlen, "--spiece %s: out of memory", path);
+        errbuf_printf(err, errlen, "--spiece %s: out of memory", path);
         close(fd);
         return -1;
     }
@@ -632,7 +621,7 @@ static int read_spiece(const char *path, unsigned char **out, size_t *out_len, c
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
-            set_err(err, errlen, "--spiece %s: cannot read: %s", path,
+            errbuf_printf(err, errlen, "--spiece %s: cannot read: %s", path,
                     n < 0 ? strerror(errno) : "file shrank");
             free(buf);
             close(fd);
@@ -974,7 +963,7 @@ static int build_tensor_list(tensor_list *l, const model_dims *d, char *err, siz
     add_encodec_decoder(l, d);
     add_quantizer(l, d);
     if (l->failed) {
-        set_err(err, errlen, "out of memory listing the tensors");
+        errbuf_printf(err, errlen, "out of memory listing the tensors");
         return -1;
     }
     return 0;
@@ -997,7 +986,7 @@ static int write_weights(const char *dir, const model_dims *d, uint64_t seed, mo
         goto done;
     out = calloc(list.n, sizeof *out);
     if (!out) {
-        set_err(err, errlen, "out of memory listing the tensors");
+        errbuf_printf(err, errlen, "out of memory listing the tensors");
         goto done;
     }
     memset(stats, 0, sizeof *stats);
@@ -1006,7 +995,7 @@ static int write_weights(const char *dir, const model_dims *d, uint64_t seed, mo
         int64_t numel = shape_numel(t->shape);
         t->data = malloc((size_t)numel * sizeof(float));
         if (!t->data) {
-            set_err(err, errlen, "out of memory for tensor %s (%lld bytes)", t->name,
+            errbuf_printf(err, errlen, "out of memory for tensor %s (%lld bytes)", t->name,
                     (long long)numel * 4);
             goto done;
         }
@@ -1025,7 +1014,7 @@ static int write_weights(const char *dir, const model_dims *d, uint64_t seed, mo
 
     char path[PATH_MAX];
     if (join_path(path, sizeof path, dir, "model.safetensors") != 0) {
-        set_err(err, errlen, "%s/model.safetensors: path too long", dir);
+        errbuf_printf(err, errlen, "%s/model.safetensors: path too long", dir);
         goto done;
     }
     static const char *const metadata[] = {"format", "pt"};
@@ -1033,7 +1022,7 @@ static int write_weights(const char *dir, const model_dims *d, uint64_t seed, mo
         goto done;
     struct stat st;
     if (stat(path, &st) != 0) {
-        set_err(err, errlen, "%s: %s", path, strerror(errno));
+        errbuf_printf(err, errlen, "%s: %s", path, strerror(errno));
         goto done;
     }
     stats->file_bytes = st.st_size;
@@ -1066,12 +1055,12 @@ static int check_out_dir(const char *out, char *err, size_t errlen)
     if (stat(out, &st) != 0)
         return 0;
     if (!S_ISDIR(st.st_mode)) {
-        set_err(err, errlen, "--out %s: exists and is not a directory", out);
+        errbuf_printf(err, errlen, "--out %s: exists and is not a directory", out);
         return -1;
     }
     DIR *dir = opendir(out);
     if (!dir) {
-        set_err(err, errlen, "--out %s: cannot read: %s", out, strerror(errno));
+        errbuf_printf(err, errlen, "--out %s: cannot read: %s", out, strerror(errno));
         return -1;
     }
     int empty = 1;
@@ -1080,7 +1069,7 @@ static int check_out_dir(const char *out, char *err, size_t errlen)
         empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
     closedir(dir);
     if (!empty) {
-        set_err(err, errlen, "--out %s: exists and is not empty", out);
+        errbuf_printf(err, errlen, "--out %s: exists and is not empty", out);
         return -1;
     }
     return 0;
@@ -1169,35 +1158,35 @@ static int parse_options(int argc, char **argv, options *opt, char *err, size_t 
         while (k < N_OPTIONS && !option_value(argc, argv, &i, names[k], &value))
             k++;
         if (k == N_OPTIONS) {
-            set_err(err, errlen, "unknown argument '%s'", argv[i]);
+            errbuf_printf(err, errlen, "unknown argument '%s'", argv[i]);
             return BAD_USAGE;
         }
         if (!value || !*value) {
-            set_err(err, errlen, "%s needs a value", names[k]);
+            errbuf_printf(err, errlen, "%s needs a value", names[k]);
             return BAD_USAGE;
         }
         values[k] = value;
     }
     if (!values[SIZE] || !values[SPIECE] || !values[OUT]) {
-        set_err(err, errlen, "missing %s", !values[SIZE] ? "--size (tiny or small)"
+        errbuf_printf(err, errlen, "missing %s", !values[SIZE] ? "--size (tiny or small)"
                                          : !values[SPIECE] ? "--spiece FILE" : "--out DIR");
         return BAD_USAGE;
     }
     const char *size = values[SIZE];
     opt->dims = strcmp(size, "tiny") == 0 ? &size_tiny : strcmp(size, "small") == 0 ? &size_small : NULL;
     if (!opt->dims) {
-        set_err(err, errlen, "--size must be tiny or small, not '%s'", size);
+        errbuf_printf(err, errlen, "--size must be tiny or small, not '%s'", size);
         return BAD_USAGE;
     }
     if (values[SEED] && parse_seed(values[SEED], &opt->seed) != 0) {
-        set_err(err, errlen, "--seed needs an unsigned 64-bit integer, not '%s'", values[SEED]);
+        errbuf_printf(err, errlen, "--seed needs an unsigned 64-bit integer, not '%s'", values[SEED]);
         return BAD_USAGE;
     }
     if (values[POSITIONS]) {
         char *end;
         long n = strtol(values[POSITIONS], &end, 10);
         if (*end || n < 8 || n > 65536) {
-            set_err(err, errlen, "--max-positions needs an integer from 8 to 65536, not '%s'", values[POSITIONS]);
+            errbuf_printf(err, errlen, "--max-positions needs an integer from 8 to 65536, not '%s'", values[POSITIONS]);
             return BAD_USAGE;
         }
         opt->custom = *opt->dims;
@@ -1212,7 +1201,7 @@ static int parse_options(int argc, char **argv, options *opt, char *err, size_t 
     while (len > 1 && out[len - 1] == '/')
         len--;
     if (len + 64 >= sizeof opt->out) {
-        set_err(err, errlen, "--out: path too long");
+        errbuf_printf(err, errlen, "--out: path too long");
         return BAD_USAGE;
     }
     memcpy(opt->out, out, len);
@@ -1232,13 +1221,13 @@ static int make_model(const options *opt, char *err, size_t errlen)
         return -1;
     long n_pieces = count_spm_pieces(spiece, spiece_len);
     if (n_pieces < 3) {
-        set_err(err, errlen, "--spiece %s: not a SentencePiece model (%s)", opt->spiece,
+        errbuf_printf(err, errlen, "--spiece %s: not a SentencePiece model (%s)", opt->spiece,
                 n_pieces < 0 ? "not a protobuf message" : "fewer than 3 pieces");
         free(spiece);
         return -1;
     }
     if (n_pieces + T5_EXTRA_IDS > d->t5_vocab) {
-        set_err(err, errlen, "--spiece %s: %ld pieces + %d extra ids do not fit the %d-row T5 vocabulary"
+        errbuf_printf(err, errlen, "--spiece %s: %ld pieces + %d extra ids do not fit the %d-row T5 vocabulary"
                 " of --size %s", opt->spiece, n_pieces, T5_EXTRA_IDS, d->t5_vocab, d->name);
         free(spiece);
         return -1;
@@ -1251,7 +1240,7 @@ static int make_model(const options *opt, char *err, size_t errlen)
     char staging[sizeof opt->out + 16];
     snprintf(staging, sizeof staging, "%s.tmp-XXXXXX", opt->out);
     if (!mkdtemp(staging)) {
-        set_err(err, errlen, "--out %s: cannot create the staging directory %s.tmp-XXXXXX: %s", opt->out,
+        errbuf_printf(err, errlen, "--out %s: cannot create the staging directory %s.tmp-XXXXXX: %s", opt->out,
                 opt->out, strerror(errno));
         free(spiece);
         return -1;
@@ -1266,7 +1255,7 @@ static int make_model(const options *opt, char *err, size_t errlen)
     if (status == 0) {
         sync_dir(staging);
         if (rename(staging, opt->out) != 0) {
-            set_err(err, errlen, "--out %s: cannot rename %s into place: %s", opt->out, staging,
+            errbuf_printf(err, errlen, "--out %s: cannot rename %s into place: %s", opt->out, staging,
                     strerror(errno));
             status = -1;
         }
