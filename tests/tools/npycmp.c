@@ -30,17 +30,20 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: npycmp A.npy B.npy [--atol X]\n");
         return 2;
     }
-    npy_array a, b;
+    npy_array a = {0}, b = {0};
     char err[512];
     if (npy_read(argv[1], &a, err, sizeof err) || npy_read(argv[2], &b, err, sizeof err)) {
         fprintf(stderr, "npycmp: %s\n", err);
+        npy_free(&a);
         return 2;
     }
     int64_t sa[NPY_MAX_DIMS], sb[NPY_MAX_DIMS];
     int na = squeeze(&a, sa), nb = squeeze(&b, sb);
+    int rc = 0;
     if (a.dtype != b.dtype || na != nb || memcmp(sa, sb, sizeof(int64_t) * na) != 0) {
         fprintf(stderr, "npycmp: %s and %s differ in dtype or shape\n", argv[1], argv[2]);
-        return 1;
+        rc = 1;
+        goto out;
     }
     int64_t n = npy_numel(&a), where = -1;
     double worst = 0;
@@ -57,9 +60,10 @@ int main(int argc, char **argv)
            worst > atol ? " (too large)" : "");
     if (worst > atol) {
         fprintf(stderr, "npycmp: first worst difference at flat index %lld\n", (long long)where);
-        return 1;
+        rc = 1;
     }
+out:
     npy_free(&a);
     npy_free(&b);
-    return 0;
+    return rc;
 }
