@@ -51,6 +51,7 @@ static int start_moved(queue *q, const redisReply *moved, queue_job *job, char *
     qcmd_argb(&c, moved->str, moved->len);
     qcmd_arg(&c, q->worker_id);
     qcmd_int(&c, q->result_ttl_s);
+    qcmd_int(&c, q->max_attempts);
     if (queue_call(q, &c, "starting a job", NULL, &r, err, errlen) != 0) return -1;
     int rc = fill_job(q, job, moved->str, moved->len, r, 0, err, errlen);
     freeReplyObject(r);
@@ -70,6 +71,7 @@ int queue_reserve(queue *q, int timeout_ms, queue_job *job, char *err, size_t er
     qcmd_arg(&c, q->tag);
     qcmd_arg(&c, q->worker_id);
     qcmd_int(&c, q->result_ttl_s);
+    qcmd_int(&c, q->max_attempts);
     if (queue_call(q, &c, "taking a job", NULL, &r, err, errlen) != 0) return -1;
     int rc;
     if (r->type == REDIS_REPLY_ARRAY && r->elements > 0 && r->element[0]->type == REDIS_REPLY_STRING) {

@@ -57,10 +57,18 @@
     "  redis.call('EXPIRE', done, ttl)\n" \
     "  redis.call('PUBLISH', events, msg)\n" \
     "end\n" \
+    "local function dead_entry(id, payload, code, message, attempts, now)\n" \
+    "  return '{\"id\":' .. (id and cjson.encode(id) or 'null') .. ',\"payload\":' .. cjson.encode(payload)\n" \
+    "    .. ',\"error\":' .. cjson.encode(code) .. ',\"error_message\":' .. cjson.encode(message)\n" \
+    "    .. ',\"attempts\":' .. int(attempts) .. ',\"at\":' .. int(now) .. '}'\n" \
+    "end\n" \
     /* Starts the job of a payload that is in `inflight`. Returns {decision,
      * id, attempts}; decisions: 0 run, 1 not a job (no valid id), 2 it had
-     * ended (dropped), 3 it was cancelled (ended now, dropped). */ \
-    "local function start_job(prefix, inflight, payload, worker, ttl)\n" \
+     * ended (dropped), 3 it was cancelled (ended now, dropped). A job started
+     * max_attempts times that never ended (its workers died or were stopped
+     * mid-job) fails here instead of killing worker after worker: decision 2,
+     * error too_many_attempts, and a dead entry. */ \
+    "local function start_job(prefix, inflight, payload, worker, ttl, max_attempts)\n" \
     "  local id = payload_info(payload)\n" \
     "  if not id then return {1, '', 0} end\n" \
     "  local job = prefix .. ':job:' .. id\n" \
@@ -77,35 +85,39 @@
     "    redis.call('LREM', inflight, 1, payload)\n" \
     "    return {3, id, 0}\n" \
     "  end\n" \
-    "  attempts = (tonumber(attempts) or 0) + 1\n" \
+    "  attempts = tonumber(attempts) or 0\n" \
+    "  if attempts >= max_attempts then\n" \
+    "    local msg = 'started ' .. int(attempts) .. ' times without ending: its workers died or were stopped mid-job'\n" \
+    "    end_job(job, prefix .. ':done:' .. id, prefix .. ':events', id, 'failed',\n" \
+    "      {'error', 'too_many_attempts', 'error_message', msg}, ',\"error\":\"too_many_attempts\"', ttl, now)\n" \
+    "    redis.call('LPUSH', prefix .. ':dead', dead_entry(id, payload, 'too_many_attempts', msg, attempts, now))\n" \
+    "    redis.call('LREM', inflight, 1, payload)\n" \
+    "    return {2, id, attempts}\n" \
+    "  end\n" \
+    "  attempts = attempts + 1\n" \
     "  redis.call('HSET', job, 'status', 'running', 'stage', 'planning', 'progress', '0', 'worker', worker,\n" \
     "    'started_at', int(now), 'updated_at', int(now), 'attempts', int(attempts))\n" \
     "  if retry_at then redis.call('HDEL', job, 'retry_at') end\n" \
     "  return {0, id, attempts}\n" \
-    "end\n" \
-    "local function dead_entry(id, payload, code, message, attempts, now)\n" \
-    "  return '{\"id\":' .. (id and cjson.encode(id) or 'null') .. ',\"payload\":' .. cjson.encode(payload)\n" \
-    "    .. ',\"error\":' .. cjson.encode(code) .. ',\"error_message\":' .. cjson.encode(message)\n" \
-    "    .. ',\"attempts\":' .. int(attempts) .. ',\"at\":' .. int(now) .. '}'\n" \
     "end\n"
 
-/* KEYS queue:high, queue, inflight; ARGV prefix, worker, ttl.
+/* KEYS queue:high, queue, inflight; ARGV prefix, worker, ttl, max attempts.
  * Takes a payload and starts its job. Returns nil when both queues are
  * empty, else {payload, decision, id, attempts} (start_job's). */
 static const char take_lua[] = PRELUDE
     "local p = redis.call('LMOVE', KEYS[1], KEYS[3], 'RIGHT', 'LEFT')\n"
     "if not p then p = redis.call('LMOVE', KEYS[2], KEYS[3], 'RIGHT', 'LEFT') end\n"
     "if not p then return false end\n"
-    "local r = start_job(ARGV[1], KEYS[3], p, ARGV[2], ARGV[3])\n"
+    "local r = start_job(ARGV[1], KEYS[3], p, ARGV[2], ARGV[3], tonumber(ARGV[4]))\n"
     "return {p, r[1], r[2], r[3]}\n";
 
-/* KEYS inflight; ARGV prefix, payload, worker, ttl.
+/* KEYS inflight; ARGV prefix, payload, worker, ttl, max attempts.
  * Starts the job of a payload a blocking take moved. Returns start_job's
  * {decision, id, attempts}, or {4} when the payload is no longer in flight
  * (reaped meanwhile: another worker will run it). */
 static const char start_lua[] = PRELUDE
     "if not redis.call('LPOS', KEYS[1], ARGV[2]) then return {4, '', 0} end\n"
-    "return start_job(ARGV[1], KEYS[1], ARGV[2], ARGV[3], ARGV[4])\n";
+    "return start_job(ARGV[1], KEYS[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]))\n";
 
 /* KEYS job, enqueue list (main or high); ARGV payload.
  * Returns 0, or the status of the job that has this id already. */

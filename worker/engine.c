@@ -62,7 +62,8 @@ void engine_close(engine *e)
 }
 
 const char *engine_model_name(const engine *e) { return e->name; }
-const char *engine_device(const engine *e) { return e->model ? jen1_model_device(e->model) : "none"; }
+/* The silent engine runs on the CPU too; its model name ("none") says what it is. */
+const char *engine_device(const engine *e) { return e->model ? jen1_model_device(e->model) : "cpu"; }
 int engine_sample_rate(const engine *e) { return e->model ? jen1_model_sample_rate(e->model) : kSilentRate; }
 
 double engine_max_duration(const engine *e)
@@ -92,6 +93,11 @@ static engine_status render_silence(const engine *e, const engine_request *req, 
         nanosleep(&step, NULL);
     }
     out->sample_rate = kSilentRate;
+    /* Report the parameters asked for, as the real engine would have used them. */
+    out->guidance = req->guidance > 0 ? req->guidance : 1.0f;
+    out->top_k = req->top_k > 0 ? req->top_k : 0;
+    out->top_p = 1.0f;
+    out->temperature = req->temperature > 0 ? req->temperature : 1.0f;
     out->n_samples = (int64_t)llround(req->duration * kSilentRate);
     out->audio = calloc((size_t)(out->n_samples ? out->n_samples : 1), sizeof(float));
     if (!out->audio) {

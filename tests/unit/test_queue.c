@@ -269,6 +269,37 @@ TEST(bare_lpush_job_is_taken)
     queue_free(q);
 }
 
+/* A job whose attempts all died mid-way (it crashes its workers, or they keep
+ * being stopped) fails at the next take instead of killing worker after
+ * worker: too_many_attempts, in the dead list, announced. */
+TEST(a_job_started_max_attempts_times_without_ending_fails)
+{
+    flush_all();
+    queue_config cfg = config("w1");
+    cfg.max_attempts = 2;
+    queue *q = open_queue_with(cfg);
+    REQUIRE(q, "connect");
+    REQUIRE(enqueue(q, "poison") == 0, "%s", err);
+    for (int attempt = 1; attempt <= 2; attempt++) {
+        queue_job job;
+        REQUIRE(take_and_start(q, &job) == 0, "attempt %d: %s", attempt, err);
+        CHECK(job.attempts == attempt, "attempt %lld", job.attempts);
+        /* The worker dies: its in-flight payload goes back, as the reaper does. */
+        CHECK(queue_release(q, NULL, NULL, err, sizeof err) == 0, "%s", err);
+        queue_job_clear(&job);
+    }
+    queue_job job;
+    REQUIRE(queue_reserve(q, 0, &job, err, sizeof err) == 1, "%s", err);
+    CHECK(job.decision == QUEUE_TAKE_ENDED, "decision %d", job.decision);
+    CHECK(strcmp(hget("poison", "status"), "failed") == 0, "status %s", hget("poison", "status"));
+    CHECK(strcmp(hget("poison", "error"), "too_many_attempts") == 0, "error %s", hget("poison", "error"));
+    CHECK(cmd_int("LLEN {jen1}:dead") == 1, "one dead entry");
+    CHECK(cmd_int("LLEN {jen1}:done:poison") == 1, "announced once");
+    CHECK(cmd_int("LLEN {jen1}:inflight:w1") == 0, "nothing left in flight");
+    queue_job_clear(&job);
+    queue_free(q);
+}
+
 TEST(priority_queue_is_taken_first_and_fifo_within)
 {
     flush_all();
@@ -1084,6 +1115,7 @@ int main(void)
     RUN(happy_path_keys_and_fields);
     RUN(enqueue_refuses_a_taken_id_and_bad_jobs);
     RUN(bare_lpush_job_is_taken);
+    RUN(a_job_started_max_attempts_times_without_ending_fails);
     RUN(priority_queue_is_taken_first_and_fifo_within);
     RUN(reserve_times_out_without_dropping_the_connection);
     RUN(two_workers_never_get_the_same_job);
