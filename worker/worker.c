@@ -56,6 +56,7 @@ typedef struct worker {
     char id[QUEUE_WORKER_ID_MAX + 1]; /* the pool's id and the slot: stable across restarts */
     job_limits limits;
     double stop_deadline;       /* when SIGTERM's grace period ends */
+    atomic_int in_job;          /* inside run_job: what the grace period is for */
 
     /* The heartbeat thread's view of the job at hand. */
     pthread_t heartbeat;
@@ -91,11 +92,13 @@ static void sleep_ms(int ms)
 static void on_sigterm(int sig) { (void)sig; stop_taking = 1; }
 static void on_sigusr1(int sig) { (void)sig; stop_taking = stop_now = 1; }
 
-/* After SIGTERM, the job at hand may run for the grace period. */
+/* After SIGTERM, the job at hand may run for the grace period; with no job in
+ * hand (say, waiting for Redis to come back) there is nothing to wait for. */
 static int should_stop_now(worker *w)
 {
     if (stop_now) return 1;
     if (!stop_taking) return 0;
+    if (!atomic_load(&w->in_job)) return 1;
     if (w->stop_deadline == 0) w->stop_deadline = now_s() + w->cfg->grace_s;
     return now_s() >= w->stop_deadline;
 }
@@ -540,7 +543,9 @@ int worker_main(const struct jen1_config *cfg, unsigned slot, struct jen1_metric
             continue;
         }
         if (got == 0) continue;
+        atomic_store(&w.in_job, 1);
         run_job(&w, &job);
+        atomic_store(&w.in_job, 0);
         queue_job_clear(&job);
     }
 

@@ -21,7 +21,9 @@ POOL_PREFIX=${POOL_PREFIX:-e2e$$}
 free_port() {
     local port
     for _ in $(seq 1 100); do
-        port=$((20000 + RANDOM % 40000))
+        # Below the kernel's ephemeral ports (32768-60999): a client's socket
+        # there, or its TIME_WAIT, makes bind fail though nothing listens.
+        port=$((20000 + RANDOM % 12000))
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
             echo "$port"
             return 0

@@ -61,7 +61,10 @@ redis_start() {
     REDIS_SOCKET=$REDIS_DIR/redis.sock
     local attempt
     for attempt in 1 2 3 4 5; do
-        REDIS_PORT=$((20000 + RANDOM % 40000))
+        # Below the kernel's ephemeral ports (32768-60999), which clients'
+        # sockets and their TIME_WAITs hold: so that redis_restart finds the
+        # port free again.
+        REDIS_PORT=$((20000 + RANDOM % 12000))
         # Something listens there already: try another.
         if (exec 3<>"/dev/tcp/127.0.0.1/$REDIS_PORT") 2>/dev/null; then continue; fi
         if _redis_launch; then

@@ -1,0 +1,52 @@
+# shellcheck shell=bash
+# Scenario 1: kill -9 of a random worker process every CHAOS_KILL_MS (give
+# or take 30 %) while the jobs run, and once kill -9 of the supervisor, after
+# which the pool is started again as systemd would (RestartSec). Every job
+# must still succeed, once.
+
+# kill -9 of the supervisor; its workers must follow it (PR_SET_PDEATHSIG).
+chaos_kill_supervisor() {
+    local workers pid start survivors
+    workers=$(pool_workers)
+    start=$(chaos_now_ms)
+    chaos_pool_stop KILL
+    for _ in $(seq 1 100); do
+        survivors=
+        for pid in $workers; do chaos_alive "$pid" && survivors+=" $pid"; done
+        [ -z "$survivors" ] && break
+        sleep 0.05
+    done
+    chaos_note "workers gone $(chaos_seconds $(($(chaos_now_ms) - start)))s after kill -9 of the supervisor"
+    [ -z "$survivors" ]
+}
+
+scenario_worker_kills() {
+    chaos_begin worker-kills || return
+    chaos_pool kills || return
+    chaos_enqueue kill "$CHAOS_JOBS" || return
+    local n=$CHAOS_JOBS kills=0 supervisor_killed=0 tick=0 ended pids start=$SECONDS
+    while ((SECONDS - start < CHAOS_WAIT)); do
+        chaos_sleep_about "$CHAOS_KILL_MS"
+        ended=$(chaos_ended)
+        [ "$ended" -ge "$n" ] && break
+        tick=$((tick + 1))
+        if [ "$supervisor_killed" = 0 ] && { [ "$ended" -ge $((n / 2)) ] || [ "$tick" -ge 10 ]; }; then
+            supervisor_killed=1
+            t_check "worker-kills: the supervisor is killed with jobs left ($ended of $n ended)" test "$ended" -lt "$n"
+            if chaos_kill_supervisor; then t_ok "worker-kills: kill -9 of the supervisor takes its workers with it"
+            else t_fail "worker-kills: kill -9 of the supervisor takes its workers with it" "some outlived it"; fi
+            sleep "$CHAOS_RESTART_SEC"
+            chaos_lift
+            chaos_pool kills || return
+            continue
+        fi
+        mapfile -t pids < <(pool_workers)
+        [ "${#pids[@]}" -gt 0 ] || continue # all in their restart backoff
+        kill -9 "${pids[RANDOM % ${#pids[@]}]}" 2>/dev/null && kills=$((kills + 1)) && chaos_lift
+    done
+    chaos_note "worker kills $kills"
+    chaos_note "supervisor kills $supervisor_killed"
+    t_check "worker-kills: every job ended within ${CHAOS_WAIT}s" chaos_wait_ended "$n" 1
+    t_check "worker-kills: workers were killed ($kills) and the supervisor once" test "$kills" -ge 2 -a "$supervisor_killed" = 1
+    chaos_finish
+}
