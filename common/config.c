@@ -53,6 +53,7 @@ void config_defaults(struct jen1_config *c)
     snprintf(c->http_addr, sizeof c->http_addr, "127.0.0.1:4001");
     snprintf(c->http_host, sizeof c->http_host, "127.0.0.1");
     c->http_port = 4001;
+    c->http_timeout_s = 30;
     c->job_timeout_s = 600;
     c->max_attempts = 3;
     c->retry_base_ms = 1000;
@@ -331,6 +332,9 @@ static const struct option options[] = {
     { "--http-addr", "JEN1_HTTP_ADDR", "HOST:PORT", "127.0.0.1:4001",
       "HTTP address ([::1]:PORT for IPv6); \"\" or off disables HTTP", set_http_addr,
       TEXT(http_addr), false },
+    { "--http-timeout", "JEN1_HTTP_TIMEOUT", "SECONDS", "30",
+      "an HTTP client that takes longer to send its request (or read the answer) is dropped",
+      set_int, FIELD(http_timeout_s), 1, 3600, false },
     { "--use-torch", "USE_TORCH", "0|1", "0", "serve GET /debug/torch", set_bool,
       FIELD(use_torch), 0, 1, true },
     { NULL, "JEN1_API_TOKEN", "TOKEN", "none",
@@ -588,13 +592,13 @@ int config_describe(const struct jen1_config *c, char *buf, size_t len)
     char redis[400];
     redis_url_describe(&c->redis, redis, sizeof redis);
     json_t *o = json_pack(
-        "{s:s, s:s?, s:s?, s:s, s:s, s:s, s:i, s:i, s:s?, s:b, s:s?, s:i, s:i, s:i, s:i, s:i, "
+        "{s:s, s:s?, s:s?, s:s, s:s, s:s, s:i, s:i, s:s?, s:i, s:b, s:s?, s:i, s:i, s:i, s:i, s:i, "
         "s:i, s:f, s:s, s:b, s:s, s:s, s:s}",
         "redis", redis, "redis_user", c->redis.user[0] ? c->redis.user : NULL, "redis_password",
         c->redis.password[0] ? "***" : NULL, "prefix", c->prefix, "model_dir", c->model_dir, "blob_url", c->blob_url,
         "workers", c->workers, "threads", c->threads, "http_addr",
-        c->http_enabled ? c->http_addr : NULL, "use_torch", c->use_torch, "api_token",
-        c->api_token[0] ? "***" : NULL, "job_timeout_s", c->job_timeout_s, "max_attempts",
+        c->http_enabled ? c->http_addr : NULL, "http_timeout_s", c->http_timeout_s, "use_torch",
+        c->use_torch, "api_token", c->api_token[0] ? "***" : NULL, "job_timeout_s", c->job_timeout_s, "max_attempts",
         c->max_attempts, "retry_base_ms", c->retry_base_ms, "result_ttl_s", c->result_ttl_s,
         "heartbeat_ms", c->heartbeat_ms, "grace_s", c->grace_s, "max_duration_s",
         c->max_duration_s, "device", device_name(c->device), "bf16", c->bf16, "log_level",

@@ -43,6 +43,7 @@ struct jen1_config {
     char http_addr[300]; /* as given, e.g. "127.0.0.1:4001" */
     char http_host[256]; /* parsed: "127.0.0.1", "::1", "0.0.0.0" */
     int http_port;       /* 0 lets the kernel choose (tests) */
+    int http_timeout_s;  /* a client slower than this to send or read a request is dropped */
     bool use_torch;      /* enables GET /debug/torch */
     char api_token[512]; /* secret; "" means POST /generate needs no token */
     char api_token_file[PATH_MAX];
