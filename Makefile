@@ -4,6 +4,7 @@
 #   make test       build, then run every test; ends with "N passed, N failed"
 #   make test-asan  the C unit tests again under AddressSanitizer + UBSan
 #   make bench      engine benchmarks, written to BENCHMARKS.md
+#   make chaos      kill -9, Redis restarts, blob outages, drain (CHAOS_QUICK=1: short)
 #
 # LibTorch comes from Debian's libtorch-dev by default. For another LibTorch
 # (the CUDA build in Dockerfile.gpu) set TORCH_DIR to its unpacked root.
@@ -61,12 +62,12 @@ SPM_TOOLS := $(BUILD)/spm-oracle $(BUILD)/spm-encode
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test test-asan bench clean tools tests demo
+.PHONY: all test test-asan bench clean tools tests demo chaos
 # Keep intermediate objects (the tests' .o files) so that a second make does nothing.
 .SECONDARY:
 all: $(LIBCOMMON) $(LIBSHIM) $(TOOLS)
 tools: $(TOOLS)
-TEST_TOOLS := $(SPM_TOOLS) $(BUILD)/npycmp $(BUILD)/blobctl
+TEST_TOOLS := $(SPM_TOOLS) $(BUILD)/npycmp $(BUILD)/blobctl $(BUILD)/stedit
 tests: $(UNIT_BIN) $(TEST_TOOLS)
 
 $(BUILD)/obj/%.o: %.c
@@ -121,6 +122,10 @@ $(BUILD)/npycmp: $(BUILD)/obj/tests/tools/npycmp.o $(LIBCOMMON)
 $(BUILD)/blobctl: $(BUILD)/obj/tests/tools/blobctl.o $(LIBCOMMON)
 	$(CC) $(LDFLAGS) -o $@ $^ $(BASE_LIBS)
 
+# The safetensors reader alone (plain C): no LibTorch needed.
+$(BUILD)/stedit: $(BUILD)/obj/tests/tools/stedit.o $(BUILD)/obj/shim/safetensors.o $(LIBCOMMON)
+	$(CC) $(LDFLAGS) -o $@ $^ -ljansson
+
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBSHIM) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(LINK)
@@ -148,9 +153,57 @@ bench: all $(BUILD)/jen1-bench $(BUILD)/jen1-queue-bench
 	@scripts/bench $(BUILD)
 	@scripts/bench-queue $(BUILD)
 
+# Crash, restart and outage scenarios against real processes (tests/chaos/run):
+# make chaos [CHAOS_QUICK=1] [CHAOS_JOBS=N]
+chaos: all tests
+	@JEN1_BUILD=$(BUILD) CHAOS_JOBS=$(CHAOS_JOBS) CHAOS_QUICK=$(CHAOS_QUICK) tests/chaos/run
+
 # The main job on one machine: make demo NARRATIVE="..." DURATION=8
 demo:
 	@scripts/demo "$(NARRATIVE)" "$(DURATION)"
+
+# libFuzzer targets (tests/fuzz/README.md), built with clang straight from the
+# C files each one exercises (no LibTorch) into build-fuzz/. make fuzz runs
+# each for FUZZ_SECONDS and fails on any crash; make fuzz-smoke is the 10 s
+# version for CI. FUZZ_TARGETS="job http" picks some.
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+FUZZ_CFLAGS  := -std=c11 -O1 -g -D_GNU_SOURCE $(WARN) $(INCLUDES) -fno-omit-frame-pointer \
+                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_TARGETS ?= job safetensors config spm spm_text http redis_url npy
+
+FUZZ_SPM_SRC          := shim/spm.c shim/spm_normalize.c shim/spm_proto.c shim/spm_trie.c common/errbuf.c
+FUZZ_SRC_job          := common/job.c common/text.c common/audio.c
+FUZZ_LIBS_job         := -ljansson -lsndfile -lm
+FUZZ_SRC_safetensors  := shim/safetensors.c common/errbuf.c
+FUZZ_LIBS_safetensors := -ljansson
+FUZZ_SRC_config       := shim/model_config.c common/errbuf.c
+FUZZ_LIBS_config      := -ljansson -lm
+FUZZ_SRC_spm          := $(FUZZ_SPM_SRC)
+FUZZ_SRC_spm_text     := $(FUZZ_SPM_SRC)
+FUZZ_SRC_http         := worker/http.c common/log.c
+FUZZ_LIBS_http        := -levent -ljansson -lm
+FUZZ_SRC_redis_url    := common/redis_url.c
+FUZZ_SRC_npy          := common/npy.c common/errbuf.c
+
+define FUZZ_RULE
+$(FUZZ_BUILD)/fuzz_$(1): tests/fuzz/fuzz_$(1).c tests/fuzz/fuzz.h $(FUZZ_SRC_$(1)) \
+                         $(wildcard common/*.h shim/*.h worker/*.h)
+	@mkdir -p $$(dir $$@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $$@ tests/fuzz/fuzz_$(1).c $(FUZZ_SRC_$(1)) $(FUZZ_LIBS_$(1))
+endef
+$(foreach t,$(FUZZ_TARGETS),$(eval $(call FUZZ_RULE,$(t))))
+
+.PHONY: fuzz fuzz-smoke fuzz-build fuzz-clean
+fuzz-build: $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+fuzz: fuzz-build
+	@tests/fuzz/run $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+fuzz-smoke:
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
+fuzz-clean:
+	rm -rf $(FUZZ_BUILD)
+clean: fuzz-clean
 
 clean:
 	rm -rf $(BUILD) build-asan

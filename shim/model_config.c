@@ -5,6 +5,7 @@
 #include "model_config.h"
 
 #include <errno.h>
+#include <float.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
@@ -98,7 +99,9 @@ static int get_float(const section *s, const char *key, double def, double min, 
         return 0;
     }
     double x = json_number_value(v);
-    if (!json_is_number(v) || !isfinite(x) || x < min || (min_exclusive && x == min) || x > max) {
+    /* The range holds for the float kept, too: 1e-50 would become 0, 1e39 infinity. */
+    if (!json_is_number(v) || !isfinite(x) || fabs(x) > FLT_MAX || x < min ||
+        (min_exclusive && (float)x <= min) || x > max) {
         if (max < HUGE_VAL)
             section_err(s, key, "must be a number in %c%g, %g]", min_exclusive ? '(' : '[', min, max);
         else

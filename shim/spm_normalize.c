@@ -33,7 +33,8 @@ int spm_normalizer_set_charsmap(spm_normalizer *n, const uint8_t *blob, size_t l
     }
     uint32_t trie_size = (uint32_t)blob[0] | (uint32_t)blob[1] << 8 |
                          (uint32_t)blob[2] << 16 | (uint32_t)blob[3] << 24;
-    if (trie_size >= len) {
+    /* The trie follows the 4-byte size: it must fit in the other len - 4. */
+    if (trie_size > len - 4) {
         errbuf_printf(err, errlen, "precompiled charsmap is broken (trie of %u bytes in a %zu-byte blob)",
                 trie_size, len);
         return -1;

@@ -303,6 +303,9 @@ TEST(bad_configs_are_refused_with_clear_messages)
 
     CHECK(refused_with("text_encoder", "layer_norm_epsilon", json_integer(0),
                        "text_encoder.layer_norm_epsilon must be a number > 0"), "eps 0");
+    /* Found by tests/fuzz/fuzz_config.c: positive as a double, 0 as the float kept. */
+    CHECK(refused_with("text_encoder", "layer_norm_epsilon", json_real(1e-83),
+                       "text_encoder.layer_norm_epsilon must be a number > 0"), "eps 1e-83");
     CHECK(refused_with("text_encoder", "relative_attention_num_buckets", json_integer(2),
                        "text_encoder.relative_attention_num_buckets (2) must be >= 4"), "buckets");
     CHECK(refused_with("text_encoder", "d_kv", json_integer(1 << 24),
@@ -367,6 +370,9 @@ TEST(generation_config_values_and_errors)
         {"{\"top_p\": 2}", "generation_config.json: top_p must be a number in (0, 1]"},
         {"{\"top_p\": 0}", "top_p must be a number in (0, 1]"},
         {"{\"temperature\": 0}", "generation_config.json: temperature must be a number > 0"},
+        {"{\"temperature\": 1e-50}", "temperature must be a number > 0"}, /* 0 as a float */
+        {"{\"temperature\": 1e39}", "temperature must be a number > 0"},  /* inf as a float */
+        {"{\"guidance_scale\": 1e300}", "guidance_scale must be a number >= 0"},
         {"{\"do_sample\": \"yes\"}", "generation_config.json: do_sample must be true or false"},
         {"{\"top_k\": -1}", "generation_config.json: top_k must be a non-negative integer"},
         {"{\"max_length\": 0}", "generation_config.json: max_length must be a positive integer"},

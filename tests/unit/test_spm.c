@@ -316,6 +316,13 @@ TEST(hostile_files)
     b = fixture_plus("\x1a\x04\x12\x02\x01\x02", 6);          /* 2-byte charsmap */
     CHECK(refused("charsmap.model", b.data, b.len, "charsmap is broken"), "short charsmap");
     free(b.data);
+    /* Found by tests/fuzz/fuzz_spm.c: a trie size of 6 in an 8-byte charsmap
+     * passed the check (6 < 8) though only 4 bytes follow the size, and the
+     * string table's length wrapped around. */
+    b = fixture_plus("\x1a\x0a\x12\x08\x06\x00\x00\x00\xaa\xbb\xcc\xdd", 12);
+    CHECK(refused("charsmap-trie.model", b.data, b.len, "charsmap is broken"),
+          "trie size past the blob");
+    free(b.data);
     b = fixture_plus(NULL, 0);
     mb_append_piece(&b, "\xe2\x96\x81" "a", 0.0f, 1);         /* "▁a" again */
     CHECK(refused("dup.model", b.data, b.len, "already defined"), "duplicate piece");
