@@ -5,6 +5,7 @@
 
 #include "check.h"
 #include "jen1.h"
+#include "fixture.h"
 
 static jen1_model *model;
 static const char *piano = "calm solo piano, slow tempo";
@@ -237,15 +238,8 @@ TEST(torch_info_reports_the_runtime)
 
 int main(void)
 {
-    char path[512], err[1024];
-    snprintf(path, sizeof path, "%s/model", check_fixture_dir());
-    jen1_model_params mp = jen1_model_default_params();
-    mp.n_threads = 2;
-    if (jen1_model_load(path, &mp, &model, err, sizeof err) != JEN1_OK) {
-        fprintf(stderr, "cannot load %s: %s\n", path, err);
-        printf("RESULT test_generate passed=0 failed=1\n");
-        return 1;
-    }
+    model = fixture_model_load("test_generate");
+    if (!model) return 1;
     RUN(same_seed_same_song_different_seed_different_song);
     RUN(batch_neighbours_do_not_change_a_song);
     RUN(audio_length_follows_frames);

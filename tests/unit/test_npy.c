@@ -1,6 +1,7 @@
 /* test_npy.c - every golden .npy against golden/index.json, values that
  * tie golden files together, byte-exact rewrites, and malformed files. */
 #include "check.h"
+#include "fixture.h"
 #include "npy.h"
 
 #include <jansson.h>
@@ -44,20 +45,6 @@ static int shape_is(const npy_array *a, int ndim, const int64_t *shape)
         if (a->shape[i] != shape[i])
             return 0;
     return 1;
-}
-
-static unsigned char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *buf = malloc(size > 0 ? (size_t)size : 1);
-    *len = fread(buf, 1, (size_t)size, f);
-    fclose(f);
-    return buf;
 }
 
 static void spit(const char *path, const void *buf, size_t len)
@@ -195,7 +182,7 @@ TEST(rewriting_golden_files_reproduces_their_bytes)
         char orig_path[512];
         golden_path(orig_path, sizeof orig_path, names[i]);
         size_t n_orig = 0, n_new = 0;
-        unsigned char *orig = slurp(orig_path, &n_orig), *mine = slurp(out, &n_new);
+        unsigned char *orig = fixture_read_file(orig_path, &n_orig), *mine = fixture_read_file(out, &n_new);
         CHECK(orig && mine && n_orig == n_new && memcmp(orig, mine, n_orig) == 0,
               "%s: rewritten file differs (%zu vs %zu bytes)", names[i], n_new, n_orig);
         free(orig);
@@ -207,7 +194,7 @@ TEST(rewriting_golden_files_reproduces_their_bytes)
 static int header_is(const char *path, const char *dict)
 {
     size_t len;
-    unsigned char *buf = slurp(path, &len);
+    unsigned char *buf = fixture_read_file(path, &len);
     int ok = buf && len >= 128 && buf[8] == 118 && buf[9] == 0 &&
              memcmp(buf + 10, dict, strlen(dict)) == 0 && buf[127] == '\n';
     for (size_t i = 10 + strlen(dict); ok && i < 127; i++)
@@ -392,7 +379,7 @@ TEST(every_truncation_of_a_golden_file_is_refused)
     char path[512];
     golden_path(path, sizeof path, "tf_codes.npy");
     size_t len;
-    unsigned char *buf = slurp(path, &len);
+    unsigned char *buf = fixture_read_file(path, &len);
     REQUIRE(buf && len == 1664, "read %s", path);
     const char *cut_path = scratch_path("cut.npy");
     int accepted = 0;

@@ -7,6 +7,7 @@
 
 #include "check.h"
 #include "jen1.h"
+#include "fixture.h"
 #include "npy.h"
 
 static jen1_model *model;
@@ -242,15 +243,8 @@ TEST(greedy_generation_with_guidance_matches_reference) { check_greedy_generatio
 
 int main(void)
 {
-    char path[512], err[1024];
-    snprintf(path, sizeof path, "%s/model", check_fixture_dir());
-    jen1_model_params mp = jen1_model_default_params();
-    mp.n_threads = 2;
-    if (jen1_model_load(path, &mp, &model, err, sizeof err) != JEN1_OK) {
-        fprintf(stderr, "cannot load %s: %s\n", path, err);
-        printf("RESULT test_parity passed=0 failed=1\n");
-        return 1;
-    }
+    model = fixture_model_load("test_parity");
+    if (!model) return 1;
     RUN(tokenizer_matches_reference_ids);
     RUN(text_encoder_matches_reference);
     RUN(teacher_forced_logits_match_reference);

@@ -4,6 +4,7 @@
  * fields to the fixture), hostile model files, concurrent encoding and
  * speed. (tests/cli/test_spm_parity.sh compares with the real library.) */
 #include "check.h"
+#include "fixture.h"
 #include "npy.h"
 #include "spm.h"
 
@@ -21,20 +22,6 @@ static size_t fixture_len;
 static void fixture_path(char *out, size_t len, const char *rel)
 {
     snprintf(out, len, "%s/%s", check_fixture_dir(), rel);
-}
-
-static unsigned char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *buf = malloc(size > 0 ? (size_t)size : 1);
-    *len = buf ? fread(buf, 1, (size_t)size, f) : 0;
-    fclose(f);
-    return buf;
 }
 
 static const char *scratch_path(const char *name)
@@ -531,7 +518,7 @@ int main(void)
 {
     char path[512];
     fixture_path(path, sizeof path, "model/spiece.model");
-    fixture_bytes = slurp(path, &fixture_len);
+    fixture_bytes = fixture_read_file(path, &fixture_len);
     if (!fixture_bytes || spm_load(path, &fixture, err, sizeof err) != 0) {
         printf("FAIL load %s: %s\n", path, fixture_bytes ? err : "unreadable");
         check_cases_failed++;
