@@ -64,7 +64,6 @@ void engine_close(engine *e)
 const char *engine_model_name(const engine *e) { return e->name; }
 /* The silent engine runs on the CPU too; its model name ("none") says what it is. */
 const char *engine_device(const engine *e) { return e->model ? jen1_model_device(e->model) : "cpu"; }
-int engine_sample_rate(const engine *e) { return e->model ? jen1_model_sample_rate(e->model) : kSilentRate; }
 
 double engine_max_duration(const engine *e)
 {

@@ -63,7 +63,6 @@ void engine_close(engine *e);
 const char *engine_model_name(const engine *e);
 const char *engine_device(const engine *e);
 double engine_max_duration(const engine *e);
-int engine_sample_rate(const engine *e);
 
 /* Renders one request. On ENGINE_OK, *out holds audio to free with
  * engine_result_free. */
