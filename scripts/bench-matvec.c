@@ -1,9 +1,9 @@
-/* bench-matvec.c - weight-streaming throughput of shim/matvec.c.
+/* bench-matvec.c - weight-streaming throughput of shim/core/matvec.c.
  *
  * Build and run by hand (not part of the Makefile):
- *   cc -O2 -Ishim scripts/bench-matvec.c shim/matvec.c -o build/bench-matvec -lpthread && build/bench-matvec
+ *   cc -O2 -Ishim/core scripts/bench-matvec.c shim/core/matvec.c -o build/bench-matvec -lpthread && build/bench-matvec
  * With OpenBLAS's cblas_sgemm as a comparison (the runtime library LibTorch uses):
- *   cc -O2 -Ishim -DWITH_OPENBLAS scripts/bench-matvec.c shim/matvec.c -o build/bench-matvec -lpthread -l:libopenblas.so.0
+ *   cc -O2 -Ishim -DWITH_OPENBLAS scripts/bench-matvec.c shim/core/matvec.c -o build/bench-matvec -lpthread -l:libopenblas.so.0
  * Options: --isa avx512|avx2|generic (force a kernel), --seconds S (per cell),
  * --only jen1 (skip the comparisons).
  *

@@ -147,8 +147,11 @@ t_check_fails "--out that holds files" "exists and is not empty" \
     "$mkmodel" --size tiny --spiece "$spiece" --out "$a"
 t_check_fails "--out that is a file" "exists and is not a directory" \
     "$mkmodel" --size tiny --spiece "$spiece" --out "$tmp/a-file"
-t_check_fails "--out that cannot be created" "cannot create the staging directory" \
+t_check_fails "--out under a file cannot be created" "cannot create the folder $tmp/a-file" \
     "$mkmodel" --size tiny --spiece "$spiece" --out "$tmp/a-file/model"
+t_check "--out whose folders do not exist yet is made, folders and all" \
+    "$mkmodel" --size tiny --spiece "$spiece" --out "$tmp/new/deeper/model"
+t_check "... and holds a model" test -f "$tmp/new/deeper/model/model.safetensors"
 t_check_fails "a --seed that is not a number" "--seed needs an unsigned 64-bit integer" \
     "$mkmodel" --size tiny --spiece "$spiece" --out "$tmp/x" --seed 12x
 t_check_fails "an unknown argument" "unknown argument '--bogus'" \

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/cli/test_spm_parity.sh - jen1's sentencepiece tokenizer (shim/spm.c,
+# tests/cli/test_spm_parity.sh - jen1's sentencepiece tokenizer (shim/tokenizer/spm/spm.c,
 # through build/spm-encode) against the real libsentencepiece 0.1.97
 # (build/spm-oracle, a separate process: the library cannot share one with
 # LibTorch). Both tokenise every string of tests/spm_oracle/corpus.txt and

@@ -1,4 +1,4 @@
-/* fuzz_config.c - shim/model_config.c's jen1_model_config_parse on arbitrary
+/* fuzz_config.c - shim/core/model_config.c's jen1_model_config_parse on arbitrary
  * config.json and generation_config.json texts.
  *
  * The input is config.json, then optionally a NUL byte and

@@ -34,7 +34,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "../../worker/http.h"
+#include "http.h"
 #include "fuzz.h"
 #include "log.h"
 

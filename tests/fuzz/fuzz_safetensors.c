@@ -1,4 +1,4 @@
-/* fuzz_safetensors.c - shim/safetensors.c's validation of a whole file image
+/* fuzz_safetensors.c - shim/core/safetensors.c's validation of a whole file image
  * (safetensors_open_memory), then a walk over every tensor it accepted.
  *
  * An accepted file must keep the header's promises: every tensor's bytes lie

@@ -1,4 +1,4 @@
-/* fuzz_spm.c - shim/spm.c's loader on arbitrary serialized ModelProtos
+/* fuzz_spm.c - shim/tokenizer/spm/spm.c's loader on arbitrary serialized ModelProtos
  * (spm_load_memory: the protobuf reader, the piece table, the normaliser's
  * precompiled charsmap), then spm_encode of a few short texts on each model
  * that loads.

@@ -1,4 +1,4 @@
-/* fuzz_spm_text.c - shim/spm.c's spm_encode of arbitrary bytes with the
+/* fuzz_spm_text.c - shim/tokenizer/spm/spm.c's spm_encode of arbitrary bytes with the
  * fixture's real T5 spiece.model: its NFKC charsmap, whitespace folding, the
  * unigram search and unknown merging on hostile text (a narrative comes from
  * a client). fuzz_spm covers the loader; this one the encoder on a real model.

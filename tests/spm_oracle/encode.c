@@ -1,5 +1,5 @@
 /* spm-encode - jen1's side of the sentencepiece parity test: the same
- * commands and output formats as spm-oracle (oracle.cpp), through shim/spm.c.
+ * commands and output formats as spm-oracle (oracle.cpp), through shim/tokenizer/spm/spm.c.
  *
  *   spm-encode encode MODEL   stdin: corpus lines (see corpus.txt); prints
  *                             "LINE<TAB>ids<TAB>pieces" for each string

@@ -1,4 +1,4 @@
-// spm-oracle - the real sentencepiece library, for parity tests of shim/spm.c.
+// spm-oracle - the real sentencepiece library, for parity tests of shim/tokenizer/spm/spm.c.
 //
 // It links libsentencepiece (and its trainer) and nothing of jen1 or LibTorch:
 // Debian's libsentencepiece bundles its own protobuf, which cannot share a

@@ -1,4 +1,4 @@
-/* test_config.c - the daemon's settings (common/config.c): defaults, the
+/* test_config.c - the daemon's settings (worker/config.c): defaults, the
  * environment, flags over the environment, every validation message, the
  * secret files and the redaction of secrets. */
 #include <jansson.h>

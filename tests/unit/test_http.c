@@ -26,7 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../worker/http.h"
+#include "http.h"
 #include "check.h"
 
 static const char *const TOKEN = "s3cret-token-42";

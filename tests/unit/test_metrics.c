@@ -1,4 +1,4 @@
-/* test_metrics.c - shared-memory metrics (common/metrics.c): the exact
+/* test_metrics.c - shared-memory metrics (worker/metrics.c): the exact
  * Prometheus text of a small registry, escaping, registration errors,
  * lock-free updates from threads, and values shared across fork(). */
 #include <math.h>

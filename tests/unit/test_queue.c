@@ -1,4 +1,4 @@
-/* test_queue.c - the Redis contract (docs/protocol.md) through common/queue.h,
+/* test_queue.c - the Redis contract (docs/protocol.md) through common/queue/queue.h,
  * against a private redis-server. What the queue writes is read back with
  * plain commands on a second connection, as an operator would with redis-cli. */
 #include "check.h"

@@ -1,4 +1,4 @@
-/* test_spm.c - shim/spm.c on the fixture's spiece.model: the README's
+/* test_spm.c - shim/tokenizer/spm/spm.c on the fixture's spiece.model: the README's
  * prompts and golden/input_ids.npy, pieces and special ids, malformed text,
  * user-defined symbols and byte fallback (models built by appending protobuf
  * fields to the fixture), hostile model files, concurrent encoding and

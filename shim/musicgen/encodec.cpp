@@ -13,7 +13,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "engine.hpp"
+#include "musicgen.hpp"
 #include "matvec.h"
 
 namespace jen1 {

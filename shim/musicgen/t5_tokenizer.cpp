@@ -5,7 +5,7 @@
 // 3.14 and exports its symbols, LibTorch loads libprotobuf 3.21, and the two
 // cannot share a process. tests/cli/test_spm_parity.sh checks spm.c against
 // the real library in a process of its own.
-#include "engine.hpp"
+#include "musicgen.hpp"
 #include "spm.h"
 
 #include <cstdlib>

@@ -1,5 +1,5 @@
 /* spm_trie.h - a byte trie mapping strings to ids, for the sentencepiece
- * pieces (shim/spm.c) and user-defined symbols (shim/spm_normalize.c).
+ * pieces (shim/tokenizer/spm/spm.c) and user-defined symbols (shim/tokenizer/spm/spm_normalize.c).
  *
  * The edges live in one open-addressing hash table keyed by (node, byte), so
  * building needs no sorting (a 32000-piece vocabulary loads in a few ms) and

@@ -1,6 +1,6 @@
 /* spm_proto.h - decodes the protobuf wire format of sentencepiece's
  * ModelProto (src/sentencepiece_model.proto, proto2), keeping only what
- * encoding needs. Internal to shim/spm.c.
+ * encoding needs. Internal to shim/tokenizer/spm/spm.c.
  *
  * Decoding follows protobuf's rules: unknown fields (and known fields with an
  * unexpected wire type) are skipped, a repeated embedded message appends, a

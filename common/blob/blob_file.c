@@ -20,8 +20,9 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#include "errbuf.h"
 #include "blob_backend.h"
+#include "errbuf.h"
+#include "util.h"
 
 #define TMP_SUFFIX "~tmp"
 
@@ -37,31 +38,6 @@ static char *join(const char *dir, const char *name)
     char *path = malloc(n);
     if (path) snprintf(path, n, "%s/%s", dir, name);
     return path;
-}
-
-/* mkdir -p; 0 or -1 with errno set. */
-static int make_dirs(const char *dir)
-{
-    char *path = strdup(dir);
-    if (!path) return -1;
-    int rc = 0;
-    for (char *p = path + 1; rc == 0; p++) {
-        if (*p != '/' && *p != '\0') continue;
-        char saved = *p;
-        *p = '\0';
-        if (mkdir(path, 0755) != 0 && errno != EEXIST) rc = -1;
-        *p = saved;
-        if (saved == '\0') break;
-    }
-    free(path);
-    if (rc != 0) return -1;
-    struct stat st;
-    if (stat(dir, &st) != 0) return -1;
-    if (!S_ISDIR(st.st_mode)) {
-        errno = ENOTDIR;
-        return -1;
-    }
-    return 0;
 }
 
 static int sync_dir(const char *dir)
@@ -131,7 +107,7 @@ static int create_tmp(const file_store *fs, const char *key, char **tmp_path)
         if (!path) return -1;
         int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
         /* The directory may have been removed since the store was opened. */
-        if (fd < 0 && errno == ENOENT && make_dirs(fs->dir) == 0)
+        if (fd < 0 && errno == ENOENT && path_mkdirs(fs->dir, 0755) == 0)
             fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
         if (fd >= 0) {
             *tmp_path = path;
@@ -274,7 +250,7 @@ static const blob_backend file_backend = {file_put, file_get, file_remove, file_
 blob_status blob_file_open(const char *dir, const blob_backend **backend, void **impl, char *err,
                            size_t errlen)
 {
-    if (make_dirs(dir) != 0) {
+    if (path_mkdirs(dir, 0755) != 0) {
         errbuf_printf(err, errlen, "blob store directory %s: cannot create it: %s", dir, strerror(errno));
         return BLOB_UNAVAILABLE;
     }

@@ -1,5 +1,5 @@
 /* spm_normalize.h - sentencepiece's text normaliser (normalizer.cc in
- * sentencepiece 0.1.97), internal to shim/spm.c.
+ * sentencepiece 0.1.97), internal to shim/tokenizer/spm/spm.c.
  *
  * The precompiled charsmap is <u32 LE trie size><darts-clone double array>
  * <NUL-terminated replacement strings>: the trie maps input prefixes (e.g.

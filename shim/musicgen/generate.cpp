@@ -13,7 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "engine.hpp"
+#include "musicgen.hpp"
 #include "sampler.h"
 
 namespace jen1 {

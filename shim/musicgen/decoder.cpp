@@ -15,7 +15,7 @@
 #include <cmath>
 #include <limits>
 
-#include "engine.hpp"
+#include "musicgen.hpp"
 #include "matvec.h"
 
 namespace jen1 {

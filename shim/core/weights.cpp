@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "engine.hpp"
+#include "weights.hpp"
 
 namespace jen1 {
 

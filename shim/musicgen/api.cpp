@@ -13,7 +13,7 @@
 #include <new>
 #include <thread>
 
-#include "engine.hpp"
+#include "musicgen.hpp"
 #include "errbuf.h"
 #include "matvec.h"
 

@@ -7,7 +7,7 @@
 #include <cmath>
 #include <limits>
 
-#include "engine.hpp"
+#include "musicgen.hpp"
 
 namespace jen1 {
 

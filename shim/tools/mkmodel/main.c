@@ -24,6 +24,7 @@
 
 #include "errbuf.h"
 #include "safetensors.h"
+#include "util.h"
 
 #define TOOL "jen1-mkmodel"
 #define T5_EXTRA_IDS 100           /* <extra_id_0..99>, appended after the spm pieces */
@@ -1237,6 +1238,20 @@ static int make_model(const options *opt, char *err, size_t errlen)
         return -1;
     }
 
+    /* The folder that will hold --out may not exist yet (build/models/ on a
+     * fresh clone): make it, as mkdir -p would. */
+    char folder[sizeof opt->out];
+    snprintf(folder, sizeof folder, "%s", opt->out);
+    char *slash = strrchr(folder, '/');
+    if (slash && slash != folder) {
+        *slash = '\0';
+        if (path_mkdirs(folder, 0755) != 0) {
+            errbuf_printf(err, errlen, "--out %s: cannot create the folder %s: %s", opt->out, folder,
+                    strerror(errno));
+            free(spiece);
+            return -1;
+        }
+    }
     char staging[sizeof opt->out + 16];
     snprintf(staging, sizeof staging, "%s.tmp-XXXXXX", opt->out);
     if (!mkdtemp(staging)) {
