@@ -59,6 +59,11 @@ INC.tests/spm_oracle    := $(INC.tests)
 # -I flags of the room of $< (a folder missing from the table is an error).
 room_includes = $(addprefix -I,$(or $(INC.$(patsubst %/,%,$(dir $<))),$(error $<: its folder has no room in the Makefile)))
 
+# The -I flags of one room, for tests/cli/test_layout.sh: make -s room-includes ROOM=worker
+room-includes:
+	@echo $(addprefix -I,$(or $(INC.$(ROOM)),$(error ROOM=$(ROOM) is not a room)))
+.PHONY: room-includes
+
 # ---- Libraries, one per room ---------------------------------------------
 srcs = $(wildcard $(1)/*.c)
 objs = $(patsubst %.c,$(BUILD)/obj/%.o,$(patsubst %.cpp,$(BUILD)/obj/%.o,$(1)))

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# tests/cli/test_layout.sh - the rooms of README.md's layout table hold: each
+# folder is compiled with its own include paths (the Makefile's INC.* table),
+# so a file can reach only what its room may use. Each probe compiles a
+# one-line file with a room's flags: headers the room may use must be found,
+# headers of rooms above it or beside it must not. No source steps around the
+# rule with a relative path.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/cli/lib.sh
+
+tmp=$(mktemp -d "$JEN1_TEST_TMP/layout.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+
+# probe ROOM HEADER reachable|unreachable
+probe() {
+    local room=$1 header=$2 expect=$3 flags rc=0
+    flags=$(make -s room-includes ROOM="$room") || { t_fail "$room is a room" "make room-includes failed"; return; }
+    printf '#include "%s"\n' "$header" >"$tmp/probe.c"
+    # shellcheck disable=SC2086
+    cc -std=c11 -D_GNU_SOURCE -fsyntax-only $flags "$tmp/probe.c" >"$tmp/out" 2>&1 || rc=$?
+    if [ "$expect" = reachable ] && [ "$rc" -eq 0 ]; then
+        t_ok "$room may include $header"
+    elif [ "$expect" = unreachable ] && grep -q "$header: No such file" "$tmp/out"; then
+        t_ok "$room cannot include $header"
+    else
+        t_fail "$room and $header" "expected $expect; the compiler said: $(head -n 3 "$tmp/out")"
+    fi
+}
+
+# common/: the base every program uses, reaching nothing above it.
+probe common errbuf.h reachable
+for h in queue.h blob.h planner.h song.h config.h metrics.h http.h safetensors.h spm.h; do
+    probe common "$h" unreachable
+done
+# The three libraries beside each other use the base only.
+for room in common/queue common/blob common/song; do
+    probe "$room" log.h reachable
+    for h in config.h metrics.h engine.h safetensors.h; do probe "$room" "$h" unreachable; done
+done
+probe common/queue blob.h unreachable
+probe common/queue planner.h unreachable
+probe common/blob queue.h unreachable
+probe common/song queue.h unreachable
+probe common/song blob.h unreachable
+# worker/: the common rooms and the engine's public header, never its insides.
+for h in queue.h blob.h song.h jen1.h log.h; do probe worker "$h" reachable; done
+for h in safetensors.h model_config.h matvec.h sampler.h spm.h; do probe worker "$h" unreachable; done
+# shim/: the engine knows nothing of Redis, blobs, songs or the daemon.
+for room in shim/core shim/tokenizer/spm shim/musicgen; do
+    for h in queue.h blob.h song.h planner.h config.h http.h; do probe "$room" "$h" unreachable; done
+done
+probe shim/tokenizer/spm safetensors.h unreachable
+
+# Nobody steps around the include paths with a relative or room-qualified path.
+found=$(grep -rnE '#[[:space:]]*include[[:space:]]*"([.][.]/|(common|shim|worker|queue|blob|song|core|musicgen|tokenizer|include)/)' \
+    common worker shim tests scripts --include='*.c' --include='*.h' --include='*.cpp' --include='*.hpp' || true)
+if [ -z "$found" ]; then
+    t_ok "no include names a path through another folder"
+else
+    t_fail "no include names a path through another folder" "$found"
+fi
+
+# Every folder with sources has a room (make would stop on one without).
+missing=
+while IFS= read -r dir; do
+    make -s room-includes ROOM="$dir" >/dev/null 2>&1 || missing="$missing $dir"
+done < <(find common worker shim tests -name '*.c' -o -name '*.cpp' | xargs -n1 dirname | sort -u |
+         grep -v -e '^tests/fuzz$' -e '^tests/spm_oracle$' -e '^tests/cli$')
+if [ -z "$missing" ]; then t_ok "every source folder has a room"; else t_fail "every source folder has a room" "$missing"; fi
+
+t_summary test_layout
