@@ -12,19 +12,24 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 static int check_cases_passed, check_cases_failed, check_case_failures;
 
 #define TEST(name) static void name(void)
 
+/* Records a failed condition: file, line, the condition and the message. */
+#define CHECK_FAILURE_(cond, ...)                                            \
+    do {                                                                     \
+        check_case_failures++;                                               \
+        fprintf(stderr, "  FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);    \
+        fprintf(stderr, __VA_ARGS__);                                        \
+        fputc('\n', stderr);                                                 \
+    } while (0)
+
 #define CHECK(cond, ...)                                                     \
     do {                                                                     \
-        if (!(cond)) {                                                       \
-            check_case_failures++;                                           \
-            fprintf(stderr, "  FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);\
-            fprintf(stderr, __VA_ARGS__);                                    \
-            fputc('\n', stderr);                                             \
-        }                                                                    \
+        if (!(cond)) CHECK_FAILURE_(cond, __VA_ARGS__);                      \
     } while (0)
 
 /* Stops the current test case (after recording the failure). `cond` is
@@ -32,10 +37,7 @@ static int check_cases_passed, check_cases_failed, check_case_failures;
 #define REQUIRE(cond, ...)                                                   \
     do {                                                                     \
         if (!(cond)) {                                                       \
-            check_case_failures++;                                           \
-            fprintf(stderr, "  FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);\
-            fprintf(stderr, __VA_ARGS__);                                    \
-            fputc('\n', stderr);                                             \
+            CHECK_FAILURE_(cond, __VA_ARGS__);                               \
             return;                                                          \
         }                                                                    \
     } while (0)
@@ -72,6 +74,17 @@ static inline const char *check_tmp_dir(void)
 {
     const char *d = getenv("JEN1_TEST_TMP");
     return d ? d : "build/tmp";
+}
+
+/* BUILD/tmp/<suite>/<name>: a scratch file of one suite, its folder made. */
+static inline const char *check_scratch_path(const char *suite, const char *name)
+{
+    static char path[512];
+    mkdir(check_tmp_dir(), 0755);
+    snprintf(path, sizeof path, "%s/%s", check_tmp_dir(), suite);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/%s/%s", check_tmp_dir(), suite, name);
+    return path;
 }
 
 #endif

@@ -8,6 +8,8 @@
 #   t_check NAME CMD...         passes when CMD exits 0; shows its output if not
 #   t_check_fails NAME RE CMD...  passes when CMD exits non-zero and its output
 #                               (stdout + stderr) matches the extended regex RE
+#   t_expect NAME RC RE CMD...  the same for exit status RC (or "nonzero");
+#                               the output is left in $t_out
 #   t_summary SUITE             prints "RESULT SUITE passed=N failed=M" and
 #                               exits 1 when anything failed, else 0
 #
@@ -48,19 +50,28 @@ t_check() {
     fi
 }
 
-t_check_fails() {
-    local name=$1 pattern=$2 out rc=0
-    shift 2
-    out=$("$@" 2>&1) || rc=$?
-    if [ "$rc" -eq 0 ]; then
-        t_fail "$name" "'$*' succeeded, expected a failure"
-        t_show_output "$out"
-    elif ! grep -Eq -- "$pattern" <<<"$out"; then
-        t_fail "$name" "'$*' exited $rc without a message matching /$pattern/"
-        t_show_output "$out"
+# t_expect NAME WANT RE CMD...: CMD exits WANT (a status, or "nonzero") and
+# its output (stdout + stderr) matches the extended regex RE. The output is
+# left in $t_out for further checks.
+t_expect() {
+    local name=$1 want=$2 pattern=$3 rc=0
+    shift 3
+    t_out=$("$@" 2>&1) || rc=$?
+    if { [ "$want" = nonzero ] && [ "$rc" -eq 0 ]; } || { [ "$want" != nonzero ] && [ "$rc" -ne "$want" ]; }; then
+        t_fail "$name" "'$*' exited $rc, expected $want"
+        t_show_output "$t_out"
+    elif ! grep -Eq -- "$pattern" <<<"$t_out"; then
+        t_fail "$name" "'$*' exited $rc without output matching /$pattern/"
+        t_show_output "$t_out"
     else
         t_ok "$name"
     fi
+}
+
+t_check_fails() {
+    local name=$1 pattern=$2
+    shift 2
+    t_expect "$name" nonzero "$pattern" "$@"
 }
 
 t_summary() {

@@ -37,31 +37,14 @@ store=s3://jen1-test/songs
 # s3 [VAR=value...] CMD...: runs CMD with s3rver's endpoint and credentials.
 s3() { env JEN1_S3_ENDPOINT="$endpoint" AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER "$@"; }
 
-# t_expect NAME RC REGEX CMD...: CMD exits RC (0 done, 3 unavailable,
-# 4 rejected, 5 not found) and its output matches REGEX. Leaves it in $out.
-t_expect() {
-    local name=$1 want=$2 pattern=$3 rc=0
-    shift 3
-    out=$("$@" 2>&1) || rc=$?
-    if [ "$rc" -ne "$want" ]; then
-        t_fail "$name" "exited $rc, expected $want"
-        t_show_output "$out"
-    elif ! grep -Eq -- "$pattern" <<<"$out"; then
-        t_fail "$name" "output does not match /$pattern/"
-        t_show_output "$out"
-    else
-        t_ok "$name"
-    fi
-}
-
-# t_names_none NAME WORD...: $out holds none of the words.
+# t_names_none NAME WORD...: the last t_expect's output holds none of the words.
 t_names_none() {
     local name=$1 word
     shift
     for word in "$@"; do
-        if grep -qF -- "$word" <<<"$out"; then
+        if grep -qF -- "$word" <<<"$t_out"; then
             t_fail "$name" "the message holds '$word'"
-            t_show_output "$out"
+            t_show_output "$t_out"
             return
         fi
     done

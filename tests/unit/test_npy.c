@@ -16,15 +16,7 @@ static void golden_path(char *out, size_t len, const char *name)
     snprintf(out, len, "%s/golden/%s", check_fixture_dir(), name);
 }
 
-static const char *scratch_path(const char *name)
-{
-    static char path[512];
-    mkdir(check_tmp_dir(), 0755);
-    snprintf(path, sizeof path, "%s/test_npy", check_tmp_dir());
-    mkdir(path, 0755);
-    snprintf(path, sizeof path, "%s/test_npy/%s", check_tmp_dir(), name);
-    return path;
-}
+static const char *scratch_path(const char *name) { return check_scratch_path("test_npy", name); }
 
 static int read_golden(const char *name, npy_array *a)
 {

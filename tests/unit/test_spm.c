@@ -24,15 +24,7 @@ static void fixture_path(char *out, size_t len, const char *rel)
     snprintf(out, len, "%s/%s", check_fixture_dir(), rel);
 }
 
-static const char *scratch_path(const char *name)
-{
-    static char path[512];
-    mkdir(check_tmp_dir(), 0755);
-    snprintf(path, sizeof path, "%s/test_spm", check_tmp_dir());
-    mkdir(path, 0755);
-    snprintf(path, sizeof path, "%s/test_spm/%s", check_tmp_dir(), name);
-    return path;
-}
+static const char *scratch_path(const char *name) { return check_scratch_path("test_spm", name); }
 
 static int write_file(const char *path, const void *data, size_t len)
 {
