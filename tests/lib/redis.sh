@@ -45,9 +45,7 @@ _redis_launch() {
         fi
         sleep 0.01
     done
-    kill "$REDIS_PID" 2>/dev/null
-    wait "$REDIS_PID" 2>/dev/null
-    REDIS_PID=''
+    redis_kill
     return 1
 }
 
