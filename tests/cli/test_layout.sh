@@ -69,4 +69,21 @@ done < <(find common worker shim tests -name '*.c' -o -name '*.cpp' | xargs -n1 
          grep -v -e '^tests/fuzz$' -e '^tests/spm_oracle$' -e '^tests/cli$')
 if [ -z "$missing" ]; then t_ok "every source folder has a room"; else t_fail "every source folder has a room" "$missing"; fi
 
+# Only what runs the engine links LibTorch: the Makefile's TORCH_TESTS and
+# the engine's programs. jen1ctl, jen1-mkmodel and the plain-C tests do not.
+torch_tests=$(make -s -pn 2>/dev/null | sed -n 's/^TORCH_TESTS := //p' | head -n 1)
+for bin in "$JEN1_BUILD"/tests/test_* "$JEN1_BUILD/jen1ctl" "$JEN1_BUILD/jen1-mkmodel" "$JEN1_BUILD/jen1-worker"; do
+    [ -x "$bin" ] || continue
+    name=$(basename "$bin")
+    links=no
+    ldd "$bin" | grep -q 'libtorch' && links=yes
+    want=no
+    case " $torch_tests jen1-worker " in *" $name "*) want=yes ;; esac
+    if [ "$links" = "$want" ]; then
+        t_ok "$name links LibTorch: $want"
+    else
+        t_fail "$name links LibTorch: $want" "it does: $links"
+    fi
+done
+
 t_summary test_layout
