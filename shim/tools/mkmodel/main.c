@@ -226,11 +226,11 @@ typedef struct tensor_list {
     int failed; /* an allocation failed or a name did not fit */
 } tensor_list;
 
-static int64_t shape_numel(shape s)
+/* The shapes are the tool's own, far from overflowing. */
+static int64_t tensor_numel(shape s)
 {
-    int64_t n = 1;
-    for (int i = 0; i < s.ndim; i++)
-        n *= s.dim[i];
+    int64_t n = 0;
+    shape_numel(s.dim, s.ndim, &n);
     return n;
 }
 
@@ -480,7 +480,7 @@ static void fill_tensor(tensor_list *l, size_t i, uint64_t seed)
 {
     tensor_spec *t = &l->items[i];
     const fill *f = &t->fill;
-    int64_t n = shape_numel(t->shape);
+    int64_t n = tensor_numel(t->shape);
     float *x = t->data;
     rng r = rng_for_tensor(seed, t->name);
     switch (f->kind) {
@@ -502,7 +502,7 @@ static void fill_tensor(tensor_list *l, size_t i, uint64_t seed)
     case FILL_WEIGHT_G: {
         /* g != ||v|| on purpose, so a loader that ignores g is caught */
         const tensor_spec *v = &l->items[f->source];
-        int64_t rows = v->shape.dim[0], row_len = shape_numel(v->shape) / rows;
+        int64_t rows = v->shape.dim[0], row_len = tensor_numel(v->shape) / rows;
         for (int64_t row = 0; row < rows; row++) {
             double sum = 0.0;
             for (int64_t j = 0; j < row_len; j++)
@@ -993,7 +993,7 @@ static int write_weights(const char *dir, const model_dims *d, uint64_t seed, mo
     memset(stats, 0, sizeof *stats);
     for (size_t i = 0; i < list.n; i++) {
         tensor_spec *t = &list.items[i];
-        int64_t numel = shape_numel(t->shape);
+        int64_t numel = tensor_numel(t->shape);
         t->data = malloc((size_t)numel * sizeof(float));
         if (!t->data) {
             errbuf_printf(err, errlen, "out of memory for tensor %s (%lld bytes)", t->name,
