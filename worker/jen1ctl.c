@@ -63,16 +63,16 @@ static void print_json(json_t *doc)
     free(s);
 }
 
-static void random_id(char *out, size_t len)
+/* "job-" and 24 random hex digits. */
+static void random_id(char out[29])
 {
     unsigned char raw[12];
     if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) {
         unsigned long long t = (unsigned long long)time(NULL) ^ ((unsigned long long)getpid() << 32);
         memcpy(raw, &t, sizeof t);
     }
-    size_t n = 0;
-    n += (size_t)snprintf(out, len, "job-");
-    for (size_t i = 0; i < sizeof raw && n + 2 < len; i++) n += (size_t)snprintf(out + n, len - n, "%02x", raw[i]);
+    memcpy(out, "job-", 4);
+    hex_encode(raw, sizeof raw, out + 4);
 }
 
 /* ---- enqueue ------------------------------------------------------------------- */
@@ -155,8 +155,8 @@ static int cmd_enqueue(ctl *c, int argc, char **argv)
         job = parsed;
     }
     if (!json_object_get(job, "id")) {
-        char id[64];
-        random_id(id, sizeof id);
+        char id[29];
+        random_id(id);
         json_object_set_new(job, "id", json_string(id));
     }
     char *payload = json_dumps(job, JSON_COMPACT);
