@@ -39,15 +39,7 @@ static const char *dtype_descr(npy_dtype dtype)
 
 int64_t npy_numel(const npy_array *a)
 {
-    int64_t n;
-    return shape_numel(a->shape, a->ndim, &n) == 0 ? n : -1;
-}
-
-/* numel * element size, or -1 when it overflows. */
-static int64_t data_bytes(const npy_array *a)
-{
-    int64_t n;
-    return shape_bytes(a->shape, a->ndim, element_size(a->dtype), &n) == 0 ? n : -1;
+    return shape_numel(a->shape, a->ndim);
 }
 
 /* ------------------------------------------------------ the header dict */
@@ -308,7 +300,7 @@ int npy_read(const char *path, npy_array *out, char *err, size_t errlen)
         errbuf_printf(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
         goto fail;
     }
-    int64_t nbytes = data_bytes(&a);
+    int64_t nbytes = shape_bytes(a.shape, a.ndim, element_size(a.dtype));
     if (nbytes < 0) {
         errbuf_printf(err, errlen, "%s: shape is too large (size overflows)", path);
         goto fail;
@@ -383,7 +375,7 @@ int npy_write(const char *path, const npy_array *a, char *err, size_t errlen)
             return -1;
         }
     }
-    int64_t nbytes = data_bytes(a);
+    int64_t nbytes = shape_bytes(a->shape, a->ndim, element_size(a->dtype));
     if (nbytes < 0 || (nbytes > 0 && !a->data)) {
         errbuf_printf(err, errlen, "%s: %s", path, nbytes < 0 ? "shape is too large" : "no data");
         return -1;

@@ -49,12 +49,12 @@ void hex_encode(const void *bytes, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-int shape_numel(const int64_t *shape, int ndim, int64_t *out)
+int64_t shape_numel(const int64_t *shape, int ndim)
 {
-    return shape_bytes(shape, ndim, 1, out);
+    return shape_bytes(shape, ndim, 1);
 }
 
-int shape_bytes(const int64_t *shape, int ndim, size_t element_size, int64_t *out)
+int64_t shape_bytes(const int64_t *shape, int ndim, size_t element_size)
 {
     if (element_size > INT64_MAX) return -1;
     int64_t n = (int64_t)element_size;
@@ -62,8 +62,7 @@ int shape_bytes(const int64_t *shape, int ndim, size_t element_size, int64_t *ou
         if (shape[i] < 0 || (shape[i] != 0 && n > INT64_MAX / shape[i])) return -1;
         n *= shape[i];
     }
-    *out = n;
-    return 0;
+    return n;
 }
 
 int path_mkdirs(const char *dir, mode_t mode)

@@ -27,14 +27,14 @@ void sha256_hex(const void *data, size_t len, char out[65]);
 /* n bytes as 2n lowercase hex digits and a NUL (out holds 2n + 1). */
 void hex_encode(const void *bytes, size_t n, char *out);
 
-/* The element count of a tensor shape (ndim dimensions; 1 for ndim 0) into
- * *out. Returns 0, or -1 (and leaves *out alone) when a dimension is
- * negative or the product does not fit in int64. */
-int shape_numel(const int64_t *shape, int ndim, int64_t *out);
+/* The element count of a tensor shape (ndim dimensions; 1 for ndim 0), or
+ * -1 when a dimension is negative or the product does not fit in int64. */
+int64_t shape_numel(const int64_t *shape, int ndim);
 
-/* The same times element_size: the tensor's size in bytes. Every partial
- * product must fit, so a hostile header cannot wrap around to a small size. */
-int shape_bytes(const int64_t *shape, int ndim, size_t element_size, int64_t *out);
+/* The same times element_size: the tensor's size in bytes, or -1. Every
+ * partial product must fit, so a hostile header cannot wrap around to a
+ * small size behind a zero dimension. */
+int64_t shape_bytes(const int64_t *shape, int ndim, size_t element_size);
 
 /* mkdir -p: creates `dir` and every missing folder above it with `mode`.
  * Returns 0 (also when it exists), or -1 with errno set. */

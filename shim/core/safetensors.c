@@ -71,15 +71,7 @@ static int dtype_from_name(const char *name, safetensors_dtype *out)
 
 int64_t safetensors_numel(const safetensors_tensor *tensor)
 {
-    int64_t n;
-    return shape_numel(tensor->shape, tensor->ndim, &n) == 0 ? n : -1;
-}
-
-/* numel * element size in bytes, or -1 when it does not fit in int64. */
-static int64_t byte_size(const safetensors_tensor *t)
-{
-    int64_t n;
-    return shape_bytes(t->shape, t->ndim, safetensors_dtype_size(t->dtype), &n) == 0 ? n : -1;
+    return shape_numel(tensor->shape, tensor->ndim);
 }
 
 /* Formats "[a, b, c]" into buf for messages. */
@@ -169,7 +161,7 @@ static int parse_tensor(parse_ctx *ctx, const char *name, json_t *entry,
         return -1;
 
     char shape_buf[256];
-    int64_t need = byte_size(t);
+    int64_t need = shape_bytes(t->shape, t->ndim, safetensors_dtype_size(t->dtype));
     if (need < 0) {
         errbuf_printf(ctx->err, ctx->errlen, "%s: tensor '%s' shape %s is too large (size overflows)",
                 ctx->label, name, shape_text(t->shape, t->ndim, shape_buf, sizeof shape_buf));
@@ -491,7 +483,7 @@ static int check_tensor_for_writing(const char *path, const safetensors_tensor *
             return -1;
         }
     }
-    int64_t need = byte_size(t);
+    int64_t need = shape_bytes(t->shape, t->ndim, safetensors_dtype_size(t->dtype));
     if (need < 0 || (uint64_t)need != t->nbytes) {
         char shape_buf[256];
         errbuf_printf(err, errlen, "%s: tensor '%s' has %zu bytes but %s %s needs %lld", path, t->name,

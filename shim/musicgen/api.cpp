@@ -235,8 +235,7 @@ void jen1_output_free(jen1_output *out)
 
 int64_t jen1_tensor_numel(const jen1_tensor *t)
 {
-    int64_t n;
-    return shape_numel(t->shape, t->ndim, &n) == 0 ? n : -1;
+    return shape_numel(t->shape, t->ndim);
 }
 
 void jen1_tensor_free(jen1_tensor *t)

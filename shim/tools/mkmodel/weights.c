@@ -67,14 +67,6 @@ static rng rng_for_tensor(uint64_t seed, const char *name)
     return r;
 }
 
-/* The shapes are the tool's own, far from overflowing. */
-static int64_t tensor_numel(shape s)
-{
-    int64_t n = 0;
-    shape_numel(s.dim, s.ndim, &n);
-    return n;
-}
-
 /* ---- Values ----------------------------------------------------------------- */
 
 /* The table transformers' MusicgenSinusoidalPositionalEmbedding computes in
@@ -105,7 +97,7 @@ static void fill_tensor(tensor_list *l, size_t i, uint64_t seed)
 {
     tensor_spec *t = &l->items[i];
     const fill *f = &t->fill;
-    int64_t n = tensor_numel(t->shape);
+    int64_t n = shape_numel(t->shape.dim, t->shape.ndim);
     float *x = t->data;
     rng r = rng_for_tensor(seed, t->name);
     switch (f->kind) {
@@ -127,7 +119,7 @@ static void fill_tensor(tensor_list *l, size_t i, uint64_t seed)
     case FILL_WEIGHT_G: {
         /* g != ||v|| on purpose, so a loader that ignores g is caught */
         const tensor_spec *v = &l->items[f->source];
-        int64_t rows = v->shape.dim[0], row_len = tensor_numel(v->shape) / rows;
+        int64_t rows = v->shape.dim[0], row_len = shape_numel(v->shape.dim, v->shape.ndim) / rows;
         for (int64_t row = 0; row < rows; row++) {
             double sum = 0.0;
             for (int64_t j = 0; j < row_len; j++)
@@ -165,7 +157,7 @@ int weights_write(const char *dir, const model_dims *d, uint64_t seed, model_sta
     memset(stats, 0, sizeof *stats);
     for (size_t i = 0; i < list.n; i++) {
         tensor_spec *t = &list.items[i];
-        int64_t numel = tensor_numel(t->shape);
+        int64_t numel = shape_numel(t->shape.dim, t->shape.ndim);
         t->data = malloc((size_t)numel * sizeof(float));
         if (!t->data) {
             errbuf_printf(err, errlen, "out of memory for tensor %s (%lld bytes)", t->name,
