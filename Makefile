@@ -202,18 +202,19 @@ FUZZ_CFLAGS  := -std=c11 -O1 -g -D_GNU_SOURCE $(WARN) $(addprefix -I,$(INC.tests
 FUZZ_TARGETS ?= job safetensors config spm spm_text http redis_url npy
 
 FUZZ_SPM_SRC          := $(wildcard shim/tokenizer/spm/*.c) common/errbuf.c
-FUZZ_SRC_job          := common/job.c common/text.c common/audio.c
+FUZZ_SRC_job          := common/job.c common/text.c common/audio.c common/buf.c
 FUZZ_LIBS_job         := -ljansson -lsndfile -lm
-FUZZ_SRC_safetensors  := shim/core/safetensors.c common/errbuf.c
-FUZZ_LIBS_safetensors := -ljansson
+FUZZ_SRC_safetensors  := shim/core/safetensors.c common/errbuf.c common/util.c
+FUZZ_LIBS_safetensors := -ljansson -lcrypto
 FUZZ_SRC_config       := shim/core/model_config.c common/errbuf.c
 FUZZ_LIBS_config      := -ljansson -lm
 FUZZ_SRC_spm          := $(FUZZ_SPM_SRC)
 FUZZ_SRC_spm_text     := $(FUZZ_SPM_SRC)
-FUZZ_SRC_http         := worker/http.c common/log.c
-FUZZ_LIBS_http        := -levent -ljansson -lm
+FUZZ_SRC_http         := worker/http.c common/log.c common/buf.c common/util.c
+FUZZ_LIBS_http        := -levent -ljansson -lm -lcrypto
 FUZZ_SRC_redis_url    := common/queue/redis_url.c
-FUZZ_SRC_npy          := common/npy.c common/errbuf.c
+FUZZ_SRC_npy          := common/npy.c common/errbuf.c common/util.c
+FUZZ_LIBS_npy         := -lcrypto
 
 define FUZZ_RULE
 $(FUZZ_BUILD)/fuzz_$(1): tests/fuzz/fuzz_$(1).c tests/fuzz/fuzz.h $(FUZZ_SRC_$(1)) \

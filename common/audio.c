@@ -2,49 +2,47 @@
  * virtual I/O into a growing buffer. */
 #include "audio.h"
 
+#include "buf.h"
+
 #include <sndfile.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+static const struct {
+    const char *name, *mime;
+    int sf_format;
+} formats[] = {
+    [AUDIO_WAV] = {"wav", "audio/wav", SF_FORMAT_WAV | SF_FORMAT_PCM_16},
+    [AUDIO_FLAC] = {"flac", "audio/flac", SF_FORMAT_FLAC | SF_FORMAT_PCM_16},
+    [AUDIO_OGG] = {"ogg", "audio/ogg", SF_FORMAT_OGG | SF_FORMAT_VORBIS},
+};
+#define N_FORMATS (sizeof formats / sizeof formats[0])
+
 int audio_format_parse(const char *name, audio_format *out)
 {
-    if (!name) return -1;
-    if (strcmp(name, "wav") == 0) *out = AUDIO_WAV;
-    else if (strcmp(name, "flac") == 0) *out = AUDIO_FLAC;
-    else if (strcmp(name, "ogg") == 0) *out = AUDIO_OGG;
-    else return -1;
-    return 0;
+    for (size_t i = 0; name && i < N_FORMATS; i++) {
+        if (strcmp(name, formats[i].name) == 0) {
+            *out = (audio_format)i;
+            return 0;
+        }
+    }
+    return -1;
 }
 
 const char *audio_format_name(audio_format format)
 {
-    switch (format) {
-    case AUDIO_WAV: return "wav";
-    case AUDIO_FLAC: return "flac";
-    case AUDIO_OGG: return "ogg";
-    }
-    return "?";
+    return (size_t)format < N_FORMATS ? formats[format].name : "?";
 }
 
 const char *audio_format_mime(audio_format format)
 {
-    switch (format) {
-    case AUDIO_WAV: return "audio/wav";
-    case AUDIO_FLAC: return "audio/flac";
-    case AUDIO_OGG: return "audio/ogg";
-    }
-    return "application/octet-stream";
+    return (size_t)format < N_FORMATS ? formats[format].mime : "application/octet-stream";
 }
 
 static int sf_format_of(audio_format format)
 {
-    switch (format) {
-    case AUDIO_WAV: return SF_FORMAT_WAV | SF_FORMAT_PCM_16;
-    case AUDIO_FLAC: return SF_FORMAT_FLAC | SF_FORMAT_PCM_16;
-    case AUDIO_OGG: return SF_FORMAT_OGG | SF_FORMAT_VORBIS;
-    }
-    return 0;
+    return (size_t)format < N_FORMATS ? formats[format].sf_format : 0;
 }
 
 /* Writes every sample, clipping, then closes. */
@@ -87,19 +85,20 @@ int audio_write_file(const char *path, const float *samples, int64_t n, int rate
     return write_all(sf, samples, n, err, errlen);
 }
 
+/* The encoder's output file in memory: libsndfile seeks back to patch
+ * headers, so writes land at `pos`, and a write past the end leaves zeros. */
 typedef struct {
-    unsigned char *data;
-    sf_count_t len, cap, pos;
-    int failed;
-} membuf;
+    buf bytes;
+    sf_count_t pos;
+} memfile;
 
-static sf_count_t mem_length(void *user) { return ((membuf *)user)->len; }
-static sf_count_t mem_tell(void *user) { return ((membuf *)user)->pos; }
+static sf_count_t mem_length(void *user) { return (sf_count_t)((memfile *)user)->bytes.len; }
+static sf_count_t mem_tell(void *user) { return ((memfile *)user)->pos; }
 
 static sf_count_t mem_seek(sf_count_t offset, int whence, void *user)
 {
-    membuf *m = user;
-    sf_count_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? m->pos : m->len;
+    memfile *m = user;
+    sf_count_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? m->pos : (sf_count_t)m->bytes.len;
     if (base + offset < 0) return -1;
     m->pos = base + offset;
     return m->pos;
@@ -107,32 +106,22 @@ static sf_count_t mem_seek(sf_count_t offset, int whence, void *user)
 
 static sf_count_t mem_read(void *ptr, sf_count_t count, void *user)
 {
-    membuf *m = user;
-    sf_count_t avail = m->pos < m->len ? m->len - m->pos : 0;
+    memfile *m = user;
+    sf_count_t len = (sf_count_t)m->bytes.len;
+    sf_count_t avail = m->pos < len ? len - m->pos : 0;
     if (count > avail) count = avail;
-    memcpy(ptr, m->data + m->pos, (size_t)count);
+    if (count > 0) memcpy(ptr, m->bytes.data + m->pos, (size_t)count);
     m->pos += count;
     return count;
 }
 
 static sf_count_t mem_write(const void *ptr, sf_count_t count, void *user)
 {
-    membuf *m = user;
-    if (m->pos + count > m->cap) {
-        sf_count_t cap = m->cap ? m->cap : 65536;
-        while (cap < m->pos + count) cap *= 2;
-        unsigned char *grown = realloc(m->data, (size_t)cap);
-        if (!grown) {
-            m->failed = 1;
-            return 0;
-        }
-        memset(grown + m->cap, 0, (size_t)(cap - m->cap));
-        m->data = grown;
-        m->cap = cap;
-    }
-    memcpy(m->data + m->pos, ptr, (size_t)count);
+    memfile *m = user;
+    if (count <= 0) return 0;
+    if (buf_grow_zero(&m->bytes, (size_t)(m->pos + count)) != 0) return 0;
+    memcpy(m->bytes.data + m->pos, ptr, (size_t)count);
     m->pos += count;
-    if (m->pos > m->len) m->len = m->pos;
     return count;
 }
 
@@ -143,21 +132,24 @@ int audio_encode(const float *samples, int64_t n, int rate, audio_format format,
     *out_len = 0;
     if (check_args(samples, n, rate, err, errlen) != 0) return -1;
     SF_VIRTUAL_IO io = {mem_length, mem_seek, mem_read, mem_write, mem_tell};
-    membuf m = {0};
+    memfile m = {BUF_INIT, 0};
     SF_INFO info = {.samplerate = rate, .channels = 1, .format = sf_format_of(format)};
     SNDFILE *sf = sf_open_virtual(&io, SFM_WRITE, &info, &m);
     if (!sf) {
         snprintf(err, errlen, "audio: cannot start a %s encoder at %d Hz: %s", audio_format_name(format), rate,
                  sf_strerror(NULL));
-        free(m.data);
+        buf_free(&m.bytes);
         return -1;
     }
-    if (write_all(sf, samples, n, err, errlen) != 0 || m.failed) {
-        if (m.failed) snprintf(err, errlen, "audio: out of memory while encoding");
-        free(m.data);
+    if (write_all(sf, samples, n, err, errlen) != 0 || buf_failed(&m.bytes)) {
+        if (buf_failed(&m.bytes)) snprintf(err, errlen, "audio: out of memory while encoding");
+        buf_free(&m.bytes);
         return -1;
     }
-    *out = m.data;
-    *out_len = (size_t)m.len;
+    *out = (unsigned char *)buf_detach(&m.bytes, out_len);
+    if (!*out) {
+        snprintf(err, errlen, "audio: out of memory while encoding");
+        return -1;
+    }
     return 0;
 }

@@ -39,6 +39,22 @@ int buf_puts(buf *b, const char *s) { return buf_append(b, s, strlen(s)); }
 
 int buf_putc(buf *b, char c) { return buf_append(b, &c, 1); }
 
+int buf_grow_zero(buf *b, size_t len)
+{
+    if (len <= b->len) return b->failed ? -1 : 0;
+    if (buf_reserve(b, len - b->len) != 0) return -1;
+    memset(b->data + b->len, 0, len - b->len + 1);
+    b->len = len;
+    return 0;
+}
+
+void buf_truncate(buf *b, size_t len)
+{
+    if (len >= b->len) return;
+    b->len = len;
+    b->data[len] = '\0';
+}
+
 int buf_vprintf(buf *b, const char *fmt, va_list ap)
 {
     if (b->failed) return -1;

@@ -34,7 +34,9 @@ typedef struct buf {
 #define BUF_INIT {NULL, 0, 0, false}
 
 /* Makes room for `extra` more bytes (and the NUL). Returns 0, or -1 (and
- * marks the buffer failed) when memory runs out. */
+ * marks the buffer failed) when memory runs out. A writer that fills
+ * data + len itself (fread, an encoder) then adds what it wrote to len and
+ * keeps data[len] a NUL. */
 int buf_reserve(buf *b, size_t extra);
 
 /* Appends n bytes / a NUL-terminated string / one byte. Return 0 or -1. */
@@ -45,6 +47,14 @@ int buf_putc(buf *b, char c);
 /* Appends printf-formatted text. Returns 0 or -1. */
 int buf_printf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_vprintf(buf *b, const char *fmt, va_list ap);
+
+/* Grows the buffer to `len` bytes, the new ones zero (a writer that seeks
+ * past the end leaves a zero-filled gap, as a file does); no-op when it is
+ * that long already. Returns 0 or -1. */
+int buf_grow_zero(buf *b, size_t len);
+
+/* Shortens the buffer to `len` bytes; no-op when it is that short already. */
+void buf_truncate(buf *b, size_t len);
 
 /* Whether an allocation failed since the buffer was made or reset. */
 static inline bool buf_failed(const buf *b) { return b->failed; }

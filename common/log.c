@@ -1,6 +1,9 @@
 /* log.c - JSON-lines logging; see log.h. */
 #include "log.h"
 
+#include "buf.h"
+#include "util.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -80,35 +83,6 @@ void log_clear_secrets(void)
 
 /* ---- Building one line --------------------------------------------------- */
 
-struct line {
-    char *p;
-    size_t len, cap;
-    bool oom;
-};
-
-static void put(struct line *l, const char *s, size_t n)
-{
-    if (l->oom)
-        return;
-    if (l->len + n + 1 > l->cap) {
-        size_t cap = l->cap ? l->cap : 512;
-        while (cap < l->len + n + 1)
-            cap *= 2;
-        char *p = realloc(l->p, cap);
-        if (!p) {
-            l->oom = true;
-            return;
-        }
-        l->p = p;
-        l->cap = cap;
-    }
-    memcpy(l->p + l->len, s, n);
-    l->len += n;
-    l->p[l->len] = '\0';
-}
-
-static void puts_(struct line *l, const char *s) { put(l, s, strlen(s)); }
-
 /* The length of the secret that starts at s (n bytes left), or 0. */
 static size_t secret_at(const char *s, size_t n)
 {
@@ -150,7 +124,7 @@ static size_t utf8_sequence(const unsigned char *s, size_t n)
 }
 
 /* Appends s as the inside of a JSON string: secrets masked, then escaped. */
-static void put_escaped(struct line *l, const char *s)
+static void put_escaped(buf *l, const char *s)
 {
     size_t n = strlen(s);
     bool truncated = n > MAX_VALUE_BYTES;
@@ -160,65 +134,63 @@ static void put_escaped(struct line *l, const char *s)
     while (i < n) {
         size_t secret = secret_at(s + i, n - i);
         if (secret) {
-            puts_(l, "***");
+            buf_puts(l, "***");
             i += secret;
             continue;
         }
         unsigned char c = (unsigned char)s[i];
         if (c == '"' || c == '\\') {
             char esc[2] = { '\\', (char)c };
-            put(l, esc, 2);
+            buf_append(l, esc, 2);
         } else if (c == '\n') {
-            puts_(l, "\\n");
+            buf_puts(l, "\\n");
         } else if (c == '\r') {
-            puts_(l, "\\r");
+            buf_puts(l, "\\r");
         } else if (c == '\t') {
-            puts_(l, "\\t");
+            buf_puts(l, "\\t");
         } else if (c < 0x20 || c == 0x7f) {
-            char esc[8];
-            snprintf(esc, sizeof esc, "\\u%04x", c);
-            puts_(l, esc);
+            buf_printf(l, "\\u%04x", c);
         } else {
             size_t seq = utf8_sequence((const unsigned char *)s + i, n - i);
             if (seq) {
-                put(l, s + i, seq);
+                buf_append(l, s + i, seq);
                 i += seq;
                 continue;
             }
-            puts_(l, "\xef\xbf\xbd");
+            buf_puts(l, "\xef\xbf\xbd");
         }
         i++;
     }
     if (truncated)
-        puts_(l, "...(truncated)");
+        buf_puts(l, "...(truncated)");
 }
 
-static void put_key(struct line *l, const char *key)
+static void put_key(buf *l, const char *key)
 {
-    puts_(l, ",\"");
+    buf_puts(l, ",\"");
     put_escaped(l, key);
-    puts_(l, "\":");
+    buf_puts(l, "\":");
 }
 
-static void put_string_field(struct line *l, const char *key, const char *value)
+static void put_string_field(buf *l, const char *key, const char *value)
 {
     put_key(l, key);
-    puts_(l, "\"");
+    buf_puts(l, "\"");
     put_escaped(l, value);
-    puts_(l, "\"");
+    buf_puts(l, "\"");
 }
 
 /* Raw JSON is copied as is, but still never shows a secret. */
-static void put_raw_json(struct line *l, const char *json)
+static void put_raw_json(buf *l, const char *json)
 {
     size_t n = strlen(json);
     for (size_t i = 0; i < n;) {
         size_t secret = secret_at(json + i, n - i);
         if (secret) {
-            puts_(l, "***");
+            buf_puts(l, "***");
             i += secret;
         } else {
-            put(l, json + i, 1);
+            buf_append(l, json + i, 1);
             i++;
         }
     }
@@ -232,7 +204,7 @@ static void format_double(char *buf, size_t len, double v)
         snprintf(buf, len, "%.17g", v);
 }
 
-static void put_field(struct line *l, const struct log_field *f)
+static void put_field(buf *l, const struct log_field *f)
 {
     char num[40];
     switch (f->type) {
@@ -242,25 +214,24 @@ static void put_field(struct line *l, const struct log_field *f)
             return;
         }
         put_key(l, f->key);
-        puts_(l, "null");
+        buf_puts(l, "null");
         return;
     case LOG_FIELD_INT:
         put_key(l, f->key);
-        snprintf(num, sizeof num, "%" PRId64, f->i);
-        puts_(l, num);
+        buf_printf(l, "%" PRId64, f->i);
         return;
     case LOG_FIELD_NUM:
         put_key(l, f->key);
         if (isfinite(f->num)) {
             format_double(num, sizeof num, f->num);
-            puts_(l, num);
+            buf_puts(l, num);
         } else {
-            puts_(l, "null");
+            buf_puts(l, "null");
         }
         return;
     case LOG_FIELD_BOOL:
         put_key(l, f->key);
-        puts_(l, f->i ? "true" : "false");
+        buf_puts(l, f->i ? "true" : "false");
         return;
     case LOG_FIELD_JSON:
         put_key(l, f->key);
@@ -269,17 +240,14 @@ static void put_field(struct line *l, const struct log_field *f)
     }
 }
 
-static void put_timestamp(struct line *l)
+static void put_timestamp(buf *l)
 {
-    struct timespec ts;
+    int64_t now_ms = clock_unix_ms();
+    time_t seconds = (time_t)(now_ms / 1000);
     struct tm tm;
-    char buf[128]; /* 40 is enough for any real date; gcc counts the int's full range */
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    snprintf(buf, sizeof buf, "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\"",
-             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-             (long)(ts.tv_nsec / 1000000));
-    puts_(l, buf);
+    gmtime_r(&seconds, &tm);
+    buf_printf(l, "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\"", tm.tm_year + 1900,
+               tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(now_ms % 1000));
 }
 
 static void write_all(const char *p, size_t n)
@@ -299,7 +267,7 @@ void log_fields(enum log_level level, const char *msg, const struct log_field *f
 {
     if (!log_enabled(level))
         return;
-    struct line l = { 0 };
+    buf l = BUF_INIT;
     put_timestamp(&l);
     put_string_field(&l, "level", log_level_name(level));
     put_string_field(&l, "msg", msg ? msg : "");
@@ -309,42 +277,27 @@ void log_fields(enum log_level level, const char *msg, const struct log_field *f
         put_string_field(&l, "job", job_id);
     for (const struct log_field *f = fields; f && f->key; f++)
         put_field(&l, f);
-    puts_(&l, "}\n");
-    if (l.oom) {
+    buf_puts(&l, "}\n");
+    if (buf_failed(&l)) {
         static const char fallback[] =
             "{\"level\":\"error\",\"msg\":\"out of memory while formatting a log line\"}\n";
         write_all(fallback, sizeof fallback - 1);
     } else {
-        write_all(l.p, l.len);
+        write_all(l.data, l.len);
     }
-    free(l.p);
+    buf_free(&l);
 }
 
 void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 {
     if (!log_enabled(level))
         return;
-    char small[512];
-    va_list copy;
-    va_copy(copy, ap);
-    int n = vsnprintf(small, sizeof small, fmt, copy);
-    va_end(copy);
-    if (n < 0) {
-        log_fields(level, fmt, NULL);
-        return;
-    }
-    if ((size_t)n < sizeof small) {
-        log_fields(level, small, NULL);
-        return;
-    }
-    char *big = malloc((size_t)n + 1);
-    if (!big) {
-        log_fields(level, small, NULL);
-        return;
-    }
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    log_fields(level, big, NULL);
-    free(big);
+    buf msg = BUF_INIT;
+    if (buf_vprintf(&msg, fmt, ap) != 0)
+        log_fields(level, fmt, NULL); /* out of memory or a bad format: say what we can */
+    else
+        log_fields(level, msg.data, NULL);
+    buf_free(&msg);
 }
 
 void log_msg(enum log_level level, const char *fmt, ...)

@@ -2,8 +2,10 @@
  * (u16 in 1.0, u32 in 2.0/3.0), a Python dict literal
  * {'descr': '<f4', 'fortran_order': False, 'shape': (3, 16), } padded with
  * spaces and a newline, then the raw C-order data. */
-#include "errbuf.h"
 #include "npy.h"
+
+#include "errbuf.h"
+#include "util.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -37,22 +39,7 @@ static const char *dtype_descr(npy_dtype dtype)
 
 int64_t npy_numel(const npy_array *a)
 {
-    int64_t n = 1;
-    for (int i = 0; i < a->ndim; i++)
-        n *= a->shape[i];
-    return n;
-}
-
-/* numel * element size, or -1 when it overflows. */
-static int64_t data_bytes(const int64_t *shape, int ndim, size_t elsize)
-{
-    int64_t n = (int64_t)elsize;
-    for (int i = 0; i < ndim; i++) {
-        if (shape[i] != 0 && n > INT64_MAX / shape[i])
-            return -1;
-        n *= shape[i];
-    }
-    return n;
+    return shape_numel(a->shape, a->ndim);
 }
 
 /* ------------------------------------------------------ the header dict */
@@ -313,7 +300,7 @@ int npy_read(const char *path, npy_array *out, char *err, size_t errlen)
         errbuf_printf(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
         goto fail;
     }
-    int64_t nbytes = data_bytes(a.shape, a.ndim, element_size(a.dtype));
+    int64_t nbytes = shape_bytes(a.shape, a.ndim, element_size(a.dtype));
     if (nbytes < 0) {
         errbuf_printf(err, errlen, "%s: shape is too large (size overflows)", path);
         goto fail;
@@ -388,7 +375,7 @@ int npy_write(const char *path, const npy_array *a, char *err, size_t errlen)
             return -1;
         }
     }
-    int64_t nbytes = data_bytes(a->shape, a->ndim, element_size(a->dtype));
+    int64_t nbytes = shape_bytes(a->shape, a->ndim, element_size(a->dtype));
     if (nbytes < 0 || (nbytes > 0 && !a->data)) {
         errbuf_printf(err, errlen, "%s: %s", path, nbytes < 0 ? "shape is too large" : "no data");
         return -1;

@@ -18,6 +18,7 @@ typedef struct npy_array {
     void *data;   /* malloc'd, numel * 4 or 8 bytes */
 } npy_array;
 
+/* The element count (1 for ndim 0); -1 for a negative or overflowing shape. */
 int64_t npy_numel(const npy_array *a);
 
 /* Reads `path`. Returns 0, or -1 with a message (wrong magic, unsupported

@@ -16,6 +16,13 @@ double clock_monotonic_s(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+int64_t clock_monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int64_t clock_unix_ms(void)
 {
     struct timespec ts;
@@ -25,15 +32,37 @@ int64_t clock_unix_ms(void)
 
 void sha256_hex(const void *data, size_t len, char out[65])
 {
-    static const char digits[] = "0123456789abcdef";
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
     EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
-    for (unsigned i = 0; i < 32; i++) {
-        out[2 * i] = digits[md[i] >> 4];
-        out[2 * i + 1] = digits[md[i] & 15];
+    hex_encode(md, 32, out);
+}
+
+void hex_encode(const void *bytes, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    const unsigned char *b = bytes;
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[b[i] >> 4];
+        out[2 * i + 1] = digits[b[i] & 15];
     }
-    out[64] = '\0';
+    out[2 * n] = '\0';
+}
+
+int64_t shape_numel(const int64_t *shape, int ndim)
+{
+    return shape_bytes(shape, ndim, 1);
+}
+
+int64_t shape_bytes(const int64_t *shape, int ndim, size_t element_size)
+{
+    if (element_size > INT64_MAX) return -1;
+    int64_t n = (int64_t)element_size;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 0 || (shape[i] != 0 && n > INT64_MAX / shape[i])) return -1;
+        n *= shape[i];
+    }
+    return n;
 }
 
 int path_mkdirs(const char *dir, mode_t mode)

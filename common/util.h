@@ -14,11 +14,27 @@ extern "C" {
 /* Seconds on the monotonic clock: for durations and deadlines. */
 double clock_monotonic_s(void);
 
+/* The same clock in whole milliseconds: for deadlines kept as integers
+ * (timer intervals, poll budgets). */
+int64_t clock_monotonic_ms(void);
+
 /* Milliseconds since the Unix epoch (the wall clock): for timestamps. */
 int64_t clock_unix_ms(void);
 
 /* SHA-256 of data as 64 lowercase hex digits and a NUL. */
 void sha256_hex(const void *data, size_t len, char out[65]);
+
+/* n bytes as 2n lowercase hex digits and a NUL (out holds 2n + 1). */
+void hex_encode(const void *bytes, size_t n, char *out);
+
+/* The element count of a tensor shape (ndim dimensions; 1 for ndim 0), or
+ * -1 when a dimension is negative or the product does not fit in int64. */
+int64_t shape_numel(const int64_t *shape, int ndim);
+
+/* The same times element_size: the tensor's size in bytes, or -1. Every
+ * partial product must fit, so a hostile header cannot wrap around to a
+ * small size behind a zero dimension. */
+int64_t shape_bytes(const int64_t *shape, int ndim, size_t element_size);
 
 /* mkdir -p: creates `dir` and every missing folder above it with `mode`.
  * Returns 0 (also when it exists), or -1 with errno set. */

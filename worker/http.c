@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
+#include "util.h"
 #include "log.h"
 
 enum {
@@ -56,13 +58,6 @@ struct http_server {
     int poll_ms, max_waiters, n_waiters, port;
     struct waiter *waiters;
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static const char *method_name(enum evhttp_cmd_type m)
 {
@@ -250,15 +245,11 @@ static char *insert_id(const char *body, size_t len, const char *id, bool empty_
 {
     const char *brace = memchr(body, '{', len);
     size_t head = (size_t)(brace - body) + 1;
-    size_t extra = strlen("\"id\":\"\",") + strlen(id);
-    char *out = malloc(len + extra + 1);
-    if (!out)
-        return NULL;
-    int n = sprintf(out, "%.*s\"id\":\"%s\"%s", (int)head, body, id, empty_object ? "" : ",");
-    memcpy(out + n, body + head, len - head);
-    *out_len = (size_t)n + len - head;
-    out[*out_len] = '\0';
-    return out;
+    buf out = BUF_INIT;
+    buf_append(&out, body, head);
+    buf_printf(&out, "\"id\":\"%s\"%s", id, empty_object ? "" : ",");
+    buf_append(&out, body + head, len - head);
+    return buf_detach(&out, out_len);
 }
 
 /* ---- Waiting for a job ------------------------------------------------------------- */
@@ -298,7 +289,7 @@ static void waiter_check(struct waiter *w)
     struct http_server *s = w->server;
     char *status = NULL, *result = NULL;
     enum http_job_state state = s->backend.job_status(s->backend.ctx, w->id, &status, &result);
-    int64_t left = w->deadline_ms - now_ms();
+    int64_t left = w->deadline_ms - clock_monotonic_ms();
     if (state == HTTP_JOB_SUCCEEDED && result) {
         waiter_finish(w, 200, result);
     } else if ((state == HTTP_JOB_SUCCEEDED || state == HTTP_JOB_FAILED ||
@@ -374,7 +365,7 @@ static void start_waiting(struct http_server *s, struct evhttp_request *req, con
     w->server = s;
     w->req = req;
     w->conn = evhttp_request_get_connection(req);
-    w->deadline_ms = now_ms() + (int64_t)wait_s * 1000;
+    w->deadline_ms = clock_monotonic_ms() + (int64_t)wait_s * 1000;
     snprintf(w->id, sizeof w->id, "%s", id);
     w->next = s->waiters;
     if (s->waiters)

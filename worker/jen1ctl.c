@@ -15,8 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "job.h"
 #include "queue.h"
+#include "util.h"
 
 enum { EXIT_JOB_FAILED = 1, EXIT_USAGE = 2, EXIT_REDIS = 3, EXIT_TIMEOUT = 4 };
 
@@ -61,40 +63,34 @@ static void print_json(json_t *doc)
     free(s);
 }
 
-static void random_id(char *out, size_t len)
+/* "job-" and 24 random hex digits. */
+static void random_id(char out[29])
 {
     unsigned char raw[12];
     if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) {
         unsigned long long t = (unsigned long long)time(NULL) ^ ((unsigned long long)getpid() << 32);
         memcpy(raw, &t, sizeof t);
     }
-    size_t n = 0;
-    n += (size_t)snprintf(out, len, "job-");
-    for (size_t i = 0; i < sizeof raw && n + 2 < len; i++) n += (size_t)snprintf(out + n, len - n, "%02x", raw[i]);
+    memcpy(out, "job-", 4);
+    hex_encode(raw, sizeof raw, out + 4);
 }
 
 /* ---- enqueue ------------------------------------------------------------------- */
 
+/* All of stdin, up to 16 MiB (a job is a few KB); NULL when memory runs out. */
 static char *read_stdin(void)
 {
-    size_t cap = 65536, len = 0;
-    char *buf = malloc(cap + 1);
-    size_t got;
-    while (buf && (got = fread(buf + len, 1, cap - len, stdin)) > 0) {
-        len += got;
-        if (len == cap) {
-            if (cap >= 16u << 20) break;
-            cap *= 2;
-            char *grown = realloc(buf, cap + 1);
-            if (!grown) {
-                free(buf);
-                return NULL;
-            }
-            buf = grown;
-        }
-    }
-    if (buf) buf[len] = '\0';
-    return buf;
+    enum { LIMIT = 16 << 20, CHUNK = 65536 };
+    buf in = BUF_INIT;
+    size_t got = 0;
+    do {
+        size_t want = LIMIT - in.len < CHUNK ? LIMIT - in.len : CHUNK;
+        if (buf_reserve(&in, want) != 0) break;
+        got = fread(in.data + in.len, 1, want, stdin);
+        in.len += got;
+        in.data[in.len] = '\0';
+    } while (got > 0 && in.len < LIMIT);
+    return buf_detach(&in, NULL);
 }
 
 static int cmd_enqueue(ctl *c, int argc, char **argv)
@@ -159,8 +155,8 @@ static int cmd_enqueue(ctl *c, int argc, char **argv)
         job = parsed;
     }
     if (!json_object_get(job, "id")) {
-        char id[64];
-        random_id(id, sizeof id);
+        char id[29];
+        random_id(id);
         json_object_set_new(job, "id", json_string(id));
     }
     char *payload = json_dumps(job, JSON_COMPACT);
@@ -256,8 +252,7 @@ static int ended(const char *status)
 
 static int cmd_wait(ctl *c, const char *id, double timeout_s)
 {
-    struct timespec start, now;
-    clock_gettime(CLOCK_MONOTONIC, &start);
+    double start = clock_monotonic_s();
     char err[512];
     for (;;) {
         json_t *job = NULL;
@@ -272,8 +267,7 @@ static int cmd_wait(ctl *c, const char *id, double timeout_s)
             return code;
         }
         json_decref(job);
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        if ((double)(now.tv_sec - start.tv_sec) + (now.tv_nsec - start.tv_nsec) * 1e-9 > timeout_s) {
+        if (clock_monotonic_s() - start > timeout_s) {
             fprintf(stderr, "jen1ctl: %s did not end within %.0f s\n", id, timeout_s);
             return EXIT_TIMEOUT;
         }

@@ -9,7 +9,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -17,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+
+#include "buf.h"
 
 /* Cells must be lock-free to be shared between processes. */
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");
@@ -104,25 +105,28 @@ static bool valid_name(const char *s, bool colon_ok)
     return true;
 }
 
-/* `name="value"` with \, " and newline escaped as the format requires. */
-static char *format_label(const char *name, const char *value)
+/* Appends text with \ and newline escaped, and " too inside a label value,
+ * as the exposition format requires. */
+static void put_escaped(buf *t, const char *text, bool in_label)
 {
-    size_t n = strlen(name) + 2 * strlen(value) + 4;
-    char *out = malloc(n), *p = out;
-    if (!out)
-        return NULL;
-    p += sprintf(p, "%s=\"", name);
-    for (const char *v = value; *v; v++) {
-        if (*v == '\\' || *v == '"' || *v == '\n') {
-            *p++ = '\\';
-            *p++ = *v == '\n' ? 'n' : *v;
+    for (const char *p = text; *p; p++) {
+        if (*p == '\\' || *p == '\n' || (in_label && *p == '"')) {
+            buf_putc(t, '\\');
+            buf_putc(t, *p == '\n' ? 'n' : *p);
         } else {
-            *p++ = *v;
+            buf_putc(t, *p);
         }
     }
-    *p++ = '"';
-    *p = '\0';
-    return out;
+}
+
+/* `name="value"`, malloc'd. */
+static char *format_label(const char *name, const char *value)
+{
+    buf b = BUF_INIT;
+    buf_printf(&b, "%s=\"", name);
+    put_escaped(&b, value, true);
+    buf_putc(&b, '"');
+    return buf_detach(&b, NULL);
 }
 
 static int find_or_add_family(struct metrics *m, const char *name, const char *help,
@@ -338,42 +342,6 @@ void metrics_clear_gauges(struct metrics *m, unsigned slot)
 
 /* ---- Rendering ----------------------------------------------------------------- */
 
-struct text {
-    char *p;
-    size_t len, cap;
-    bool oom;
-};
-
-static void text_printf(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void text_printf(struct text *t, const char *fmt, ...)
-{
-    if (t->oom)
-        return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(t->p + t->len, t->cap - t->len, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            t->oom = true;
-            return;
-        }
-        if (t->len + (size_t)n < t->cap) {
-            t->len += (size_t)n;
-            return;
-        }
-        size_t cap = t->cap * 2 + (size_t)n;
-        char *p = realloc(t->p, cap);
-        if (!p) {
-            t->oom = true;
-            return;
-        }
-        t->p = p;
-        t->cap = cap;
-    }
-}
-
 /* Prometheus reads Go's float syntax: the shortest exact decimal, +Inf, -Inf, NaN. */
 static void format_value(char *buf, size_t len, double v)
 {
@@ -388,19 +356,7 @@ static void format_value(char *buf, size_t len, double v)
     }
 }
 
-static void escape_help(struct text *t, const char *help)
-{
-    for (const char *p = help; *p; p++) {
-        if (*p == '\\')
-            text_printf(t, "\\\\");
-        else if (*p == '\n')
-            text_printf(t, "\\n");
-        else
-            text_printf(t, "%c", *p);
-    }
-}
-
-static void render_histogram(struct text *t, const struct metrics *m, const struct family *f,
+static void render_histogram(buf *t, const struct metrics *m, const struct family *f,
                              const struct series *s)
 {
     const char *labels = s->labels ? s->labels : "";
@@ -410,29 +366,25 @@ static void render_histogram(struct text *t, const struct metrics *m, const stru
     for (size_t b = 0; b <= f->n_bounds; b++) {
         cumulative += sum_count(m, s->cell + b);
         format_value(num, sizeof num, b < f->n_bounds ? f->bounds[b] : INFINITY);
-        text_printf(t, "%s_bucket{%s%sle=\"%s\"} %llu\n", f->name, labels, sep, num,
+        buf_printf(t, "%s_bucket{%s%sle=\"%s\"} %llu\n", f->name, labels, sep, num,
                     (unsigned long long)cumulative);
     }
     format_value(num, sizeof num, sum_double(m, s->cell + f->n_bounds + 1));
     const char *open = s->labels ? "{" : "", *close = s->labels ? "}" : "";
-    text_printf(t, "%s_sum%s%s%s %s\n", f->name, open, labels, close, num);
-    text_printf(t, "%s_count%s%s%s %llu\n", f->name, open, labels, close,
+    buf_printf(t, "%s_sum%s%s%s %s\n", f->name, open, labels, close, num);
+    buf_printf(t, "%s_count%s%s%s %llu\n", f->name, open, labels, close,
                 (unsigned long long)cumulative);
 }
 
 char *metrics_render(const struct metrics *m, size_t *len)
 {
     static const char *const type_names[] = { "counter", "gauge", "histogram" };
-    struct text t = { .cap = 4096 };
-    t.p = malloc(t.cap);
-    if (!t.p)
-        return NULL;
-    t.p[0] = '\0';
+    buf t = BUF_INIT;
     for (size_t fi = 0; fi < m->n_families; fi++) {
         const struct family *f = &m->families[fi];
-        text_printf(&t, "# HELP %s ", f->name);
-        escape_help(&t, f->help);
-        text_printf(&t, "\n# TYPE %s %s\n", f->name, type_names[f->type]);
+        buf_printf(&t, "# HELP %s ", f->name);
+        put_escaped(&t, f->help, false);
+        buf_printf(&t, "\n# TYPE %s %s\n", f->name, type_names[f->type]);
         for (size_t si = 0; si < m->n_series; si++) {
             const struct series *s = &m->series[si];
             if (s->family != (int)fi)
@@ -444,18 +396,12 @@ char *metrics_render(const struct metrics *m, size_t *len)
             char num[40];
             format_value(num, sizeof num, sum_double(m, s->cell));
             if (s->labels)
-                text_printf(&t, "%s{%s} %s\n", f->name, s->labels, num);
+                buf_printf(&t, "%s{%s} %s\n", f->name, s->labels, num);
             else
-                text_printf(&t, "%s %s\n", f->name, num);
+                buf_printf(&t, "%s %s\n", f->name, num);
         }
     }
-    if (t.oom) {
-        free(t.p);
-        return NULL;
-    }
-    if (len)
-        *len = t.len;
-    return t.p;
+    return buf_detach(&t, len);
 }
 
 /* ---- jen1's own metrics ----------------------------------------------------- */

@@ -21,9 +21,11 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "errbuf.h"
 #include "blob_backend.h"
+#include "buf.h"
+#include "errbuf.h"
 #include "sigv4.h"
+#include "util.h"
 
 /* Error replies are short XML documents; more is not an S3 error. */
 #define ERROR_BODY_LIMIT (64 * 1024)
@@ -90,13 +92,13 @@ static void mask(char *buf, size_t len, const char *secret)
     }
 }
 
-/* Masks the credentials and the endpoint in buf[0..len). */
-static void mask_settings(const s3_store *s, char *buf, size_t len)
+/* Masks the credentials and the endpoint in text[0..len). */
+static void mask_settings(const s3_store *s, char *text, size_t len)
 {
-    mask(buf, len, s->opt.s3_secret_key);
-    mask(buf, len, s->opt.s3_access_key);
-    mask(buf, len, s->opt.s3_session_token);
-    mask(buf, len, s->authority);
+    mask(text, len, s->opt.s3_secret_key);
+    mask(text, len, s->opt.s3_access_key);
+    mask(text, len, s->opt.s3_session_token);
+    mask(text, len, s->authority);
 }
 
 static void scrub_settings(const s3_store *s, char *err, size_t errlen)
@@ -105,7 +107,7 @@ static void scrub_settings(const s3_store *s, char *err, size_t errlen)
 }
 
 /* The text of <tag>...</tag> in an S3 error document, printable ASCII only. */
-static void xml_field(const unsigned char *body, size_t len, const char *tag, char *out, size_t outlen)
+static void xml_field(const char *body, size_t len, const char *tag, char *out, size_t outlen)
 {
     out[0] = '\0';
     char open[64], close[64];
@@ -114,7 +116,7 @@ static void xml_field(const unsigned char *body, size_t len, const char *tag, ch
     const char *start = memmem(body, len, open, strlen(open));
     if (!start) return;
     start += strlen(open);
-    const char *end = memmem(start, len - (size_t)(start - (const char *)body), close, strlen(close));
+    const char *end = memmem(start, len - (size_t)(start - body), close, strlen(close));
     if (!end) return;
     size_t n = 0;
     for (const char *p = start; p < end && n + 1 < outlen; p++)
@@ -132,17 +134,17 @@ typedef struct upload {
 typedef struct reply {
     long status;
     char etag[128];
-    unsigned char *body;
-    size_t len, cap, limit;
+    buf body;
+    size_t limit;
     int too_large;
 } reply;
 
-static size_t read_body(char *buf, size_t size, size_t nitems, void *userdata)
+static size_t read_body(char *dest, size_t size, size_t nitems, void *userdata)
 {
     upload *u = userdata;
     size_t n = size * nitems, left = u->len - u->off;
     if (n > left) n = left;
-    memcpy(buf, u->data + u->off, n);
+    memcpy(dest, u->data + u->off, n);
     u->off += n;
     return n;
 }
@@ -160,21 +162,11 @@ static size_t write_body(char *data, size_t size, size_t nmemb, void *userdata)
 {
     reply *r = userdata;
     size_t n = size * nmemb;
-    if (r->len + n > r->limit) {
+    if (r->body.len + n > r->limit) {
         r->too_large = 1;
         return 0;
     }
-    if (r->len + n > r->cap) {
-        size_t cap = r->cap ? r->cap : 4096;
-        while (cap < r->len + n) cap *= 2;
-        unsigned char *grown = realloc(r->body, cap);
-        if (!grown) return 0;
-        r->body = grown;
-        r->cap = cap;
-    }
-    memcpy(r->body + r->len, data, n);
-    r->len += n;
-    return n;
+    return buf_append(&r->body, data, n) == 0 ? n : 0;
 }
 
 static size_t read_header(char *line, size_t size, size_t nitems, void *userdata)
@@ -202,7 +194,7 @@ static void md5_hex(const void *data, size_t len, char hex[33])
 {
     unsigned char d[16];
     md5(data, len, d);
-    for (int i = 0; i < 16; i++) sprintf(hex + 2 * i, "%02x", d[i]);
+    hex_encode(d, 16, hex);
 }
 
 /* "prefix/key" or "key" (malloc'd). */
@@ -299,7 +291,7 @@ static blob_status prepare(const s3_store *s, const char *method, const char *ke
     free(name);
 
     sigv4_amz_date(time(NULL), p->amz_date);
-    sigv4_sha256_hex(body, len, p->payload_sha256);
+    sha256_hex(body, len, p->payload_sha256);
     size_t n = 0;
     p->headers[n++] = (sigv4_pair){"Host", p->host};
     p->headers[n++] = (sigv4_pair){"X-Amz-Date", p->amz_date};
@@ -415,10 +407,10 @@ static blob_status send_request(s3_store *s, const char *method, const char *key
 static blob_status http_failure(const s3_store *s, reply *r, const char *method, const char *where,
                                 char *err, size_t errlen)
 {
-    mask_settings(s, (char *)r->body, r->len);
+    mask_settings(s, r->body.data, r->body.len);
     char code[64], message[256];
-    xml_field(r->body, r->len, "Code", code, sizeof code);
-    xml_field(r->body, r->len, "Message", message, sizeof message);
+    xml_field(r->body.data, r->body.len, "Code", code, sizeof code);
+    xml_field(r->body.data, r->body.len, "Message", message, sizeof message);
     char detail[340];
     if (code[0])
         snprintf(detail, sizeof detail, " (%s%s%s)", code, message[0] ? ": " : "", message);
@@ -468,7 +460,7 @@ static blob_status s3_put(void *impl, const char *key, const char *where, const 
             st = BLOB_UNAVAILABLE;
         }
     }
-    free(r.body);
+    buf_free(&r.body);
     scrub_settings(s, err, errlen);
     return st;
 }
@@ -481,7 +473,7 @@ static blob_status s3_get(void *impl, const char *key, const char *where, unsign
     blob_status st = send_request(s, "GET", key, where, "", 0, NULL, &r, err, errlen);
     if (st == BLOB_OK && r.status == 404) {
         char code[64];
-        xml_field(r.body, r.len, "Code", code, sizeof code);
+        xml_field(r.body.data, r.body.len, "Code", code, sizeof code);
         if (strcmp(code, "NoSuchBucket") == 0) {
             st = http_failure(s, &r, "GET", where, err, errlen);
         } else {
@@ -492,23 +484,21 @@ static blob_status s3_get(void *impl, const char *key, const char *where, unsign
         st = http_failure(s, &r, "GET", where, err, errlen);
     } else if (st == BLOB_OK) {
         char actual[33];
-        md5_hex(r.body ? (const void *)r.body : "", r.len, actual);
+        md5_hex(r.body.data ? r.body.data : "", r.body.len, actual);
         /* Multipart objects' ETags ("...-3") are not an MD5: only check plain ones. */
         if (strlen(r.etag) == 32 && strcasecmp(r.etag, actual) != 0) {
             errbuf_printf(err, errlen, "S3 GET %s: the body's MD5 %s is not its ETag '%s'", where,
                          actual, r.etag);
             st = BLOB_UNAVAILABLE;
         } else {
-            *data = r.body ? r.body : malloc(1);
-            *len = r.len;
-            r.body = NULL;
+            *data = (unsigned char *)buf_detach(&r.body, len);
             if (!*data) {
                 errbuf_printf(err, errlen, "S3 GET %s: out of memory", where);
                 st = BLOB_UNAVAILABLE;
             }
         }
     }
-    free(r.body);
+    buf_free(&r.body);
     scrub_settings(s, err, errlen);
     return st;
 }
@@ -520,7 +510,7 @@ static blob_status s3_remove(void *impl, const char *key, const char *where, cha
     blob_status st = send_request(s, "DELETE", key, where, "", 0, NULL, &r, err, errlen);
     if (st == BLOB_OK && r.status != 404 && (r.status < 200 || r.status > 299))
         st = http_failure(s, &r, "DELETE", where, err, errlen);
-    free(r.body);
+    buf_free(&r.body);
     scrub_settings(s, err, errlen);
     return st;
 }

@@ -1,8 +1,11 @@
 /* sigv4.c - AWS Signature Version 4 (see sigv4.h). The steps follow AWS's
  * "Create a signed AWS API request" guide: canonical request -> string to
  * sign -> HMAC chain over date, region, service -> hex signature. */
-#include "errbuf.h"
 #include "sigv4.h"
+
+#include "buf.h"
+#include "errbuf.h"
+#include "util.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,73 +18,14 @@
 
 #define AMZ_DATE_LEN 16 /* "20150830T123600Z" */
 
-/* A growable string; `failed` records an allocation failure so that callers
- * check once at the end. */
-typedef struct strbuf {
-    char *data;
-    size_t len, cap;
-    int failed;
-} strbuf;
-
-static void sb_append_n(strbuf *sb, const char *s, size_t n)
-{
-    if (sb->failed) return;
-    if (sb->len + n + 1 > sb->cap) {
-        size_t cap = sb->cap ? sb->cap : 256;
-        while (cap < sb->len + n + 1) cap *= 2;
-        char *grown = realloc(sb->data, cap);
-        if (!grown) {
-            sb->failed = 1;
-            return;
-        }
-        sb->data = grown;
-        sb->cap = cap;
-    }
-    memcpy(sb->data + sb->len, s, n);
-    sb->len += n;
-    sb->data[sb->len] = '\0';
-}
-
-static void sb_append(strbuf *sb, const char *s)
-{
-    sb_append_n(sb, s, strlen(s));
-}
-
-static void sb_append_char(strbuf *sb, char c)
-{
-    sb_append_n(sb, &c, 1);
-}
-
-static void sb_append_encoded(strbuf *sb, const char *s, int keep_slash)
+/* Appends s percent-encoded (sigv4_uri_encode) straight into the buffer's
+ * room. A failed append marks the buffer: the builder checks once, at the end. */
+static void append_encoded(buf *sb, const char *s, int keep_slash)
 {
     size_t need = sigv4_uri_encode(s, keep_slash, NULL, 0);
-    char *enc = malloc(need + 1);
-    if (!enc) {
-        sb->failed = 1;
-        return;
-    }
-    sigv4_uri_encode(s, keep_slash, enc, need + 1);
-    sb_append_n(sb, enc, need);
-    free(enc);
-}
-
-
-static void hex_encode(const unsigned char *bytes, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[bytes[i] >> 4];
-        out[2 * i + 1] = digits[bytes[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
-void sigv4_sha256_hex(const void *data, size_t len, char hex[65])
-{
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    EVP_Digest(data, len, digest, &n, EVP_sha256(), NULL);
-    hex_encode(digest, 32, hex);
+    if (buf_reserve(sb, need) != 0) return;
+    sigv4_uri_encode(s, keep_slash, sb->data + sb->len, need + 1);
+    sb->len += need;
 }
 
 void sigv4_amz_date(time_t t, char out[17])
@@ -143,7 +87,7 @@ static char *encode_dup(const char *s)
 }
 
 /* Parameters are sorted by encoded name, then encoded value. */
-static int append_canonical_query(strbuf *sb, const sigv4_pair *query, size_t n)
+static int append_canonical_query(buf *sb, const sigv4_pair *query, size_t n)
 {
     if (n == 0) return 0;
     encoded_param *params = calloc(n, sizeof *params);
@@ -157,10 +101,10 @@ static int append_canonical_query(strbuf *sb, const sigv4_pair *query, size_t n)
     if (rc == 0) {
         qsort(params, n, sizeof *params, compare_params);
         for (size_t i = 0; i < n; i++) {
-            if (i) sb_append_char(sb, '&');
-            sb_append(sb, params[i].name);
-            sb_append_char(sb, '=');
-            sb_append(sb, params[i].value);
+            if (i) buf_putc(sb, '&');
+            buf_puts(sb, params[i].name);
+            buf_putc(sb, '=');
+            buf_puts(sb, params[i].value);
         }
     }
     for (size_t i = 0; i < n; i++) {
@@ -274,12 +218,12 @@ static const char *find_header(const canonical_header *h, size_t n, const char *
 }
 
 /* "host;x-amz-date" from sorted headers, each name once. */
-static void append_signed_headers(strbuf *sb, const canonical_header *h, size_t n)
+static void append_signed_headers(buf *sb, const canonical_header *h, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         if (i > 0 && strcmp(h[i].name, h[i - 1].name) == 0) continue;
-        if (i > 0) sb_append_char(sb, ';');
-        sb_append(sb, h[i].name);
+        if (i > 0) buf_putc(sb, ';');
+        buf_puts(sb, h[i].name);
     }
 }
 
@@ -329,40 +273,40 @@ static int build_canonical(const sigv4_request *req, canonical *out, char *err, 
     }
     memcpy(out->amz_date, date, AMZ_DATE_LEN + 1);
 
-    strbuf sb = {0}, signed_headers = {0};
-    sb_append(&sb, req->method);
-    sb_append_char(&sb, '\n');
-    sb_append_encoded(&sb, req->path, 1);
-    sb_append_char(&sb, '\n');
-    if (append_canonical_query(&sb, req->query, req->n_query) != 0) sb.failed = 1;
-    sb_append_char(&sb, '\n');
+    buf sb = BUF_INIT, signed_headers = BUF_INIT;
+    buf_puts(&sb, req->method);
+    buf_putc(&sb, '\n');
+    append_encoded(&sb, req->path, 1);
+    buf_putc(&sb, '\n');
+    int query_failed = append_canonical_query(&sb, req->query, req->n_query) != 0;
+    buf_putc(&sb, '\n');
     for (size_t i = 0; i < n; i++) {
         int continues = i > 0 && strcmp(h[i].name, h[i - 1].name) == 0;
         if (continues) {
-            if (!sb.failed) sb.len--; /* drop the previous line's '\n' to add ",value" */
-            sb_append_char(&sb, ',');
+            buf_truncate(&sb, sb.len - 1); /* drop the previous line's '\n' to add ",value" */
+            buf_putc(&sb, ',');
         } else {
-            sb_append(&sb, h[i].name);
-            sb_append_char(&sb, ':');
+            buf_puts(&sb, h[i].name);
+            buf_putc(&sb, ':');
         }
-        sb_append(&sb, h[i].value);
-        sb_append_char(&sb, '\n');
+        buf_puts(&sb, h[i].value);
+        buf_putc(&sb, '\n');
     }
-    sb_append_char(&sb, '\n');
+    buf_putc(&sb, '\n');
     append_signed_headers(&signed_headers, h, n);
-    sb_append(&sb, signed_headers.data ? signed_headers.data : "");
-    sb_append_char(&sb, '\n');
-    sb_append(&sb, req->payload_sha256);
+    buf_append(&sb, signed_headers.data, signed_headers.len);
+    buf_putc(&sb, '\n');
+    buf_puts(&sb, req->payload_sha256);
     free_headers(h, n);
 
-    if (sb.failed || signed_headers.failed) {
-        free(sb.data);
-        free(signed_headers.data);
+    out->request = query_failed ? NULL : buf_detach(&sb, NULL);
+    out->signed_headers = buf_detach(&signed_headers, NULL);
+    if (!out->request || !out->signed_headers) {
+        buf_free(&sb);
+        canonical_free(out);
         errbuf_printf(err, errlen, "sigv4: out of memory");
         return -1;
     }
-    out->request = sb.data;
-    out->signed_headers = signed_headers.data;
     return 0;
 }
 
@@ -401,32 +345,28 @@ static int check_credentials(const sigv4_credentials *cred, char *err, size_t er
 }
 
 /* "20150830/us-east-1/s3/aws4_request" */
-static void append_scope(strbuf *sb, const char *amz_date, const sigv4_credentials *cred)
+static void append_scope(buf *sb, const char *amz_date, const sigv4_credentials *cred)
 {
-    sb_append_n(sb, amz_date, 8);
-    sb_append_char(sb, '/');
-    sb_append(sb, cred->region);
-    sb_append_char(sb, '/');
-    sb_append(sb, cred->service);
-    sb_append(sb, "/aws4_request");
+    buf_append(sb, amz_date, 8);
+    buf_putc(sb, '/');
+    buf_puts(sb, cred->region);
+    buf_putc(sb, '/');
+    buf_puts(sb, cred->service);
+    buf_puts(sb, "/aws4_request");
 }
 
 static char *string_to_sign(const canonical *c, const sigv4_credentials *cred)
 {
     char request_hash[65];
-    sigv4_sha256_hex(c->request, strlen(c->request), request_hash);
-    strbuf sb = {0};
-    sb_append(&sb, "AWS4-HMAC-SHA256\n");
-    sb_append(&sb, c->amz_date);
-    sb_append_char(&sb, '\n');
+    sha256_hex(c->request, strlen(c->request), request_hash);
+    buf sb = BUF_INIT;
+    buf_puts(&sb, "AWS4-HMAC-SHA256\n");
+    buf_puts(&sb, c->amz_date);
+    buf_putc(&sb, '\n');
     append_scope(&sb, c->amz_date, cred);
-    sb_append_char(&sb, '\n');
-    sb_append(&sb, request_hash);
-    if (sb.failed) {
-        free(sb.data);
-        return NULL;
-    }
-    return sb.data;
+    buf_putc(&sb, '\n');
+    buf_puts(&sb, request_hash);
+    return buf_detach(&sb, NULL);
 }
 
 int sigv4_string_to_sign(const sigv4_request *req, const sigv4_credentials *cred, char **out,
@@ -494,19 +434,19 @@ int sigv4_authorization(const sigv4_request *req, const sigv4_credentials *cred,
         return -1;
     }
 
-    strbuf sb = {0};
-    sb_append(&sb, "AWS4-HMAC-SHA256 Credential=");
-    sb_append(&sb, cred->access_key);
-    sb_append_char(&sb, '/');
+    buf sb = BUF_INIT;
+    buf_puts(&sb, "AWS4-HMAC-SHA256 Credential=");
+    buf_puts(&sb, cred->access_key);
+    buf_putc(&sb, '/');
     append_scope(&sb, c.amz_date, cred);
-    sb_append(&sb, ", SignedHeaders=");
-    sb_append(&sb, c.signed_headers);
-    sb_append(&sb, ", Signature=");
-    sb_append(&sb, signature);
+    buf_puts(&sb, ", SignedHeaders=");
+    buf_puts(&sb, c.signed_headers);
+    buf_puts(&sb, ", Signature=");
+    buf_puts(&sb, signature);
     canonical_free(&c);
 
     int rc = 0;
-    if (sb.failed) {
+    if (buf_failed(&sb)) {
         errbuf_printf(err, errlen, "sigv4: out of memory");
         rc = -1;
     } else if (sb.len + 1 > outlen) {
@@ -516,6 +456,6 @@ int sigv4_authorization(const sigv4_request *req, const sigv4_credentials *cred,
     } else {
         memcpy(out, sb.data, sb.len + 1);
     }
-    free(sb.data);
+    buf_free(&sb);
     return rc;
 }

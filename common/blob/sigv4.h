@@ -30,7 +30,8 @@ typedef struct sigv4_request {
     const sigv4_pair *headers;    /* every header to sign, names in any case;
                                      must hold host and x-amz-date */
     size_t n_headers;
-    const char *payload_sha256;   /* lowercase hex SHA-256 of the body */
+    const char *payload_sha256;   /* lowercase hex SHA-256 of the body
+                                     (util.h's sha256_hex) */
 } sigv4_request;
 
 typedef struct sigv4_credentials {
@@ -39,9 +40,6 @@ typedef struct sigv4_credentials {
     const char *region;           /* "us-east-1" */
     const char *service;          /* "s3" */
 } sigv4_credentials;
-
-/* Writes the lowercase hex SHA-256 of data (64 characters and a NUL). */
-void sigv4_sha256_hex(const void *data, size_t len, char hex[65]);
 
 /* Writes t as an X-Amz-Date value, "YYYYMMDDTHHMMSSZ" (UTC). */
 void sigv4_amz_date(time_t t, char out[17]);

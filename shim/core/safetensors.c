@@ -1,7 +1,9 @@
 /* safetensors.c - strict reader (mmap) and atomic writer of the safetensors
  * format. See safetensors.h for the layout and the rules checked. */
-#include "errbuf.h"
 #include "safetensors.h"
+
+#include "errbuf.h"
+#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -69,22 +71,7 @@ static int dtype_from_name(const char *name, safetensors_dtype *out)
 
 int64_t safetensors_numel(const safetensors_tensor *tensor)
 {
-    int64_t n = 1;
-    for (int i = 0; i < tensor->ndim; i++)
-        n *= tensor->shape[i];
-    return n;
-}
-
-/* numel * element size in bytes, or -1 when it does not fit in int64. */
-static int64_t byte_size(const int64_t *shape, int ndim, size_t element_size)
-{
-    int64_t n = (int64_t)element_size;
-    for (int i = 0; i < ndim; i++) {
-        if (shape[i] != 0 && n > INT64_MAX / shape[i])
-            return -1;
-        n *= shape[i];
-    }
-    return n;
+    return shape_numel(tensor->shape, tensor->ndim);
 }
 
 /* Formats "[a, b, c]" into buf for messages. */
@@ -174,7 +161,7 @@ static int parse_tensor(parse_ctx *ctx, const char *name, json_t *entry,
         return -1;
 
     char shape_buf[256];
-    int64_t need = byte_size(t->shape, t->ndim, safetensors_dtype_size(t->dtype));
+    int64_t need = shape_bytes(t->shape, t->ndim, safetensors_dtype_size(t->dtype));
     if (need < 0) {
         errbuf_printf(ctx->err, ctx->errlen, "%s: tensor '%s' shape %s is too large (size overflows)",
                 ctx->label, name, shape_text(t->shape, t->ndim, shape_buf, sizeof shape_buf));
@@ -496,7 +483,7 @@ static int check_tensor_for_writing(const char *path, const safetensors_tensor *
             return -1;
         }
     }
-    int64_t need = byte_size(t->shape, t->ndim, safetensors_dtype_size(t->dtype));
+    int64_t need = shape_bytes(t->shape, t->ndim, safetensors_dtype_size(t->dtype));
     if (need < 0 || (uint64_t)need != t->nbytes) {
         char shape_buf[256];
         errbuf_printf(err, errlen, "%s: tensor '%s' has %zu bytes but %s %s needs %lld", path, t->name,

@@ -61,6 +61,7 @@ const safetensors_tensor *safetensors_find(const safetensors_file *file, const c
 /* The value of __metadata__[key], or NULL. */
 const char *safetensors_metadata(const safetensors_file *file, const char *key);
 const char *safetensors_path(const safetensors_file *file);
+/* The element count (1 for ndim 0); -1 for a negative or overflowing shape. */
 int64_t safetensors_numel(const safetensors_tensor *tensor);
 
 /* Writes tensors to `path` atomically (a temporary file in the same

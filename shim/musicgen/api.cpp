@@ -16,6 +16,7 @@
 #include "musicgen.hpp"
 #include "errbuf.h"
 #include "matvec.h"
+#include "util.h"
 
 jen1_model::~jen1_model()
 {
@@ -234,9 +235,7 @@ void jen1_output_free(jen1_output *out)
 
 int64_t jen1_tensor_numel(const jen1_tensor *t)
 {
-    int64_t n = 1;
-    for (int i = 0; i < t->ndim; i++) n *= t->shape[i];
-    return n;
+    return shape_numel(t->shape, t->ndim);
 }
 
 void jen1_tensor_free(jen1_tensor *t)

@@ -6,12 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "audio.h"
 #include "jen1.h"
 #include "npy.h"
+#include "util.h"
 
 #define MAX_PROMPTS 64
 
@@ -204,13 +204,6 @@ static int parse_options(int argc, char **argv, options *o)
     return 0;
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static void show_progress(float done, void *user)
 {
     (void)user;
@@ -334,7 +327,7 @@ int main(int argc, char **argv)
     if (parse_options(argc, argv, &o)) return 2;
 
     char err[1024];
-    double t0 = now();
+    double t0 = clock_monotonic_s();
     jen1_model_params mp = jen1_model_default_params();
     mp.device = o.device;
     mp.n_threads = o.threads;
@@ -344,7 +337,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "jen1-gen: %s\n", err);
         return 1;
     }
-    double t_loaded = now();
+    double t_loaded = clock_monotonic_s();
 
     int rc = 0;
     if (o.codes) {
@@ -381,7 +374,7 @@ int main(int argc, char **argv)
         jen1_model_free(model);
         return 1;
     }
-    double t_done = now();
+    double t_done = clock_monotonic_s();
     rc = write_outputs(&o, out);
     if (!o.quiet) {
         double audio_s = (double)frames / jen1_model_frame_rate(model);

@@ -15,16 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 
 #include "jen1.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
+#include "util.h"
 
 /* kB from a "Key:   123 kB" line of /proc/self/status, or -1. */
 static long status_kb(const char *key)
@@ -51,7 +44,7 @@ static int generate(jen1_model *m, int batch, int frames, const jen1_generate_pa
     }
     char err[512];
     jen1_output *out;
-    double t0 = now();
+    double t0 = clock_monotonic_s();
     if (jen1_generate(m, reqs, batch, p, &out, err, sizeof err) != JEN1_OK) {
         fprintf(stderr, "jen1-bench: %s\n", err);
         return -1;
@@ -93,12 +86,12 @@ int main(int argc, char **argv)
     mp.n_threads = threads;
     mp.decoder_weights = weights;
     jen1_model *m;
-    double t0 = now();
+    double t0 = clock_monotonic_s();
     if (jen1_model_load(model_dir, &mp, &m, err, sizeof err) != JEN1_OK) {
         fprintf(stderr, "jen1-bench: %s\n", err);
         return 1;
     }
-    double load_s = now() - t0;
+    double load_s = clock_monotonic_s() - t0;
     long anon_after_load = status_kb("RssAnon"), file_after_load = status_kb("RssFile");
 
     jen1_generate_params p = jen1_generate_default_params(m);
@@ -117,12 +110,12 @@ int main(int argc, char **argv)
     jen1_tensor audio = {0};
     jen1_decode_codes(m, codes, 1, K, F, NULL, &audio, err, sizeof err); /* warm-up */
     jen1_tensor_free(&audio);
-    t0 = now();
+    t0 = clock_monotonic_s();
     if (jen1_decode_codes(m, codes, batch, K, F, NULL, &audio, err, sizeof err) != JEN1_OK) {
         fprintf(stderr, "jen1-bench: %s\n", err);
         return 1;
     }
-    double encodec_s = now() - t0;
+    double encodec_s = clock_monotonic_s() - t0;
     jen1_tensor_free(&audio);
     free(codes);
 

@@ -14,6 +14,7 @@
 
 #include "check.h"
 #include "sigv4.h"
+#include "util.h"
 
 #define SUITE_SECRET "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
 
@@ -171,7 +172,7 @@ static const suite_case suite[] = {
 
 static void payload_hash(const char *body, char hex[65])
 {
-    sigv4_sha256_hex(body, strlen(body), hex);
+    sha256_hex(body, strlen(body), hex);
 }
 
 static sigv4_credentials suite_credentials(void)
@@ -355,9 +356,9 @@ TEST(every_input_changes_the_signature)
 TEST(helpers)
 {
     char hex[65];
-    sigv4_sha256_hex("", 0, hex);
+    sha256_hex("", 0, hex);
     CHECK(strcmp(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855") == 0, "%s", hex);
-    sigv4_sha256_hex("abc", 3, hex);
+    sha256_hex("abc", 3, hex);
     CHECK(strcmp(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad") == 0, "%s", hex);
 
     char date[17];
