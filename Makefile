@@ -201,12 +201,12 @@ FUZZ_CFLAGS  := -std=c11 -O1 -g -D_GNU_SOURCE $(WARN) $(addprefix -I,$(INC.tests
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_TARGETS ?= job safetensors config spm spm_text http redis_url npy
 
-FUZZ_SPM_SRC          := $(wildcard shim/tokenizer/spm/*.c) common/errbuf.c
+FUZZ_SPM_SRC          := $(wildcard shim/tokenizer/spm/*.c) common/errbuf.c common/buf.c
 FUZZ_SRC_job          := common/job.c common/text.c common/audio.c common/buf.c
 FUZZ_LIBS_job         := -ljansson -lsndfile -lm
 FUZZ_SRC_safetensors  := shim/core/safetensors.c common/errbuf.c common/util.c
 FUZZ_LIBS_safetensors := -ljansson -lcrypto
-FUZZ_SRC_config       := shim/core/model_config.c common/errbuf.c
+FUZZ_SRC_config       := shim/core/model_config.c common/errbuf.c common/buf.c
 FUZZ_LIBS_config      := -ljansson -lm
 FUZZ_SRC_spm          := $(FUZZ_SPM_SRC)
 FUZZ_SRC_spm_text     := $(FUZZ_SPM_SRC)

@@ -110,3 +110,22 @@ void buf_free(buf *b)
     free(b->data);
     *b = (buf)BUF_INIT;
 }
+
+int buf_read_stream(buf *b, FILE *f, size_t max)
+{
+    enum { CHUNK = 64 * 1024 };
+    for (;;) {
+        if (b->len >= max) {
+            /* Full: more than max only if the stream still has a byte. */
+            int c = fgetc(f);
+            if (c == EOF) return ferror(f) ? -1 : 0;
+            return 1;
+        }
+        size_t want = max - b->len < CHUNK ? max - b->len : CHUNK;
+        if (buf_reserve(b, want) != 0) return -1;
+        size_t got = fread(b->data + b->len, 1, want, f);
+        b->len += got;
+        b->data[b->len] = '\0';
+        if (got < want) return ferror(f) ? -1 : 0;
+    }
+}

@@ -19,6 +19,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -55,6 +56,12 @@ int buf_grow_zero(buf *b, size_t len);
 
 /* Shortens the buffer to `len` bytes; no-op when it is that short already. */
 void buf_truncate(buf *b, size_t len);
+
+/* Appends what is left of stream f, at most `max` bytes in all (counting
+ * what the buffer already holds). Returns 0 at the end of the stream; 1 when
+ * the stream holds more than that (the bytes up to max are kept); -1 on a
+ * read error or when memory runs out (buf_failed() says which). */
+int buf_read_stream(buf *b, FILE *f, size_t max);
 
 /* Whether an allocation failed since the buffer was made or reset. */
 static inline bool buf_failed(const buf *b) { return b->failed; }

@@ -6,20 +6,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "buf.h"
 #include "check.h"
 
 /* The whole file at `path`, malloc'd (*len bytes), or NULL. */
 static inline unsigned char *fixture_read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
+    *len = 0;
     if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *buf = malloc(size > 0 ? (size_t)size : 1);
-    *len = buf ? fread(buf, 1, (size_t)size, f) : 0;
+    buf data = BUF_INIT;
+    if (buf_read_stream(&data, f, (size_t)-1 / 4) != 0) buf_free(&data);
     fclose(f);
-    return buf;
+    return (unsigned char *)buf_detach(&data, len);
 }
 
 #ifdef JEN1_H

@@ -80,16 +80,8 @@ static void random_id(char out[29])
 /* All of stdin, up to 16 MiB (a job is a few KB); NULL when memory runs out. */
 static char *read_stdin(void)
 {
-    enum { LIMIT = 16 << 20, CHUNK = 65536 };
     buf in = BUF_INIT;
-    size_t got = 0;
-    do {
-        size_t want = LIMIT - in.len < CHUNK ? LIMIT - in.len : CHUNK;
-        if (buf_reserve(&in, want) != 0) break;
-        got = fread(in.data + in.len, 1, want, stdin);
-        in.len += got;
-        in.data[in.len] = '\0';
-    } while (got > 0 && in.len < LIMIT);
+    if (buf_read_stream(&in, stdin, 16 << 20) < 0) buf_free(&in);
     return buf_detach(&in, NULL);
 }
 
@@ -141,7 +133,7 @@ static int cmd_enqueue(ctl *c, int argc, char **argv)
     }
     if (whole) {
         char *text = strcmp(whole, "-") == 0 ? read_stdin() : strdup(whole);
-        json_error_t je;
+        json_error_t je = {.text = "it could not be read (a read error, or out of memory)"};
         json_t *parsed = text ? json_loads(text, JSON_REJECT_DUPLICATES, &je) : NULL;
         free(text);
         if (!json_is_object(parsed)) {

@@ -1,6 +1,7 @@
 /* model_config.c - MusicGen config.json / generation_config.json into
  * jen1_model_config, with transformers 4.44.2's defaults for absent keys
  * (T5Config, MusicgenDecoderConfig, EncodecConfig, GenerationConfig). */
+#include "buf.h"
 #include "errbuf.h"
 #include "model_config.h"
 
@@ -524,40 +525,18 @@ static char *read_text_file(const char *path, size_t *len, int *missing, char *e
         errbuf_printf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
         return NULL;
     }
-    char *buf = NULL;
-    size_t used = 0, cap = 0;
-    for (;;) {
-        if (used == cap) {
-            if (cap >= MAX_FILE_BYTES) {
-                errbuf_printf(err, errlen, "%s: larger than %u bytes, not a config file", path,
-                        MAX_FILE_BYTES);
-                goto fail;
-            }
-            cap = cap ? 2 * cap : 16384;
-            char *bigger = realloc(buf, cap + 1);
-            if (!bigger) {
-                errbuf_printf(err, errlen, "%s: out of memory", path);
-                goto fail;
-            }
-            buf = bigger;
-        }
-        size_t got = fread(buf + used, 1, cap - used, f);
-        used += got;
-        if (got == 0)
-            break;
-    }
-    if (ferror(f)) {
-        errbuf_printf(err, errlen, "%s: read error", path);
-        goto fail;
-    }
+    buf text = BUF_INIT;
+    int rc = buf_read_stream(&text, f, MAX_FILE_BYTES);
     fclose(f);
-    buf[used] = '\0';
-    *len = used;
-    return buf;
-fail:
-    free(buf);
-    fclose(f);
-    return NULL;
+    if (rc != 0) {
+        if (rc > 0)
+            errbuf_printf(err, errlen, "%s: larger than %u bytes, not a config file", path, MAX_FILE_BYTES);
+        else
+            errbuf_printf(err, errlen, "%s: %s", path, buf_failed(&text) ? "out of memory" : "read error");
+        buf_free(&text);
+        return NULL;
+    }
+    return buf_detach(&text, len);
 }
 
 int jen1_model_config_load(const char *config_path, const char *generation_path,

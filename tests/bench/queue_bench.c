@@ -16,13 +16,8 @@
 
 #include "queue.h"
 #include "redis_url.h"
+#include "util.h"
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static int push_jobs(const char *url, const char *prefix, int n)
 {
@@ -98,7 +93,7 @@ int main(int argc, char **argv)
     if (jobs < 1 || procs < 1 || procs > 64 || push_jobs(url, prefix, jobs) != 0) return 1;
 
     int fds[64][2];
-    double t0 = now();
+    double t0 = clock_monotonic_s();
     for (int p = 0; p < procs; p++) {
         if (pipe(fds[p]) != 0) return 1;
         if (fork() == 0) {
@@ -113,7 +108,7 @@ int main(int argc, char **argv)
         if (read(fds[p][0], &done, sizeof done) == (ssize_t)sizeof done && done > 0) total += done;
         wait(NULL);
     }
-    double s = now() - t0;
+    double s = clock_monotonic_s() - t0;
     printf("{\"jobs\":%d,\"finished\":%d,\"procs\":%d,\"seconds\":%.3f,\"jobs_per_s\":%.0f}\n", jobs, total, procs, s,
            total / s);
     return total == jobs ? 0 : 1;

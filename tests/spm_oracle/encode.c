@@ -6,6 +6,7 @@
  *   spm-encode vocab MODEL    piece count, unk/eos/pad ids, then "id<TAB>piece"
  *   spm-encode bench MODEL N  times N encodes of each stdin string */
 #include "spm.h"
+#include "util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,8 +126,7 @@ static int bench_one(const spm_model *m, const char *text, size_t len, long line
 {
     long reps = *(long *)ctx;
     char err[512];
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = clock_monotonic_s();
     for (long r = 0; r < reps; r++) {
         int32_t *ids;
         size_t n;
@@ -136,9 +136,7 @@ static int bench_one(const spm_model *m, const char *text, size_t len, long line
         }
         free(ids);
     }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double us = ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) /
-                1e3 / (double)reps;
+    double us = (clock_monotonic_s() - t0) * 1e6 / (double)reps;
     printf("%ld\t%zu bytes\t%.1f us/encode\n", lineno, len, us);
     return 0;
 }
@@ -169,13 +167,12 @@ int main(int argc, char **argv)
 
     char err[512];
     spm_model *m;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = clock_monotonic_s();
     if (spm_load(argv[2], &m, err, sizeof err) != 0) {
         fprintf(stderr, "spm-encode: %s\n", err);
         return 1;
     }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double load_s = clock_monotonic_s() - t0;
 
     int rc = 0;
     if (strcmp(mode, "encode") == 0) {
@@ -186,8 +183,7 @@ int main(int argc, char **argv)
         long reps = atol(argv[3]);
         if (reps < 1)
             reps = 1;
-        printf("load\t%.2f ms\n", ((double)(t1.tv_sec - t0.tv_sec) * 1e3 +
-                                  (double)(t1.tv_nsec - t0.tv_nsec) / 1e6));
+        printf("load\t%.2f ms\n", load_s * 1e3);
         rc = each_string(bench_one, m, &reps);
     }
     spm_free(m);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "blob.h"
+#include "buf.h"
 
 static int exit_code(blob_status st)
 {
@@ -44,27 +45,10 @@ static unsigned char *read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
-    unsigned char *data = NULL;
-    size_t cap = 0;
-    *len = 0;
-    for (;;) {
-        if (*len == cap) {
-            cap = cap ? 2 * cap : 65536;
-            unsigned char *grown = realloc(data, cap);
-            if (!grown) break;
-            data = grown;
-        }
-        size_t n = fread(data + *len, 1, cap - *len, f);
-        *len += n;
-        if (n == 0) break;
-    }
-    int bad = ferror(f);
+    buf data = BUF_INIT;
+    if (buf_read_stream(&data, f, (size_t)-1 / 4) != 0) buf_free(&data);
     fclose(f);
-    if (bad) {
-        free(data);
-        return NULL;
-    }
-    return data ? data : malloc(1);
+    return (unsigned char *)buf_detach(&data, len);
 }
 
 static int write_file(const char *path, const unsigned char *data, size_t len)

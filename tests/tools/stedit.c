@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "safetensors.h"
 
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -114,24 +115,10 @@ static unsigned char *read_whole(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
-    unsigned char *buf = NULL;
-    size_t cap = 0, n = 0, got;
-    do {
-        if (n == cap) {
-            unsigned char *bigger = realloc(buf, cap = cap ? 2 * cap : 1 << 20);
-            if (!bigger) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = bigger;
-        }
-        got = fread(buf + n, 1, cap - n, f);
-        n += got;
-    } while (got > 0);
+    buf data = BUF_INIT;
+    if (buf_read_stream(&data, f, (size_t)-1 / 4) != 0) buf_free(&data);
     fclose(f);
-    *len = n;
-    return buf;
+    return (unsigned char *)buf_detach(&data, len);
 }
 
 static json_t *entry(json_t *header, const char *name, const char *path)

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "http.h"
+#include "util.h"
 #include "check.h"
 
 static const char *const TOKEN = "s3cret-token-42";
@@ -63,12 +64,6 @@ static void on_notify(evutil_socket_t fd, short what, void *arg)
     http_server_job_finished(slow_poll_srv, "notify-1");
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static enum http_submit_status fake_submit(void *ctx, const char *job, size_t len,
                                            struct http_error *err)
@@ -99,7 +94,7 @@ static enum http_submit_status fake_submit(void *ctx, const char *job, size_t le
     snprintf(fake.last_job, sizeof fake.last_job, "%.*s", (int)len, job);
     if (st == HTTP_SUBMIT_OK && fake.n_jobs < 64) {
         snprintf(fake.jobs[fake.n_jobs].id, sizeof fake.jobs[0].id, "%s", id);
-        fake.jobs[fake.n_jobs++].at_ms = now_ms();
+        fake.jobs[fake.n_jobs++].at_ms = clock_monotonic_ms();
     }
     pthread_mutex_unlock(&fake.mu);
     json_decref(doc);
@@ -145,7 +140,7 @@ static enum http_job_state fake_job_status(void *ctx, const char *id, char **sta
     if (strcmp(id, "done-job") == 0 || strncmp(id, "after-", 6) == 0) {
         int64_t at = submitted_at(id);
         bool done = strcmp(id, "done-job") == 0 ||
-                    (at >= 0 && now_ms() - at >= strtol(id + 6, NULL, 10));
+                    (at >= 0 && clock_monotonic_ms() - at >= strtol(id + 6, NULL, 10));
         if (!done && at < 0)
             return HTTP_JOB_UNKNOWN;
         *status_json = status_doc(id, done ? "succeeded" : "running");
@@ -319,9 +314,9 @@ static int http(int port, const char *method, const char *path, const char *cons
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-    int64_t t0 = now_ms();
+    int64_t t0 = clock_monotonic_ms();
     CURLcode rc = curl_easy_perform(c);
-    r->seconds = (double)(now_ms() - t0) / 1000;
+    r->seconds = (double)(clock_monotonic_ms() - t0) / 1000;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
     curl_slist_free_all(list);
     curl_easy_cleanup(c);
@@ -369,10 +364,10 @@ static int connect_raw(int port)
 static size_t read_until_close(int fd, char *buf, size_t size, int timeout_ms, bool *closed)
 {
     size_t len = 0;
-    int64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = clock_monotonic_ms() + timeout_ms;
     *closed = false;
     while (len + 1 < size) {
-        int left = (int)(deadline - now_ms());
+        int left = (int)(deadline - clock_monotonic_ms());
         struct pollfd p = { .fd = fd, .events = POLLIN };
         if (left <= 0 || poll(&p, 1, left) <= 0)
             break;
@@ -692,12 +687,12 @@ TEST(wait_does_not_block_the_loop)
     }
     char buf[2048];
     bool closed;
-    int64_t t0 = now_ms();
+    int64_t t0 = clock_monotonic_ms();
     read_until_close(fd, buf, sizeof buf, 3000, &closed);
     close(fd);
     CHECK(strncmp(buf, "HTTP/1.1 200", 12) == 0, "answer %s", buf);
     CHECK(strstr(buf, "A Song") != NULL, "answer %s", buf);
-    CHECK(now_ms() - t0 > 500, "the answer came before the job was done");
+    CHECK(clock_monotonic_ms() - t0 > 500, "the answer came before the job was done");
 }
 
 /* The guarded server times out idle reads after 1 s, but a wait of 3 s is
@@ -843,11 +838,11 @@ TEST(a_slow_client_is_dropped_after_the_timeout)
     REQUIRE(fd >= 0, "connect");
     const char half[] = "GET /health HTTP/1.1\r\nHost: x\r\n";
     REQUIRE(write(fd, half, strlen(half)) > 0, "write");
-    int64_t t0 = now_ms();
+    int64_t t0 = clock_monotonic_ms();
     char buf[1024];
     bool closed;
     read_until_close(fd, buf, sizeof buf, 5000, &closed);
-    int64_t took = now_ms() - t0;
+    int64_t took = clock_monotonic_ms() - t0;
     close(fd);
     CHECK(closed, "the connection was still open after 5 s");
     CHECK(took >= 800 && took < 3000, "dropped after %lld ms (timeout 1 s)", (long long)took);

@@ -9,27 +9,11 @@
 #include <string.h>
 
 #include "check.h"
+#include "fixture.h"
 #include "job.h"
 
 #define CORPUS_DIR "tests/corpus/jobs"
 
-/* Reads a whole file into a buffer of exactly its size. */
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc(size > 0 ? (size_t)size : 1);
-    if (buf && fread(buf, 1, (size_t)size, f) != (size_t)size) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    *len = (size_t)size;
-    return buf;
-}
 
 /* Parses a C string as a payload, from an exact-size copy. */
 static job_status parse_text(const char *text, const job_limits *limits, job_request *job, job_error *err)
@@ -52,7 +36,7 @@ static job_limits corpus_limits(void)
 static int corpus_listed(const char *name)
 {
     size_t len;
-    char *tsv = read_file(CORPUS_DIR "/expected.tsv", &len);
+    char *tsv = (char *)fixture_read_file(CORPUS_DIR "/expected.tsv", &len);
     if (!tsv) return 0;
     int found = 0;
     for (char *line = tsv; line < tsv + len;) {
@@ -100,7 +84,7 @@ TEST(corpus_fails_with_the_expected_code_id_and_message)
         char path[512];
         snprintf(path, sizeof path, "%s/%s", CORPUS_DIR, file);
         size_t len;
-        char *payload = read_file(path, &len);
+        char *payload = (char *)fixture_read_file(path, &len);
         if (!payload) {
             CHECK(0, "cannot read %s", path);
             continue;

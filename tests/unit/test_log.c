@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "check.h"
 #include "log.h"
 
@@ -27,23 +28,21 @@ static int capture_begin(void)
     return 0;
 }
 
+/* Everything the captured stderr received, NUL-terminated (closes the pipe). */
+static char *read_pipe_to_end(void)
+{
+    FILE *in = fdopen(pipe_read, "r");
+    buf text = BUF_INIT;
+    buf_read_stream(&text, in, (size_t)-1 / 4);
+    fclose(in);
+    return buf_detach(&text, NULL);
+}
+
 static char *capture_end(void)
 {
     dup2(saved_stderr, 2);
     close(saved_stderr);
-    size_t len = 0, cap = 4096;
-    char *buf = malloc(cap);
-    for (;;) {
-        if (len + 1 == cap)
-            buf = realloc(buf, cap *= 2);
-        ssize_t n = read(pipe_read, buf + len, cap - 1 - len);
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-    }
-    buf[len] = '\0';
-    close(pipe_read);
-    return buf;
+    return read_pipe_to_end();
 }
 
 static int count_lines(const char *text)
@@ -297,18 +296,7 @@ TEST(processes_do_not_interleave_lines)
     /* Read while they write: the pipe holds far less than they send. */
     dup2(saved_stderr, 2);
     close(saved_stderr);
-    size_t len = 0, cap = 1 << 20;
-    char *out = malloc(cap);
-    for (;;) {
-        if (len + 1 == cap)
-            out = realloc(out, cap *= 2);
-        ssize_t n = read(pipe_read, out + len, cap - 1 - len);
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-    }
-    out[len] = '\0';
-    close(pipe_read);
+    char *out = read_pipe_to_end();
     for (int c = 0; c < CHILDREN; c++)
         waitpid(pids[c], NULL, 0);
 

@@ -3,10 +3,12 @@
  * user-defined symbols and byte fallback (models built by appending protobuf
  * fields to the fixture), hostile model files, concurrent encoding and
  * speed. (tests/cli/test_spm_parity.sh compares with the real library.) */
+#include "buf.h"
 #include "check.h"
 #include "fixture.h"
 #include "npy.h"
 #include "spm.h"
+#include "util.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -62,52 +64,35 @@ static int encodes_to(const spm_model *m, const char *text, size_t len, const in
 
 /* The fixture with extra protobuf bytes appended; protobuf merges them in
  * (a piece appended gets the next id, 384). */
-typedef struct model_bytes {
-    unsigned char *data;
-    size_t len, cap;
-} model_bytes;
-
-static void mb_append(model_bytes *b, const void *data, size_t len)
+static buf fixture_plus(const void *extra, size_t len)
 {
-    if (len == 0)
-        return;
-    if (b->len + len > b->cap) {
-        b->cap = (b->len + len) * 2;
-        b->data = realloc(b->data, b->cap);
-    }
-    memcpy(b->data + b->len, data, len);
-    b->len += len;
-}
-
-static model_bytes fixture_plus(const void *extra, size_t len)
-{
-    model_bytes b = { 0 };
-    mb_append(&b, fixture_bytes, fixture_len);
-    mb_append(&b, extra, len);
+    buf b = BUF_INIT;
+    buf_append(&b, fixture_bytes, fixture_len);
+    buf_append(&b, extra, len);
     return b;
 }
 
 /* Appends pieces { piece: text score: score type: type } (len < 100). */
-static void mb_append_piece_n(model_bytes *b, const char *text, size_t len, float score,
+static void mb_append_piece_n(buf *b, const char *text, size_t len, float score,
                               int type)
 {
-    unsigned char buf[128];
+    unsigned char bytes[128];
     size_t n = 0;
-    buf[n++] = 0x0a;
-    buf[n++] = (unsigned char)(2 + len + 5 + 2);
-    buf[n++] = 0x0a;
-    buf[n++] = (unsigned char)len;
-    memcpy(buf + n, text, len);
+    bytes[n++] = 0x0a;
+    bytes[n++] = (unsigned char)(2 + len + 5 + 2);
+    bytes[n++] = 0x0a;
+    bytes[n++] = (unsigned char)len;
+    memcpy(bytes + n, text, len);
     n += len;
-    buf[n++] = 0x15;
-    memcpy(buf + n, &score, 4);   /* little-endian host, as the format */
+    bytes[n++] = 0x15;
+    memcpy(bytes + n, &score, 4);   /* little-endian host, as the format */
     n += 4;
-    buf[n++] = 0x18;
-    buf[n++] = (unsigned char)type;
-    mb_append(b, buf, n);
+    bytes[n++] = 0x18;
+    bytes[n++] = (unsigned char)type;
+    buf_append(b, bytes, n);
 }
 
-static void mb_append_piece(model_bytes *b, const char *text, float score, int type)
+static void mb_append_piece(buf *b, const char *text, float score, int type)
 {
     mb_append_piece_n(b, text, strlen(text), score, type);
 }
@@ -204,7 +189,7 @@ TEST(normalisation_and_unknowns)
 
 TEST(user_defined_symbol)
 {
-    model_bytes b = fixture_plus(NULL, 0);
+    buf b = fixture_plus(NULL, 0);
     mb_append_piece(&b, "xyz", 0.0f, 4 /* USER_DEFINED */);
     spm_model *m;
     REQUIRE(spm_load_memory(b.data, b.len, "xyz-model", &m, err, sizeof err) == 0, "%s", err);
@@ -217,7 +202,7 @@ TEST(user_defined_symbol)
 TEST(byte_fallback)
 {
     static const unsigned char byte_fallback_on[] = { 0x12, 0x03, 0x98, 0x02, 0x01 };
-    model_bytes b = fixture_plus(byte_fallback_on, sizeof byte_fallback_on);
+    buf b = fixture_plus(byte_fallback_on, sizeof byte_fallback_on);
     for (int byte = 0; byte < 256; byte++) {
         char name[8];
         snprintf(name, sizeof name, "<0x%02X>", byte);
@@ -286,7 +271,7 @@ TEST(hostile_files)
         CHECK(refused(name, fixture_bytes, cuts[i], ""), "cut at %zu", cuts[i]);
     }
 
-    model_bytes b = fixture_plus("\x12\x02\x18\x02", 4);     /* model_type: BPE */
+    buf b = fixture_plus("\x12\x02\x18\x02", 4);     /* model_type: BPE */
     CHECK(refused("bpe.model", b.data, b.len, "BPE is not supported"), "BPE");
     free(b.data);
     b = fixture_plus("\x12\x02\x18\x03", 4);                  /* model_type: WORD */
@@ -451,19 +436,14 @@ TEST(concurrent_encoding)
     }
 }
 
-static double now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
-}
+static double now_ms(void) { return clock_monotonic_s() * 1e3; }
 
 /* A T5-sized vocabulary (the fixture plus 31616 made-up pieces) must load in
  * well under 50 ms and encode 1 kB in well under 1 ms; the bounds checked
  * here are 5x looser so that sanitizer builds pass too. */
 TEST(speed)
 {
-    model_bytes b = fixture_plus(NULL, 0);
+    buf b = fixture_plus(NULL, 0);
     uint32_t state = 99;
     char piece[32];
     for (int i = 0; i < 31616; i++) {

@@ -3,8 +3,10 @@
  * search, after sentencepiece 0.1.97's model_interface.cc,
  * unigram_model.cc (Model::EncodeOptimized) and sentencepiece_processor.cc
  * (PopulateSentencePieceText). */
-#include "errbuf.h"
 #include "spm.h"
+
+#include "buf.h"
+#include "errbuf.h"
 
 #include <errno.h>
 #include <float.h>
@@ -288,6 +290,9 @@ done:
     return rc;
 }
 
+/* A T5 model is under 1 MiB; the largest published ones are a few MiB. */
+#define SPM_MAX_FILE_BYTES ((size_t)256 << 20)
+
 int spm_load(const char *path, spm_model **out, char *err, size_t errlen)
 {
     *out = NULL;
@@ -296,35 +301,18 @@ int spm_load(const char *path, spm_model **out, char *err, size_t errlen)
         errbuf_printf(err, errlen, "%s: %s", path, strerror(errno));
         return -1;
     }
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len == cap) {
-            size_t new_cap = cap ? cap * 2 : 1 << 20;
-            char *grown = new_cap > cap ? realloc(buf, new_cap) : NULL;
-            if (!grown) {
-                errbuf_printf(err, errlen, "%s: out of memory reading the model", path);
-                free(buf);
-                fclose(f);
-                return -1;
-            }
-            buf = grown;
-            cap = new_cap;
-        }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0)
-            break;
-    }
-    int read_failed = ferror(f);
+    buf model = BUF_INIT;
+    int rc = buf_read_stream(&model, f, SPM_MAX_FILE_BYTES);
     fclose(f);
-    if (read_failed) {
-        errbuf_printf(err, errlen, "%s: read error", path);
-        free(buf);
+    if (rc != 0) {
+        errbuf_printf(err, errlen, "%s: %s", path,
+                      rc > 0 ? "larger than 256 MiB: not a sentencepiece model"
+                      : buf_failed(&model) ? "out of memory reading the model" : "read error");
+        buf_free(&model);
         return -1;
     }
-    int rc = spm_load_memory(buf, len, path, out, err, errlen);
-    free(buf);
+    rc = spm_load_memory(model.data ? model.data : "", model.len, path, out, err, errlen);
+    buf_free(&model);
     return rc;
 }
 

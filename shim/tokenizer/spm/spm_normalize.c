@@ -2,8 +2,10 @@
  * Normalizer::Normalize / NormalizePrefix and darts-clone's
  * commonPrefixSearch, with every array access bounds-checked: the charsmap
  * comes from the model file. */
-#include "errbuf.h"
 #include "spm_normalize.h"
+
+#include "buf.h"
+#include "errbuf.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -186,37 +188,12 @@ static int normalize_prefix(const spm_normalizer *n, const spm_trie *user_symbol
     return 0;
 }
 
-typedef struct text_buf {
-    char *data;
-    size_t len, cap;
-} text_buf;
-
-static int append(text_buf *b, const char *s, size_t len)
+static int append_space(const spm_normalizer *n, buf *b)
 {
-    if (len > b->cap - b->len) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap - b->len < len) {
-            if (cap > SIZE_MAX / 2)
-                return -1;
-            cap *= 2;
-        }
-        char *data = realloc(b->data, cap);
-        if (!data)
-            return -1;
-        b->data = data;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, s, len);
-    b->len += len;
-    return 0;
+    return n->escape_whitespaces ? buf_append(b, SPACE_SYMBOL, 3) : buf_putc(b, ' ');
 }
 
-static int append_space(const spm_normalizer *n, text_buf *b)
-{
-    return n->escape_whitespaces ? append(b, SPACE_SYMBOL, 3) : append(b, " ", 1);
-}
-
-static int ends_with(const text_buf *b, const char *s, size_t len)
+static int ends_with(const buf *b, const char *s, size_t len)
 {
     return b->len >= len && memcmp(b->data + b->len - len, s, len) == 0;
 }
@@ -224,7 +201,7 @@ static int ends_with(const text_buf *b, const char *s, size_t len)
 int spm_normalize(const spm_normalizer *n, const spm_trie *user_symbols, const char *text,
                   size_t len, char **out, size_t *out_len, char *err, size_t errlen)
 {
-    text_buf b = { 0 };
+    buf b = BUF_INIT;
     const char *piece;
     size_t piece_len, consumed;
     *out = NULL;
@@ -251,7 +228,7 @@ int spm_normalize(const spm_normalizer *n, const spm_trie *user_symbols, const c
     while (len > 0) {
         if (normalize_prefix(n, user_symbols, text, len, &piece, &piece_len, &consumed, err,
                              errlen) != 0) {
-            free(b.data);
+            buf_free(&b);
             return -1;
         }
         /* Spaces right after a space are dropped. */
@@ -262,8 +239,8 @@ int spm_normalize(const spm_normalizer *n, const spm_trie *user_symbols, const c
         if (piece_len > 0) {
             for (size_t i = 0; i < piece_len; i++) {
                 int rc = n->escape_whitespaces && piece[i] == ' '
-                             ? append(&b, SPACE_SYMBOL, 3)
-                             : append(&b, &piece[i], 1);
+                             ? buf_append(&b, SPACE_SYMBOL, 3)
+                             : buf_putc(&b, piece[i]);
                 if (rc != 0)
                     goto out_of_memory;
             }
@@ -279,22 +256,21 @@ int spm_normalize(const spm_normalizer *n, const spm_trie *user_symbols, const c
         const char *space = n->escape_whitespaces ? SPACE_SYMBOL : " ";
         size_t space_len = strlen(space);
         while (ends_with(&b, space, space_len))
-            b.len -= space_len;
+            buf_truncate(&b, b.len - space_len);
     }
 
     if (n->treat_whitespace_as_suffix && n->add_dummy_prefix && append_space(n, &b) != 0)
         goto out_of_memory;
 
     if (b.len == 0) {
-        free(b.data);
-        b.data = NULL;
+        buf_free(&b);
+        return 0;
     }
-    *out = b.data;
-    *out_len = b.len;
+    *out = buf_detach(&b, out_len);
     return 0;
 
 out_of_memory:
-    free(b.data);
+    buf_free(&b);
     errbuf_printf(err, errlen, "out of memory while normalising text");
     return -1;
 }

@@ -4,12 +4,12 @@
 #include "mkmodel.h"
 
 #include <errno.h>
-#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
+#include "buf.h"
 #include "errbuf.h"
 #include "spm.h"
 
@@ -18,41 +18,30 @@
 /* Reads the whole --spiece file (a few hundred KB for T5). */
 static int read_spiece(const char *path, unsigned char **out, size_t *out_len, char *err, size_t errlen)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
         errbuf_printf(err, errlen, "--spiece %s: cannot open: %s", path, strerror(errno));
         return -1;
     }
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (off_t)SPIECE_MAX_BYTES) {
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
         errbuf_printf(err, errlen, "--spiece %s: not a regular file of at most %u bytes", path, SPIECE_MAX_BYTES);
-        close(fd);
+        fclose(f);
         return -1;
     }
-    size_t len = (size_t)st.st_size, done = 0;
-    unsigned char *buf = malloc(len ? len : 1);
-    if (!buf) {
-        errbuf_printf(err, errlen, "--spiece %s: out of memory", path);
-        close(fd);
+    buf bytes = BUF_INIT;
+    int rc = buf_read_stream(&bytes, f, SPIECE_MAX_BYTES);
+    fclose(f);
+    if (rc != 0) {
+        if (rc > 0)
+            errbuf_printf(err, errlen, "--spiece %s: not a regular file of at most %u bytes", path, SPIECE_MAX_BYTES);
+        else
+            errbuf_printf(err, errlen, "--spiece %s: %s", path, buf_failed(&bytes) ? "out of memory" : "cannot read");
+        buf_free(&bytes);
         return -1;
     }
-    while (done < len) {
-        ssize_t n = read(fd, buf + done, len - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            errbuf_printf(err, errlen, "--spiece %s: cannot read: %s", path,
-                    n < 0 ? strerror(errno) : "file shrank");
-            free(buf);
-            close(fd);
-            return -1;
-        }
-        done += (size_t)n;
-    }
-    close(fd);
-    *out = buf;
-    *out_len = len;
-    return 0;
+    *out = (unsigned char *)buf_detach(&bytes, out_len);
+    return *out ? 0 : -1;
 }
 
 
