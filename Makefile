@@ -39,10 +39,13 @@ BASE_LIBS := -lhiredis -levent -lcurl -lcrypto -ljansson -lsndfile -lm -lpthread
 # README.md's layout table: arrows point down only (worker -> common, shim's
 # public headers; common/* -> common; nothing outside shim/ sees a shim
 # internal). A file's own folder is always searched first ("...").
-INC.common              := common
+# shim/include holds public headers only (jen1.h: plain C, no LibTorch to
+# compile against), so common/ and common/song/ may see it: the job and the
+# GeneratedSong carry the engine's own jen1_sampling, not a copy of it.
+INC.common              := common shim/include
 INC.common/queue        := common
 INC.common/blob         := common
-INC.common/song         := common
+INC.common/song         := common shim/include
 INC.shim/core           := common shim/include
 INC.shim/tokenizer/spm  := common
 INC.shim/musicgen       := common shim/include shim/core shim/tokenizer/spm
@@ -202,7 +205,7 @@ FUZZ_CFLAGS  := -std=c11 -O1 -g -D_GNU_SOURCE $(WARN) $(addprefix -I,$(INC.tests
 FUZZ_TARGETS ?= job safetensors config spm spm_text http redis_url npy
 
 FUZZ_SPM_SRC          := $(wildcard shim/tokenizer/spm/*.c) common/errbuf.c common/buf.c
-FUZZ_SRC_job          := common/job.c common/text.c common/audio.c common/buf.c
+FUZZ_SRC_job          := common/job.c common/protocol.c common/text.c common/audio.c common/buf.c
 FUZZ_LIBS_job         := -ljansson -lsndfile -lm
 FUZZ_SRC_safetensors  := shim/core/safetensors.c common/errbuf.c common/util.c
 FUZZ_LIBS_safetensors := -ljansson -lcrypto
@@ -210,7 +213,7 @@ FUZZ_SRC_config       := shim/core/model_config.c common/errbuf.c common/buf.c
 FUZZ_LIBS_config      := -ljansson -lm
 FUZZ_SRC_spm          := $(FUZZ_SPM_SRC)
 FUZZ_SRC_spm_text     := $(FUZZ_SPM_SRC)
-FUZZ_SRC_http         := worker/http.c common/log.c common/buf.c common/util.c
+FUZZ_SRC_http         := worker/http.c common/protocol.c common/log.c common/buf.c common/util.c
 FUZZ_LIBS_http        := -levent -ljansson -lm -lcrypto
 FUZZ_SRC_redis_url    := common/queue/redis_url.c
 FUZZ_SRC_npy          := common/npy.c common/errbuf.c common/util.c

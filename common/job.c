@@ -25,27 +25,16 @@ job_limits job_limits_default(void)
 
 const char *job_status_code(job_status status)
 {
-    switch (status) {
-    case JOB_OK: return "ok";
-    case JOB_INVALID_JSON: return "invalid_json";
-    case JOB_INVALID_JOB: return "invalid_job";
-    case JOB_TOO_LONG: return "too_long";
-    case JOB_MODEL_MISMATCH: return "model_mismatch";
-    }
-    return "invalid_job";
+    const char *name = protocol_error_name((protocol_error)status);
+    return name ? name : protocol_error_name(PROTOCOL_INVALID_JOB);
 }
 
-int job_id_valid(const char *id, size_t len)
+jen1_sampling job_sampling_over(const job_sampling *s, jen1_sampling defaults)
 {
-    if (len < 1 || len > JOB_ID_MAX) return 0;
-    if ((len == 1 && id[0] == '.') || (len == 2 && id[0] == '.' && id[1] == '.')) return 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = id[i];
-        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                 c == '_' || c == '.' || c == '-';
-        if (!ok) return 0;
-    }
-    return 1;
+    if (s->given & JOB_SAMPLING_GUIDANCE) defaults.guidance_scale = s->values.guidance_scale;
+    if (s->given & JOB_SAMPLING_TOP_K) defaults.top_k = s->values.top_k;
+    if (s->given & JOB_SAMPLING_TEMPERATURE) defaults.temperature = s->values.temperature;
+    return defaults;
 }
 
 uint64_t job_seed_from_id(const char *id)
@@ -169,7 +158,7 @@ static void take_id(const json_t *root, char *id)
     const char *s;
     size_t len;
     const json_t *v = json_object_get(root, "id");
-    if (v && get_plain_string(v, &s, &len) && job_id_valid(s, len)) memcpy(id, s, len + 1);
+    if (v && get_plain_string(v, &s, &len) && protocol_id_valid(s, len)) memcpy(id, s, len + 1);
 }
 
 /* Invalid UTF-8 bytes become '?', so that the rest can still be read. */
@@ -262,10 +251,10 @@ static job_status read_id(const json_t *root, job_request *out, job_error *err)
     size_t len;
     const json_t *v = json_object_get(root, "id");
     if (!v) return fail(err, JOB_INVALID_JOB, "id is required");
-    if (!get_plain_string(v, &s, &len) || !job_id_valid(s, len))
+    if (!get_plain_string(v, &s, &len) || !protocol_id_valid(s, len))
         return fail(err, JOB_INVALID_JOB,
                     "id must be 1 to %d characters from A-Z a-z 0-9 _ . - and not \".\" or \"..\" (got %s)",
-                    JOB_ID_MAX, describe(v, got, sizeof got));
+                    PROTOCOL_ID_MAX, describe(v, got, sizeof got));
     memcpy(out->id, s, len + 1);
     memcpy(err->id, s, len + 1);
     return JOB_OK;
@@ -371,24 +360,29 @@ static job_status read_sampling(const json_t *root, job_request *out, job_error 
     char got[48];
     long long n;
     const json_t *v;
+    double d;
+    job_sampling *s = &out->sampling;
+    /* Read as JSON's doubles, kept as the engine's floats. */
     if ((v = optional(root, "guidance"))) {
-        if (!get_number(v, JOB_GUIDANCE_MIN, JOB_GUIDANCE_MAX, &out->guidance))
+        if (!get_number(v, JOB_GUIDANCE_MIN, JOB_GUIDANCE_MAX, &d))
             return fail(err, JOB_INVALID_JOB, "guidance must be a number between %g and %g (got %s)",
                         JOB_GUIDANCE_MIN, JOB_GUIDANCE_MAX, describe(v, got, sizeof got));
-        out->has_guidance = 1;
+        s->values.guidance_scale = (float)d;
+        s->given |= JOB_SAMPLING_GUIDANCE;
     }
     if ((v = optional(root, "top_k"))) {
         if (!get_integer(v, 1, JOB_TOP_K_MAX, &n))
             return fail(err, JOB_INVALID_JOB, "top_k must be an integer between 1 and %d (got %s)",
                         JOB_TOP_K_MAX, describe(v, got, sizeof got));
-        out->top_k = (int)n;
-        out->has_top_k = 1;
+        s->values.top_k = (int)n;
+        s->given |= JOB_SAMPLING_TOP_K;
     }
     if ((v = optional(root, "temperature"))) {
-        if (!get_number(v, JOB_TEMPERATURE_MIN, JOB_TEMPERATURE_MAX, &out->temperature))
+        if (!get_number(v, JOB_TEMPERATURE_MIN, JOB_TEMPERATURE_MAX, &d))
             return fail(err, JOB_INVALID_JOB, "temperature must be a number between %g and %g (got %s)",
                         JOB_TEMPERATURE_MIN, JOB_TEMPERATURE_MAX, describe(v, got, sizeof got));
-        out->has_temperature = 1;
+        s->values.temperature = (float)d;
+        s->given |= JOB_SAMPLING_TEMPERATURE;
     }
     if ((v = optional(root, "priority"))) {
         if (!get_integer(v, 0, JOB_PRIORITY_MAX, &n))

@@ -22,8 +22,9 @@
 #include <stdint.h>
 
 #include "audio.h"
+#include "jen1.h"     /* jen1_sampling: a public header of the engine, plain C */
+#include "protocol.h"
 
-#define JOB_ID_MAX 128                     /* characters (all ASCII) */
 #define JOB_MODEL_NAME_MAX 128             /* bytes */
 #define JOB_SEED_MAX 9007199254740992ULL   /* 2^53: exact in a double, so in any JSON reader */
 #define JOB_GUIDANCE_MIN 1.0
@@ -45,28 +46,47 @@ typedef struct job_limits {
 /* 1 MiB payloads, 4,000-byte narratives, 1 to 30 seconds, any model. */
 job_limits job_limits_default(void);
 
+/* The protocol's error codes (protocol.h) that job_parse can give. */
 typedef enum job_status {
-    JOB_OK = 0,
-    JOB_INVALID_JSON,     /* "invalid_json": no JSON object could be read */
-    JOB_INVALID_JOB,      /* "invalid_job": a field is missing, mistyped or out of range */
-    JOB_TOO_LONG,         /* "too_long": the duration is past limits.max_duration */
-    JOB_MODEL_MISMATCH    /* "model_mismatch": `model` is not limits.model_name */
+    JOB_OK = PROTOCOL_OK,
+    JOB_INVALID_JSON = PROTOCOL_INVALID_JSON,     /* no JSON object could be read */
+    JOB_INVALID_JOB = PROTOCOL_INVALID_JOB,       /* a field is missing, mistyped or out of range */
+    JOB_TOO_LONG = PROTOCOL_TOO_LONG,             /* the duration is past limits.max_duration */
+    JOB_MODEL_MISMATCH = PROTOCOL_MODEL_MISMATCH  /* `model` is not limits.model_name */
 } job_status;
 
-/* The stable code of docs/protocol.md for a status ("invalid_job", ...; "ok"). */
+/* The stable code of docs/protocol.md for a status ("invalid_job", ...; "ok"):
+ * protocol_error_name's. */
 const char *job_status_code(job_status status);
 
 typedef struct job_error {
     job_status status;
     const char *code;            /* job_status_code(status) */
     char message[256];           /* names the field and the rule */
-    char id[JOB_ID_MAX + 1];     /* the job's id when the payload still yields a
-                                    valid one (so the failure can be recorded on
-                                    its hash), else "" */
+    char id[PROTOCOL_ID_MAX + 1]; /* the job's id when the payload still yields a
+                                     valid one (so the failure can be recorded on
+                                     its hash), else "" */
 } job_error;
 
+/* Which sampling fields a job gave (job_sampling.given). */
+enum job_sampling_field {
+    JOB_SAMPLING_GUIDANCE = 1u << 0,
+    JOB_SAMPLING_TOP_K = 1u << 1,
+    JOB_SAMPLING_TEMPERATURE = 1u << 2,
+};
+
+/* The sampling a job asks for: the fields it gave; the model's defaults for
+ * the rest (job_sampling_over). */
+typedef struct job_sampling {
+    jen1_sampling values;   /* only the fields named in `given` mean anything */
+    unsigned given;         /* job_sampling_field bits */
+} job_sampling;
+
+/* `defaults` (the model's) with the fields the job gave put over them. */
+jen1_sampling job_sampling_over(const job_sampling *s, jen1_sampling defaults);
+
 typedef struct job_request {
-    char id[JOB_ID_MAX + 1];
+    char id[PROTOCOL_ID_MAX + 1];
     char *narrative;             /* trimmed, NUL-free UTF-8, malloc'd */
     size_t narrative_len;        /* bytes */
     double duration;             /* seconds, as given */
@@ -75,10 +95,7 @@ typedef struct job_request {
     int seed_given;
     audio_format format;         /* AUDIO_WAV when absent */
     char *model;                 /* malloc'd, NULL when absent */
-    int has_guidance, has_top_k, has_temperature;  /* absent: the model's defaults */
-    double guidance;
-    int top_k;
-    double temperature;
+    job_sampling sampling;       /* guidance, top_k, temperature as given */
     int priority;                /* 0 when absent */
     json_t *request;             /* the whole object as submitted, unknown
                                     fields included (one reference owned) */
@@ -92,9 +109,6 @@ job_status job_parse(const char *payload, size_t len, const job_limits *limits,
                      job_request *out, job_error *err);
 
 void job_request_free(job_request *req);
-
-/* Whether id[0..len) is a valid job id: [A-Za-z0-9_.-]{1,128}, not "." or "..". */
-int job_id_valid(const char *id, size_t len);
 
 /* The seed of a job that gives none: FNV-1a 64 of the id, kept to 53 bits so
  * that it survives a round trip through JSON. A retried job sings the same song. */

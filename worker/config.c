@@ -61,7 +61,7 @@ void config_defaults(struct jen1_config *c)
     c->heartbeat_ms = 2000;
     c->grace_s = 30;
     c->max_duration_s = 30;
-    c->device = CONFIG_DEVICE_AUTO;
+    c->device = JEN1_DEVICE_AUTO;
     c->log_level = LOG_INFO;
     c->engine = CONFIG_ENGINE_TORCH;
 }
@@ -218,19 +218,21 @@ static int set_none_pace(const struct option *o, struct jen1_config *c, const ch
     return 0;
 }
 
+/* JEN1_DEVICE's words, for reading it and for config_describe. */
+static const char *const device_names[] = {
+    [JEN1_DEVICE_AUTO] = "auto", [JEN1_DEVICE_CPU] = "cpu", [JEN1_DEVICE_CUDA] = "cuda"};
+
 static int set_device(const struct option *o, struct jen1_config *c, const char *v,
                       const char *name, char *err, size_t errlen)
 {
     (void)o;
-    if (strcmp(v, "auto") == 0)
-        c->device = CONFIG_DEVICE_AUTO;
-    else if (strcmp(v, "cpu") == 0)
-        c->device = CONFIG_DEVICE_CPU;
-    else if (strcmp(v, "cuda") == 0)
-        c->device = CONFIG_DEVICE_CUDA;
-    else
-        FAIL("%s must be auto, cpu or cuda, not \"%s\"", name, v);
-    return 0;
+    for (size_t i = 0; i < sizeof device_names / sizeof *device_names; i++) {
+        if (strcmp(v, device_names[i]) == 0) {
+            c->device = (jen1_device)i;
+            return 0;
+        }
+    }
+    FAIL("%s must be auto, cpu or cuda, not \"%s\"", name, v);
 }
 
 static int set_log_level(const struct option *o, struct jen1_config *c, const char *v,
@@ -582,11 +584,6 @@ void config_usage(FILE *out, const char *program)
     fprintf(out, "  %-34s this text\n", "-h, --help");
 }
 
-static const char *device_name(enum config_device d)
-{
-    return d == CONFIG_DEVICE_CPU ? "cpu" : d == CONFIG_DEVICE_CUDA ? "cuda" : "auto";
-}
-
 int config_describe(const struct jen1_config *c, char *buf, size_t len)
 {
     char redis[400];
@@ -601,7 +598,7 @@ int config_describe(const struct jen1_config *c, char *buf, size_t len)
         c->use_torch, "api_token", c->api_token[0] ? "***" : NULL, "job_timeout_s", c->job_timeout_s, "max_attempts",
         c->max_attempts, "retry_base_ms", c->retry_base_ms, "result_ttl_s", c->result_ttl_s,
         "heartbeat_ms", c->heartbeat_ms, "grace_s", c->grace_s, "max_duration_s",
-        c->max_duration_s, "device", device_name(c->device), "bf16", c->bf16, "log_level",
+        c->max_duration_s, "device", device_names[c->device], "bf16", c->bf16, "log_level",
         log_level_name(c->log_level), "worker_id", c->worker_id, "engine",
         c->engine == CONFIG_ENGINE_NONE ? "none" : "torch");
     if (!o)

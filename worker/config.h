@@ -18,10 +18,9 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "jen1.h"
 #include "log.h"
 #include "redis_url.h"
-
-enum config_device { CONFIG_DEVICE_AUTO, CONFIG_DEVICE_CPU, CONFIG_DEVICE_CUDA };
 
 /* torch: the real engine. none: a benchmark/test-only switch that skips the
  * engine and renders silence of the requested length. */
@@ -55,7 +54,7 @@ struct jen1_config {
     int heartbeat_ttl_ms;
     int grace_s;          /* how long SIGTERM lets running jobs finish */
     double max_duration_s;
-    enum config_device device;
+    jen1_device device;  /* handed to the engine as it is */
     bool bf16;
     enum log_level log_level;
     char worker_id[129]; /* default: hostname-pid */

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "jen1.h"
+#include "util.h"
 
 struct engine {
     jen1_model *model;   /* NULL for the silent engine */
@@ -43,9 +44,7 @@ engine *engine_open(const engine_options *o, char *err, size_t errlen)
     }
     jen1_model_params mp = jen1_model_default_params();
     mp.n_threads = o->threads;
-    mp.device = !o->device || strcmp(o->device, "auto") == 0 ? JEN1_DEVICE_AUTO
-                : strcmp(o->device, "cuda") == 0             ? JEN1_DEVICE_CUDA
-                                                              : JEN1_DEVICE_CPU;
+    mp.device = o->device;
     mp.decoder_weights = o->bf16 ? JEN1_WEIGHTS_BF16 : JEN1_WEIGHTS_F32;
     if (jen1_model_load(dir, &mp, &e->model, err, errlen) != JEN1_OK) {
         free(e);
@@ -71,12 +70,34 @@ double engine_max_duration(const engine *e)
     return (double)jen1_model_max_frames(e->model) / jen1_model_frame_rate(e->model);
 }
 
-static double now_s(void)
+int engine_runtime_json(const engine *e, char *buf, size_t len)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+    int n;
+    if (!e->model) {
+        n = snprintf(buf, len, "{\"engine\":\"none\"}");
+    } else {
+        jen1_torch_info info;
+        jen1_torch_info_get(&info);
+        n = snprintf(buf, len,
+                     "{\"torch_version\":\"%s\",\"cuda_built\":%s,\"cuda_available\":%s,\"cuda_device_count\":%d,"
+                     "\"device_name\":\"%s\",\"device\":\"%s\",\"threads\":%d,\"model\":\"%s\"}",
+                     info.torch_version, info.cuda_built ? "true" : "false", info.cuda_available ? "true" : "false",
+                     info.cuda_device_count, info.device_name, engine_device(e), info.n_threads, e->name);
+    }
+    return n >= 0 && (size_t)n < len ? 0 : -1;
 }
+
+/* What a song is sampled with: the model's defaults, sampled (whatever the
+ * checkpoint's do_sample says), with the fields the job gave over them. */
+static jen1_sampling song_sampling(jen1_sampling model_defaults, const job_sampling *job)
+{
+    model_defaults.greedy = 0;
+    return job_sampling_over(job, model_defaults);
+}
+
+/* The silent engine's "model defaults": no filter, no guidance. */
+static const jen1_sampling kSilentSampling = {.greedy = 0, .top_k = 0, .top_p = 1, .temperature = 1,
+                                              .guidance_scale = 1};
 
 /* Silence of the right length, taking pace * duration seconds of wall time
  * in 20 ms steps that report progress and honour the abort callback, as the
@@ -84,8 +105,8 @@ static double now_s(void)
 static engine_status render_silence(const engine *e, const engine_request *req, engine_result *out, char *err,
                                     size_t errlen)
 {
-    const double total = e->none_pace * req->duration, start = now_s();
-    for (double done = 0; done < total; done = now_s() - start) {
+    const double total = e->none_pace * req->duration, start = clock_monotonic_s();
+    for (double done = 0; done < total; done = clock_monotonic_s() - start) {
         if (req->should_stop && req->should_stop(req->user)) return ENGINE_ABORTED;
         if (req->progress) req->progress((float)(done / total), req->user);
         struct timespec step = {0, 20 * 1000000L};
@@ -93,10 +114,7 @@ static engine_status render_silence(const engine *e, const engine_request *req, 
     }
     out->sample_rate = kSilentRate;
     /* Report the parameters asked for, as the real engine would have used them. */
-    out->guidance = req->guidance > 0 ? req->guidance : 1.0f;
-    out->top_k = req->top_k > 0 ? req->top_k : 0;
-    out->top_p = 1.0f;
-    out->temperature = req->temperature > 0 ? req->temperature : 1.0f;
+    out->sampling = song_sampling(kSilentSampling, &req->sampling);
     out->n_samples = (int64_t)llround(req->duration * kSilentRate);
     out->audio = calloc((size_t)(out->n_samples ? out->n_samples : 1), sizeof(float));
     if (!out->audio) {
@@ -114,10 +132,7 @@ engine_status engine_render(engine *e, const engine_request *req, engine_result 
     if (!e->model) return render_silence(e, req, out, err, errlen);
 
     jen1_generate_params p = jen1_generate_default_params(e->model);
-    p.greedy = 0;  /* a song is sampled, whatever the checkpoint's do_sample says */
-    if (req->guidance > 0) p.guidance_scale = req->guidance;
-    if (req->top_k > 0) p.top_k = req->top_k;
-    if (req->temperature > 0) p.temperature = req->temperature;
+    p.sampling = song_sampling(p.sampling, &req->sampling);
     p.decode_audio = 1;
     p.progress = req->progress;
     p.progress_user_data = req->user;
@@ -143,11 +158,7 @@ engine_status engine_render(engine *e, const engine_request *req, engine_result 
     out->seconds_text = o->seconds_text;
     out->seconds_decoder = o->seconds_decoder;
     out->seconds_audio = o->seconds_audio;
-    out->guidance = p.guidance_scale;
-    out->top_k = p.top_k;
-    out->top_p = p.top_p;
-    out->temperature = p.temperature;
-    out->greedy = p.greedy;
+    out->sampling = p.sampling;
     jen1_output_free(o);
     return ENGINE_OK;
 }

@@ -11,13 +11,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "jen1.h" /* the public types: jen1_device, jen1_sampling */
+#include "job.h"
+
 typedef struct engine engine;
 
 typedef struct engine_options {
     const char *model_dir;
     int use_torch;        /* 0: the silent engine */
     int threads;
-    const char *device;   /* "auto", "cpu", "cuda" */
+    jen1_device device;
     int bf16;
     double none_pace;     /* the silent engine's wall seconds per second of
                              audio (0: instant), so that tests can cancel,
@@ -28,9 +31,7 @@ typedef struct engine_request {
     const char *prompt;
     double duration;      /* seconds */
     uint64_t seed;
-    float guidance;       /* <= 0: the model's default */
-    int top_k;            /* <= 0: the model's default */
-    float temperature;    /* <= 0: the model's default */
+    job_sampling sampling; /* the job's; the model's defaults for the rest */
     /* Called with the fraction done; return nonzero from should_stop to abort. */
     void (*progress)(float done, void *user);
     int (*should_stop)(void *user);
@@ -42,9 +43,7 @@ typedef struct engine_result {
     int64_t n_samples;
     int sample_rate;
     double seconds_text, seconds_decoder, seconds_audio;
-    /* What was actually used, for the GeneratedSong's "model" object. */
-    float guidance, top_p, temperature;
-    int top_k, greedy;
+    jen1_sampling sampling; /* what was actually used: the GeneratedSong's */
 } engine_result;
 
 typedef enum {
@@ -63,6 +62,11 @@ void engine_close(engine *e);
 const char *engine_model_name(const engine *e);
 const char *engine_device(const engine *e);
 double engine_max_duration(const engine *e);
+
+/* The runtime as one JSON object, for GET /debug/torch: LibTorch's version,
+ * CUDA, the device, threads and the model; {"engine":"none"} for the silent
+ * engine. Returns 0, or -1 when buf (len bytes) is too small. */
+int engine_runtime_json(const engine *e, char *buf, size_t len);
 
 /* Renders one request. On ENGINE_OK, *out holds audio to free with
  * engine_result_free. */

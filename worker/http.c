@@ -25,9 +25,9 @@
 #include "buf.h"
 #include "util.h"
 #include "log.h"
+#include "protocol.h"
 
 enum {
-    JOB_ID_MAX = 128,
     DEFAULT_MAX_BODY = 64 * 1024,
     DEFAULT_MAX_HEADERS = 8 * 1024,
     DEFAULT_TIMEOUT_S = 30,
@@ -44,7 +44,7 @@ struct waiter {
     struct event *timer;
     struct event *hangup; /* watches the socket for the client going away */
     int64_t deadline_ms; /* CLOCK_MONOTONIC */
-    char id[JOB_ID_MAX + 1];
+    char id[PROTOCOL_ID_MAX + 1];
     struct waiter *prev, *next;
 };
 
@@ -123,18 +123,6 @@ static void reply_error(struct evhttp_request *req, int code, const char *error,
 }
 
 /* ---- Request checks --------------------------------------------------------------- */
-
-/* docs/protocol.md: [A-Za-z0-9_.-]{1,128}, not "." or "..". */
-static bool valid_job_id(const char *id)
-{
-    size_t n = strlen(id);
-    if (n == 0 || n > JOB_ID_MAX || strcmp(id, ".") == 0 || strcmp(id, "..") == 0)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!isalnum((unsigned char)id[i]) && id[i] != '_' && id[i] != '.' && id[i] != '-')
-            return false;
-    return true;
-}
 
 /* Compares in a time that depends on the secret's length only. */
 static bool equal_constant_time(const char *given, size_t given_len, const char *secret,
@@ -447,16 +435,17 @@ static void handle_job(struct http_server *s, struct evhttp_request *req, const 
      * (so "%2e%2e" is refused like ".."). */
     size_t len = 0;
     char *id = evhttp_uridecode(rest, 0, &len);
-    if (!id || len != strlen(id) || !valid_job_id(id)) {
+    if (!id || !protocol_id_valid(id, len)) {
         free(id);
         reply_error(req, 400, "invalid_id",
-                    "a job id is 1 to 128 of A-Z a-z 0-9 _ . - (and not . or ..)");
+                    "a job id is 1 to %d of A-Z a-z 0-9 _ . - (and not . or ..)", PROTOCOL_ID_MAX);
         return;
     }
     char *status = NULL;
     enum http_job_state state = s->backend.job_status(s->backend.ctx, id, &status, NULL);
     if (state == HTTP_JOB_UNAVAILABLE)
-        reply_error(req, 503, "redis_unavailable", "the job store cannot be reached; try again");
+        reply_error(req, 503, protocol_error_name(PROTOCOL_REDIS_UNAVAILABLE),
+                    "the job store cannot be reached; try again");
     else if (state == HTTP_JOB_UNKNOWN || !status)
         reply_error(req, 404, "not_found", "no job %s", id);
     else
@@ -471,25 +460,26 @@ static void submit_job(struct http_server *s, struct evhttp_request *req, int wa
     json_error_t jerr;
     json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!doc) {
-        reply_error(req, 400, "invalid_json", "the body is not valid JSON: %s (line %d, column %d)",
+        reply_error(req, 400, protocol_error_name(PROTOCOL_INVALID_JSON),
+                    "the body is not valid JSON: %s (line %d, column %d)",
                     jerr.text, jerr.line, jerr.column);
         return;
     }
     if (!json_is_object(doc)) {
         json_decref(doc);
-        reply_error(req, 400, "invalid_json", "the body must be a JSON object");
+        reply_error(req, 400, protocol_error_name(PROTOCOL_INVALID_JSON), "the body must be a JSON object");
         return;
     }
-    char id[JOB_ID_MAX + 1];
+    char id[PROTOCOL_ID_MAX + 1];
     char *job = NULL;
     size_t job_len = len;
     json_t *given = json_object_get(doc, "id");
     if (given) {
         const char *v = json_string_value(given);
-        if (!v || !valid_job_id(v)) {
+        if (!v || !protocol_id_valid(v, json_string_length(given))) {
             json_decref(doc);
-            reply_error(req, 400, "invalid_job",
-                        "id must be a string of 1 to 128 of A-Z a-z 0-9 _ . - (not . or ..)");
+            reply_error(req, 400, protocol_error_name(PROTOCOL_INVALID_JOB),
+                        "id must be a string of 1 to %d of A-Z a-z 0-9 _ . - (not . or ..)", PROTOCOL_ID_MAX);
             return;
         }
         snprintf(id, sizeof id, "%s", v);
@@ -510,18 +500,18 @@ static void submit_job(struct http_server *s, struct evhttp_request *req, int wa
     case HTTP_SUBMIT_OK:
         break;
     case HTTP_SUBMIT_INVALID:
-        reply_error(req, 400, err.code[0] ? err.code : "invalid_job", "%s", err.message);
+        reply_error(req, 400, err.code[0] ? err.code : protocol_error_name(PROTOCOL_INVALID_JOB), "%s", err.message);
         return;
     case HTTP_SUBMIT_CONFLICT:
         reply_error(req, 409, err.code[0] ? err.code : "conflict", "%s", err.message);
         return;
     default:
-        reply_error(req, 503, err.code[0] ? err.code : "redis_unavailable", "%s",
+        reply_error(req, 503, err.code[0] ? err.code : protocol_error_name(PROTOCOL_REDIS_UNAVAILABLE), "%s",
                     err.message[0] ? err.message : "the job store cannot be reached; try again");
         return;
     }
 
-    char location[JOB_ID_MAX + 8], queued[400];
+    char location[PROTOCOL_ID_MAX + 8], queued[400];
     snprintf(location, sizeof location, "/jobs/%s", id);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Location", location);
     queued_document(id, queued, sizeof queued);

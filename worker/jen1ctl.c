@@ -165,7 +165,7 @@ static int cmd_enqueue(ctl *c, int argc, char **argv)
         free(payload);
         return EXIT_USAGE;
     }
-    char id[JOB_ID_MAX + 1];
+    char id[PROTOCOL_ID_MAX + 1];
     snprintf(id, sizeof id, "%s", req.id);
     job_request_free(&req);
 
@@ -404,13 +404,13 @@ int main(int argc, char **argv)
         rc = cmd_list(&c, which, limit > 0 ? limit : 100);
     } else if (!strcmp(cmd, "retry")) {
         if (id && !strcmp(id, "--all")) rc = cmd_retry(&c, NULL);
-        else if (id && queue_id_valid(id)) rc = cmd_retry(&c, id);
+        else if (protocol_id_valid_str(id)) rc = cmd_retry(&c, id);
         else {
             fprintf(stderr, "jen1ctl: retry ID or retry --all\n");
             rc = EXIT_USAGE;
         }
     } else if (!strcmp(cmd, "status") || !strcmp(cmd, "wait") || !strcmp(cmd, "cancel")) {
-        if (!id || !queue_id_valid(id)) {
+        if (!protocol_id_valid_str(id)) {
             fprintf(stderr, "jen1ctl: %s needs a job id ([A-Za-z0-9_.-]{1,128})\n", cmd);
             rc = EXIT_USAGE;
         } else if (!strcmp(cmd, "status")) {

@@ -19,6 +19,7 @@
 #include "http.h"
 #include "job.h"
 #include "log.h"
+#include "protocol.h"
 #include "queue.h"
 #include "worker.h"
 
@@ -213,14 +214,14 @@ static enum http_submit_status backend_submit(void *ctx, const char *body, size_
     job_request_free(&req);
     char err[512], existing[16] = "";
     if (ensure_redis(s) != 0) {
-        snprintf(e->code, sizeof e->code, "redis_unavailable");
+        snprintf(e->code, sizeof e->code, "%s", protocol_error_name(PROTOCOL_REDIS_UNAVAILABLE));
         snprintf(e->message, sizeof e->message, "Redis is unreachable; try again");
         return HTTP_SUBMIT_UNAVAILABLE;
     }
     int rc = queue_enqueue(s->q, body, existing, err, sizeof err);
     if (rc < 0) {
         note_redis_error(s);
-        snprintf(e->code, sizeof e->code, "redis_unavailable");
+        snprintf(e->code, sizeof e->code, "%s", protocol_error_name(PROTOCOL_REDIS_UNAVAILABLE));
         snprintf(e->message, sizeof e->message, "%s", err);
         return HTTP_SUBMIT_UNAVAILABLE;
     }

@@ -2,15 +2,21 @@
  *
  * A job reads top to bottom in run_job():
  *
- *   queue_reserve (takes and starts it) -> job_parse -> plan_song -> engine_render
- *   (progress -> queue_progress; abort <- cancel, timeout, shutdown)
- *   -> audio_encode -> blob_put -> song_to_string -> queue_finish
+ *   queue_reserve (takes and starts it) -> job_parse -> the stages, each one
+ *   reported, timed and observed by run_stage():
+ *     planning (plan_song) -> generating (engine_render; progress ->
+ *     queue_progress, abort <- cancel, timeout, shutdown) -> encoding
+ *     (audio_encode) -> uploading (blob_put)
+ *   -> song_to_string -> queue_finish
+ *
+ * A stage that does not succeed ends the job in one place (end_job), with a
+ * code of the protocol's vocabulary; whether a failure is retried is that
+ * code's kind (protocol_error_transient), never a flag chosen at the call.
  *
  * The payload sits in this worker's in-flight list in Redis from reserve to
  * finish, so a crash anywhere loses nothing: the reaper gives it to another
- * worker. A heartbeat thread with its own connection keeps this worker's
- * heartbeat alive whatever the job loop is doing (a long EnCodec pass, a slow
- * upload) and runs the reaper for the whole pool.
+ * worker. The heartbeat thread (heartbeat.h) keeps this worker alive in
+ * Redis's eyes whatever the job loop is doing.
  *
  * Redis going away is survived: every queue call that fails for lack of
  * Redis is retried after a reconnect with backoff, and the job at hand
@@ -18,11 +24,9 @@
 #include "worker.h"
 
 #include <errno.h>
-#include <math.h>
-#include <openssl/evp.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,13 +37,16 @@
 #include "audio.h"
 #include "blob.h"
 #include "engine.h"
-#include "jen1.h"
+#include "heartbeat.h"
 #include "job.h"
 #include "log.h"
 #include "lyrics.h"
 #include "planner.h"
+#include "protocol.h"
 #include "queue.h"
+#include "reconnect.h"
 #include "song.h"
+#include "util.h"
 
 /* Set from signal handlers. */
 static volatile sig_atomic_t stop_taking; /* SIGTERM: no new jobs */
@@ -53,35 +60,31 @@ typedef struct worker {
     engine *engine;
     blob_store *blobs;
     queue *q;
+    heartbeat *heartbeat;
     char id[QUEUE_WORKER_ID_MAX + 1]; /* the pool's id and the slot: stable across restarts */
     job_limits limits;
     double stop_deadline;       /* when SIGTERM's grace period ends */
     atomic_int in_job;          /* inside run_job: what the grace period is for */
-
-    /* The heartbeat thread's view of the job at hand. */
-    pthread_t heartbeat;
-    pthread_mutex_t lock;
-    char current_job[QUEUE_ID_MAX + 1];
-    atomic_int heartbeat_running;
 } worker;
 
-/* What the engine's callbacks need while a job renders. */
+/* A job in hand, from stage to stage. Large (the plan): the caller's. */
 typedef struct job_run {
     worker *w;
     const queue_job *job;
+    job_request req;
+    song_plan plan;
+    engine_result audio;
+    unsigned char *encoded;
+    size_t encoded_len;
+    char url[BLOB_URL_MAX];
+    song_timings timings;
     double started;
     double deadline;            /* JEN1_JOB_TIMEOUT */
     double last_report;
     int cancelled;              /* someone asked to cancel (or it ended elsewhere) */
     int timed_out;
+    char err[1024];             /* why the last stage did not succeed */
 } job_run;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static void sleep_ms(int ms)
 {
@@ -94,98 +97,118 @@ static void on_sigusr1(int sig) { (void)sig; stop_taking = stop_now = 1; }
 
 /* After SIGTERM, the job at hand may run for the grace period; with no job in
  * hand (say, waiting for Redis to come back) there is nothing to wait for. */
-static int should_stop_now(worker *w)
+static bool should_stop_now(void *arg)
 {
-    if (stop_now) return 1;
-    if (!stop_taking) return 0;
-    if (!atomic_load(&w->in_job)) return 1;
-    if (w->stop_deadline == 0) w->stop_deadline = now_s() + w->cfg->grace_s;
-    return now_s() >= w->stop_deadline;
+    worker *w = arg;
+    if (stop_now) return true;
+    if (!stop_taking) return false;
+    if (!atomic_load(&w->in_job)) return true;
+    if (w->stop_deadline == 0) w->stop_deadline = clock_monotonic_s() + w->cfg->grace_s;
+    return clock_monotonic_s() >= w->stop_deadline;
 }
 
 /* ---- Redis, survived -------------------------------------------------------- */
 
-/* Reconnects with exponential backoff until Redis answers or the worker must
- * stop now. Returns 0 when connected. */
-static int reconnect(worker *w, queue *q, const char *who)
+static int reconnect(worker *w)
 {
-    int delay = 100;
-    char err[512];
-    for (;;) {
-        if (queue_connect(q, err, sizeof err) == 0) {
-            log_kv(LOG_INFO, "redis reconnected", LOG_STR("by", who), LOG_STR("server", queue_server(q)));
-            return 0;
-        }
-        if (!queue_unavailable(q)) {
-            log_kv(LOG_ERROR, "redis refused the connection", LOG_STR("error", err));
-        } else {
-            log_kv(LOG_WARN, "redis unreachable, retrying", LOG_STR("by", who), LOG_STR("error", err),
-                   LOG_INT("retry_ms", delay));
-        }
-        if (should_stop_now(w)) return -1;
-        sleep_ms(delay);
-        delay = delay < 5000 ? delay * 2 : 5000;
-    }
+    return reconnect_with_backoff(w->q, "worker", should_stop_now, w);
 }
 
 /* Runs a queue call into rc; while it fails because Redis is away,
  * reconnects and runs it again. */
-#define REDIS_CALL(w, rc, call)                                                     \
-    do {                                                                            \
-        while (((rc) = (call)) < 0 && queue_unavailable((w)->q) &&                  \
-               reconnect((w), (w)->q, "worker") == 0) {}                            \
+#define REDIS_CALL(w, rc, call)                                                         \
+    do {                                                                                \
+        while (((rc) = (call)) < 0 && queue_unavailable((w)->q) && reconnect(w) == 0) {} \
     } while (0)
-
-/* ---- The heartbeat thread ---------------------------------------------------- */
-
-static void *heartbeat_main(void *arg)
-{
-    worker *w = arg;
-    char err[512], info[512], host[128] = "";
-    gethostname(host, sizeof host - 1);
-    queue_config qc = {.url = w->cfg->redis_url, .prefix = w->cfg->prefix, .worker_id = w->id,
-                       .heartbeat_ttl_ms = w->cfg->heartbeat_ttl_ms, .result_ttl_s = w->cfg->result_ttl_s,
-                       .max_attempts = w->cfg->max_attempts, .retry_base_ms = w->cfg->retry_base_ms};
-    queue *q = queue_new(&qc, err, sizeof err);
-    if (!q) {
-        log_kv(LOG_ERROR, "heartbeat: bad queue configuration", LOG_STR("error", err));
-        return NULL;
-    }
-    int connected = queue_connect(q, err, sizeof err) == 0;
-    double next_reap = 0;
-    while (atomic_load(&w->heartbeat_running)) {
-        if (!connected) connected = reconnect(w, q, "heartbeat") == 0;
-        if (connected) {
-            pthread_mutex_lock(&w->lock);
-            snprintf(info, sizeof info, "{\"host\":\"%s\",\"pid\":%d,\"slot\":%u,\"job\":\"%s\"}", host,
-                     (int)getpid(), w->slot, w->current_job);
-            pthread_mutex_unlock(&w->lock);
-            if (queue_heartbeat(q, info, err, sizeof err) != 0) connected = !queue_unavailable(q);
-            long long reaped = 0, rescheduled = 0;
-            if (connected && now_s() >= next_reap) {
-                if (queue_reap(q, &reaped, &rescheduled, err, sizeof err) != 0) {
-                    connected = !queue_unavailable(q);
-                } else if (reaped || rescheduled) {
-                    log_kv(LOG_INFO, "reaper returned jobs to the queue", LOG_INT("from_dead_workers", reaped),
-                           LOG_INT("retries_due", rescheduled));
-                }
-                next_reap = now_s() + 1.0;
-            }
-        }
-        /* Sleep a heartbeat period in small steps, to stop promptly. */
-        for (int waited = 0; waited < w->cfg->heartbeat_ms && atomic_load(&w->heartbeat_running); waited += 50)
-            sleep_ms(50);
-    }
-    queue_free(q);
-    return NULL;
-}
 
 static void set_current_job(worker *w, const char *id)
 {
-    pthread_mutex_lock(&w->lock);
-    snprintf(w->current_job, sizeof w->current_job, "%s", id ? id : "");
-    pthread_mutex_unlock(&w->lock);
+    heartbeat_set_job(w->heartbeat, id);
     log_set_job(id);
+}
+
+static void count_outcome(worker *w, enum jen1_outcome outcome)
+{
+    metrics_add(w->metrics->registry, w->metrics->jobs[outcome], 1);
+}
+
+/* ---- How a job ends ------------------------------------------------------------ */
+
+/* How a stage ended: PROTOCOL_OK (go on), PROTOCOL_CANCELLED (the job ends
+ * cancelled), another code (the job fails with it), or STAGE_LEFT: the worker
+ * is stopping, and the payload goes back to the queue with the rest of its
+ * in-flight list. */
+typedef int stage_end;
+enum { STAGE_LEFT = PROTOCOL_N_CODES };
+
+/* The engine's statuses as stage ends. An abort is whoever asked for it: a
+ * cancel, the time limit, or the worker stopping. */
+static stage_end engine_end(const job_run *run, engine_status es)
+{
+    switch (es) {
+    case ENGINE_OK: return PROTOCOL_OK;
+    case ENGINE_ABORTED: return run->cancelled ? PROTOCOL_CANCELLED : run->timed_out ? PROTOCOL_TIMEOUT : STAGE_LEFT;
+    case ENGINE_TOO_LONG: return PROTOCOL_TOO_LONG;
+    case ENGINE_INVALID: return PROTOCOL_INVALID_JOB;
+    case ENGINE_FAILED: break;
+    }
+    return PROTOCOL_ENGINE_ERROR;
+}
+
+/* The blob store's statuses as stage ends. */
+static stage_end blob_end(blob_status bs)
+{
+    return bs == BLOB_OK ? PROTOCOL_OK : bs == BLOB_UNAVAILABLE ? PROTOCOL_BLOB_UNAVAILABLE : PROTOCOL_BLOB_REJECTED;
+}
+
+/* Ends the attempt with an error; transient codes are retried by the queue. */
+static void fail_job(worker *w, const queue_job *job, protocol_error code, const char *message)
+{
+    char err[512];
+    const char *name = protocol_error_name(code);
+    bool transient = protocol_error_transient(code);
+    queue_fail_outcome outcome = QUEUE_FAIL_FAILED;
+    log_kv(transient ? LOG_WARN : LOG_ERROR, "job failed", LOG_STR("error", name), LOG_STR("detail", message),
+           LOG_BOOL("transient", transient));
+    int rc;
+    REDIS_CALL(w, rc, queue_fail(w->q, job, name, message, transient, &outcome, err, sizeof err));
+    if (rc != 0) {
+        log_kv(LOG_ERROR, "could not record the failure", LOG_STR("error", err));
+        return;
+    }
+    count_outcome(w, outcome == QUEUE_FAIL_RETRY ? JEN1_OUTCOME_RETRIED : JEN1_OUTCOME_FAILED);
+}
+
+static void end_cancelled(worker *w, const queue_job *job)
+{
+    char err[512];
+    log_info("job cancelled");
+    int rc;
+    REDIS_CALL(w, rc, queue_cancelled(w->q, job, err, sizeof err));
+    if (rc == 0) count_outcome(w, JEN1_OUTCOME_CANCELLED);
+}
+
+/* Ends the job as a stage that did not succeed says. */
+static void end_job(job_run *run, stage_end end)
+{
+    if (end == PROTOCOL_CANCELLED)
+        end_cancelled(run->w, run->job);
+    else if (end == STAGE_LEFT)
+        log_info("job interrupted by shutdown; returning it to the queue");
+    else
+        fail_job(run->w, run->job, (protocol_error)end, run->err);
+}
+
+/* A payload that is no job (no JSON object with a valid id): to the dead list, raw. */
+static void send_to_dead(worker *w, const queue_job *job, job_status parsed, const job_error *jerr)
+{
+    char err[512];
+    const char *code = protocol_error_name(parsed == JOB_INVALID_JSON ? PROTOCOL_INVALID_JSON : PROTOCOL_INVALID_JOB);
+    const char *why = parsed == JOB_OK ? "the payload has no valid id" : jerr->message;
+    log_kv(LOG_WARN, "not a job: sent to the dead list", LOG_STR("error", code), LOG_STR("detail", why));
+    int rc;
+    REDIS_CALL(w, rc, queue_dead_payload(w->q, job, code, why, err, sizeof err));
+    if (rc == 0) count_outcome(w, JEN1_OUTCOME_FAILED);
 }
 
 /* ---- Engine callbacks ------------------------------------------------------- */
@@ -194,7 +217,7 @@ static void set_current_job(worker *w, const char *id)
 static void on_progress(float done, void *user)
 {
     job_run *run = user;
-    double t = now_s();
+    double t = clock_monotonic_s();
     if (done < 1.0f && t - run->last_report < 0.25) return;
     run->last_report = t;
     bool stop = false;
@@ -210,218 +233,167 @@ static int on_should_stop(void *user)
 {
     job_run *run = user;
     if (run->cancelled || should_stop_now(run->w)) return 1;
-    if (now_s() > run->deadline) {
+    if (clock_monotonic_s() > run->deadline) {
         run->timed_out = 1;
         return 1;
     }
     return 0;
 }
 
-/* ---- One job ---------------------------------------------------------------- */
+/* ---- The stages ------------------------------------------------------------- */
 
-static void sha256_hex(const void *data, size_t len, char out[65])
+static stage_end stage_planning(job_run *run)
 {
-    unsigned char md[32];
-    unsigned int n = 0;
-    EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
-    for (unsigned i = 0; i < 32; i++) sprintf(out + 2 * i, "%02x", md[i]);
+    if (plan_song(&run->req, lyrics_rules(), &run->plan, run->err, sizeof run->err) != 0) return PROTOCOL_INVALID_JOB;
+    return PROTOCOL_OK;
 }
 
-static void count_outcome(worker *w, enum jen1_outcome outcome)
+static stage_end stage_generating(job_run *run)
 {
-    metrics_add(w->metrics->registry, w->metrics->jobs[outcome], 1);
+    engine_request er = {.prompt = run->plan.model_prompt, .duration = run->req.duration, .seed = run->req.seed,
+                         .sampling = run->req.sampling, .progress = on_progress,
+                         .should_stop = on_should_stop, .user = run};
+    engine_status es = engine_render(run->w->engine, &er, &run->audio, run->err, sizeof run->err);
+    if (es == ENGINE_ABORTED && run->timed_out)
+        snprintf(run->err, sizeof run->err, "the job ran past its %d s time limit and was stopped",
+                 run->w->cfg->job_timeout_s);
+    run->timings.text_s = run->audio.seconds_text;
+    run->timings.decoder_s = run->audio.seconds_decoder;
+    run->timings.audio_s = run->audio.seconds_audio;
+    return engine_end(run, es);
 }
 
-/* Ends the attempt with an error; transient ones are retried by the queue. */
-static void fail_job(worker *w, const queue_job *job, const char *code, const char *message, bool transient)
+static stage_end stage_encoding(job_run *run)
 {
-    char err[512];
-    queue_fail_outcome outcome = QUEUE_FAIL_FAILED;
-    log_kv(transient ? LOG_WARN : LOG_ERROR, "job failed", LOG_STR("error", code), LOG_STR("detail", message),
-           LOG_BOOL("transient", transient));
-    int rc;
-    REDIS_CALL(w, rc, queue_fail(w->q, job, code, message, transient, &outcome, err, sizeof err));
-    if (rc != 0) {
-        log_kv(LOG_ERROR, "could not record the failure", LOG_STR("error", err));
+    const engine_result *a = &run->audio;
+    if (audio_encode(a->audio, a->n_samples, a->sample_rate, run->req.format, &run->encoded, &run->encoded_len,
+                     run->err, sizeof run->err) != 0)
+        return PROTOCOL_ENGINE_ERROR;
+    return PROTOCOL_OK;
+}
+
+/* The object's name is the job's, so every attempt writes the same one. */
+static stage_end stage_uploading(job_run *run)
+{
+    char key[BLOB_KEY_MAX + 1];
+    audio_format format = run->req.format;
+    snprintf(key, sizeof key, "%s.%s", run->job->id, audio_format_name(format));
+    return blob_end(blob_put(run->w->blobs, key, run->encoded, run->encoded_len, audio_format_mime(format), run->url,
+                             sizeof run->url, run->err, sizeof run->err));
+}
+
+typedef struct stage {
+    enum jen1_stage id;         /* its histogram, and its name in the job hash */
+    double progress;            /* reported as it begins; 0: not reported (the
+                                   take script began the job in "planning") */
+    stage_end (*run)(job_run *run);
+} stage;
+
+static const stage kPlanning = {JEN1_STAGE_PLANNING, 0, stage_planning};
+static const stage kGenerating = {JEN1_STAGE_GENERATING, 0.05, stage_generating};
+static const stage kEncoding = {JEN1_STAGE_ENCODING, 0.92, stage_encoding};
+static const stage kUploading = {JEN1_STAGE_UPLOADING, 0.95, stage_uploading};
+
+/* Runs one stage: tells Redis it begins (a cancel learnt there ends the job),
+ * times it into *seconds (when not NULL) and its histogram, and ends the job
+ * when it does not succeed. Returns 0 to go on, -1 when the job has ended. */
+static int run_stage(job_run *run, const stage *st, double *seconds)
+{
+    worker *w = run->w;
+    if (st->progress > 0) {
+        bool stop = false;
+        char err[256];
+        int rc;
+        REDIS_CALL(w, rc, queue_progress(w->q, run->job, st->progress, jen1_stage_name(st->id), &stop, err,
+                                         sizeof err));
+        if (rc == 0 && stop) run->cancelled = 1;
+        if (run->cancelled) {
+            end_job(run, PROTOCOL_CANCELLED);
+            return -1;
+        }
+    }
+    double t = clock_monotonic_s();
+    stage_end end = st->run(run);
+    double elapsed = clock_monotonic_s() - t;
+    metrics_observe(w->metrics->registry, w->metrics->stage_duration[st->id], elapsed);
+    if (seconds) *seconds = elapsed;
+    if (end == PROTOCOL_OK) return 0;
+    end_job(run, end);
+    return -1;
+}
+
+/* The song, and the end of the job. */
+static void finish(job_run *run)
+{
+    worker *w = run->w;
+    const engine_result *a = &run->audio;
+    song_audio sa = {.url = run->url, .format = run->req.format, .sample_rate = a->sample_rate, .channels = 1,
+                     .duration = (double)a->n_samples / a->sample_rate, .bytes = run->encoded_len};
+    sha256_hex(run->encoded, run->encoded_len, sa.sha256);
+    song_model sm = {.name = engine_model_name(w->engine), .seed = run->req.seed, .sampling = a->sampling,
+                     .device = engine_device(w->engine)};
+    run->timings.total_s = clock_monotonic_s() - run->started;
+    char *song = song_to_string(&run->plan, &sa, &sm, &run->timings, clock_unix_ms(), 0, run->err, sizeof run->err);
+    if (!song) {
+        end_job(run, PROTOCOL_ENGINE_ERROR);
         return;
     }
-    count_outcome(w, outcome == QUEUE_FAIL_RETRY ? JEN1_OUTCOME_RETRIED : JEN1_OUTCOME_FAILED);
-}
-
-static int report_stage(worker *w, job_run *run, double progress, const char *stage)
-{
-    bool stop = false;
-    char err[256];
-    int rc;
-    REDIS_CALL(w, rc, queue_progress(w->q, run->job, progress, stage, &stop, err, sizeof err));
-    if (rc == 0 && stop) run->cancelled = 1;
-    return run->cancelled ? -1 : 0;
-}
-
-static void end_cancelled(worker *w, const queue_job *job)
-{
+    bool written = false;
     char err[512];
-    log_info("job cancelled");
     int rc;
-    REDIS_CALL(w, rc, queue_cancelled(w->q, job, err, sizeof err));
-    if (rc == 0) count_outcome(w, JEN1_OUTCOME_CANCELLED);
+    REDIS_CALL(w, rc, queue_finish(w->q, run->job, song, run->url, &written, err, sizeof err));
+    if (rc == 0) {
+        log_kv(LOG_INFO, "job succeeded", LOG_STR("audio_url", run->url), LOG_NUM("seconds", run->timings.total_s),
+               LOG_BOOL("first_result", written));
+        count_outcome(w, JEN1_OUTCOME_SUCCEEDED);
+        metrics_add(w->metrics->registry, w->metrics->audio_seconds, sa.duration);
+        metrics_observe(w->metrics->registry, w->metrics->job_duration, run->timings.total_s);
+    } else {
+        log_kv(LOG_ERROR, "could not record the result", LOG_STR("error", err));
+    }
+    free(song);
 }
 
-static void run_job(worker *w, queue_job *job)
-{
-    char err[1024];
-    job_error jerr;
-    job_request req;
-    double t0 = now_s();
+/* ---- One job ---------------------------------------------------------------- */
 
+static void run_job(worker *w, queue_job *job, job_run *run)
+{
     /* The take script already decided whether this payload is ours to run. */
     if (job->decision == QUEUE_TAKE_ENDED || job->decision == QUEUE_TAKE_LOST) return;
     if (job->decision == QUEUE_TAKE_CANCELLED) {
         count_outcome(w, JEN1_OUTCOME_CANCELLED);
         return;
     }
-    job_status parsed = job_parse(job->payload, job->payload_len, &w->limits, &req, &jerr);
+    memset(run, 0, sizeof *run);
+    run->w = w;
+    run->job = job;
+    run->started = clock_monotonic_s();
+    run->deadline = run->started + w->cfg->job_timeout_s;
+    job_error jerr;
+    job_status parsed = job_parse(job->payload, job->payload_len, &w->limits, &run->req, &jerr);
     if (job->decision == QUEUE_TAKE_NOT_A_JOB) {
-        /* No JSON object with a valid id: to the dead list, raw. */
-        if (parsed == JOB_OK) job_request_free(&req);
-        const char *code = parsed == JOB_INVALID_JSON ? "invalid_json" : "invalid_job";
-        const char *why = parsed == JOB_OK ? "the payload has no valid id" : jerr.message;
-        log_kv(LOG_WARN, "not a job: sent to the dead list", LOG_STR("error", code), LOG_STR("detail", why));
-        int rc;
-        REDIS_CALL(w, rc, queue_dead_payload(w->q, job, code, why, err, sizeof err));
-        if (rc == 0) count_outcome(w, JEN1_OUTCOME_FAILED);
+        if (parsed == JOB_OK) job_request_free(&run->req);
+        send_to_dead(w, job, parsed, &jerr);
         return;
     }
     set_current_job(w, job->id);
     if (parsed != JOB_OK) {
-        fail_job(w, job, jerr.code, jerr.message, false);
+        fail_job(w, job, (protocol_error)parsed, jerr.message); /* job_status is protocol_error's subset */
         set_current_job(w, NULL);
         return;
     }
-    int rc;
-    log_kv(LOG_INFO, "job started", LOG_INT("attempt", job->attempts), LOG_NUM("duration", req.duration));
+    log_kv(LOG_INFO, "job started", LOG_INT("attempt", job->attempts), LOG_NUM("duration", run->req.duration));
     metrics_add(w->metrics->registry, w->metrics->inflight, 1);
 
-    job_run run = {.w = w, .job = job, .started = t0, .deadline = t0 + w->cfg->job_timeout_s};
-    song_timings timings = {0};
+    if (run_stage(run, &kPlanning, &run->timings.plan_s) == 0 && run_stage(run, &kGenerating, NULL) == 0 &&
+        run_stage(run, &kEncoding, &run->timings.encode_s) == 0 &&
+        run_stage(run, &kUploading, &run->timings.upload_s) == 0)
+        finish(run);
 
-    /* Plan. */
-    static song_plan plan; /* large; one job at a time per process */
-    double t = now_s();
-    if (plan_song(&req, lyrics_rules(), &plan, err, sizeof err) != 0) {
-        fail_job(w, job, "invalid_job", err, false);
-        goto running_done;
-    }
-    timings.plan_s = now_s() - t;
-    metrics_observe(w->metrics->registry, w->metrics->stage_duration[JEN1_STAGE_PLANNING], timings.plan_s);
-    if (report_stage(w, &run, 0.05, "generating") != 0) {
-        end_cancelled(w, job);
-        goto running_done;
-    }
-
-    /* Generate. */
-    engine_request er = {.prompt = plan.model_prompt, .duration = req.duration, .seed = req.seed,
-                         .guidance = req.has_guidance ? (float)req.guidance : 0,
-                         .top_k = req.has_top_k ? req.top_k : 0,
-                         .temperature = req.has_temperature ? (float)req.temperature : 0,
-                         .progress = on_progress, .should_stop = on_should_stop, .user = &run};
-    engine_result audio;
-    t = now_s();
-    engine_status es = engine_render(w->engine, &er, &audio, err, sizeof err);
-    double generate_s = now_s() - t;
-    metrics_observe(w->metrics->registry, w->metrics->stage_duration[JEN1_STAGE_GENERATING], generate_s);
-    if (es != ENGINE_OK) {
-        if (es == ENGINE_ABORTED && run.cancelled) end_cancelled(w, job);
-        else if (es == ENGINE_ABORTED && run.timed_out) {
-            snprintf(err, sizeof err, "the job ran past its %d s time limit and was stopped", w->cfg->job_timeout_s);
-            fail_job(w, job, "timeout", err, false);
-        } else if (es == ENGINE_ABORTED) {
-            /* Shutting down: the payload goes back to the queue with the
-             * rest of this worker's in-flight list. */
-            log_info("job interrupted by shutdown; returning it to the queue");
-        } else if (es == ENGINE_TOO_LONG) {
-            fail_job(w, job, "too_long", err, false);
-        } else if (es == ENGINE_INVALID) {
-            fail_job(w, job, "invalid_job", err, false);
-        } else {
-            fail_job(w, job, "engine_error", err, true);
-        }
-        goto running_done;
-    }
-    timings.text_s = audio.seconds_text;
-    timings.decoder_s = audio.seconds_decoder;
-    timings.audio_s = audio.seconds_audio;
-
-    /* Encode. */
-    if (report_stage(w, &run, 0.92, "encoding") != 0) {
-        end_cancelled(w, job);
-        engine_result_free(&audio);
-        goto running_done;
-    }
-    unsigned char *encoded = NULL;
-    size_t encoded_len = 0;
-    t = now_s();
-    int enc = audio_encode(audio.audio, audio.n_samples, audio.sample_rate, req.format, &encoded, &encoded_len, err,
-                           sizeof err);
-    timings.encode_s = now_s() - t;
-    metrics_observe(w->metrics->registry, w->metrics->stage_duration[JEN1_STAGE_ENCODING], timings.encode_s);
-    if (enc != 0) {
-        fail_job(w, job, "engine_error", err, true);
-        engine_result_free(&audio);
-        goto running_done;
-    }
-
-    /* Upload: the object's name is the job's, so every attempt writes the same one. */
-    char key[BLOB_KEY_MAX + 1], url[BLOB_URL_MAX];
-    snprintf(key, sizeof key, "%s.%s", job->id, audio_format_name(req.format));
-    if (report_stage(w, &run, 0.95, "uploading") != 0) {
-        end_cancelled(w, job);
-        goto audio_done;
-    }
-    t = now_s();
-    blob_status bs = blob_put(w->blobs, key, encoded, encoded_len, audio_format_mime(req.format), url, sizeof url, err,
-                              sizeof err);
-    timings.upload_s = now_s() - t;
-    metrics_observe(w->metrics->registry, w->metrics->stage_duration[JEN1_STAGE_UPLOADING], timings.upload_s);
-    if (bs != BLOB_OK) {
-        fail_job(w, job, bs == BLOB_UNAVAILABLE ? "blob_unavailable" : "blob_rejected", err, bs == BLOB_UNAVAILABLE);
-        goto audio_done;
-    }
-
-    /* The song, and the end of the job. */
-    song_audio sa = {.url = url, .format = req.format, .sample_rate = audio.sample_rate, .channels = 1,
-                     .duration = (double)audio.n_samples / audio.sample_rate, .bytes = encoded_len};
-    sha256_hex(encoded, encoded_len, sa.sha256);
-    song_model sm = {.name = engine_model_name(w->engine), .seed = req.seed, .guidance = audio.guidance,
-                     .top_k = audio.top_k, .top_p = audio.top_p, .temperature = audio.temperature,
-                     .greedy = audio.greedy, .device = engine_device(w->engine)};
-    timings.total_s = now_s() - t0;
-    struct timespec wall;
-    clock_gettime(CLOCK_REALTIME, &wall);
-    char *song = song_to_string(&plan, &sa, &sm, &timings, (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000, 0,
-                                err, sizeof err);
-    if (!song) {
-        fail_job(w, job, "engine_error", err, true);
-        goto audio_done;
-    }
-    bool written = false;
-    REDIS_CALL(w, rc, queue_finish(w->q, job, song, url, &written, err, sizeof err));
-    if (rc == 0) {
-        log_kv(LOG_INFO, "job succeeded", LOG_STR("audio_url", url), LOG_NUM("seconds", timings.total_s),
-               LOG_BOOL("first_result", written));
-        count_outcome(w, JEN1_OUTCOME_SUCCEEDED);
-        metrics_add(w->metrics->registry, w->metrics->audio_seconds, sa.duration);
-        metrics_observe(w->metrics->registry, w->metrics->job_duration, timings.total_s);
-    } else {
-        log_kv(LOG_ERROR, "could not record the result", LOG_STR("error", err));
-    }
-    free(song);
-audio_done:
-    free(encoded);
-    engine_result_free(&audio);
-running_done:
     metrics_add(w->metrics->registry, w->metrics->inflight, -1);
-    job_request_free(&req);
+    free(run->encoded);
+    engine_result_free(&run->audio);
+    job_request_free(&run->req);
     set_current_job(w, NULL);
 }
 
@@ -442,22 +414,46 @@ static void install_signals(void)
     prctl(PR_SET_PDEATHSIG, SIGUSR1);
 }
 
-static void publish_torch_info(worker *w)
+static void publish_runtime(worker *w)
 {
-    jen1_torch_info info;
     char json[1024];
-    if (w->cfg->engine == CONFIG_ENGINE_NONE) {
-        snprintf(json, sizeof json, "{\"engine\":\"none\"}");
-    } else {
-        jen1_torch_info_get(&info);
-        snprintf(json, sizeof json,
-                 "{\"torch_version\":\"%s\",\"cuda_built\":%s,\"cuda_available\":%s,\"cuda_device_count\":%d,"
-                 "\"device_name\":\"%s\",\"device\":\"%s\",\"threads\":%d,\"model\":\"%s\"}",
-                 info.torch_version, info.cuda_built ? "true" : "false", info.cuda_available ? "true" : "false",
-                 info.cuda_device_count, info.device_name, engine_device(w->engine), info.n_threads,
-                 engine_model_name(w->engine));
-    }
+    if (engine_runtime_json(w->engine, json, sizeof json) != 0) snprintf(json, sizeof json, "{}");
     pool_status_set_torch_info(w->status, w->slot, json);
+}
+
+/* Takes jobs until told to stop. */
+static void job_loop(worker *w)
+{
+    char err[1024];
+    int rc;
+    job_run *run = malloc(sizeof *run);
+    if (!run) {
+        log_error("out of memory for the job in hand");
+        return;
+    }
+    while (!stop_now) {
+        if (stop_taking) {
+            log_info("draining: no new jobs");
+            break;
+        }
+        queue_job job = {0};
+        int got = queue_reserve(w->q, 1000, &job, err, sizeof err);
+        if (got < 0) {
+            if (queue_unavailable(w->q)) {
+                if (reconnect(w) == 0) REDIS_CALL(w, rc, queue_release(w->q, NULL, NULL, err, sizeof err));
+            } else {
+                log_kv(LOG_ERROR, "reserve failed", LOG_STR("error", err));
+                sleep_ms(1000);
+            }
+            continue;
+        }
+        if (got == 0) continue;
+        atomic_store(&w->in_job, 1);
+        run_job(w, &job, run);
+        atomic_store(&w->in_job, 0);
+        queue_job_clear(&job);
+    }
+    free(run);
 }
 
 int worker_main(const struct jen1_config *cfg, unsigned slot, struct jen1_metrics *metrics,
@@ -471,23 +467,20 @@ int worker_main(const struct jen1_config *cfg, unsigned slot, struct jen1_metric
     worker w = {.cfg = cfg, .slot = slot, .metrics = metrics, .status = status};
     snprintf(w.id, sizeof w.id, "%.100s-%u", cfg->worker_id, slot);
     log_set_worker(w.id);
-    pthread_mutex_init(&w.lock, NULL);
     atomic_store(&status->slots[slot].pid, (int)getpid());
 
     engine_options eo = {.model_dir = cfg->model_dir, .use_torch = cfg->engine == CONFIG_ENGINE_TORCH,
-                         .threads = cfg->threads, .bf16 = cfg->bf16, .none_pace = cfg->none_pace,
-                         .device = cfg->device == CONFIG_DEVICE_CUDA ? "cuda"
-                                   : cfg->device == CONFIG_DEVICE_CPU ? "cpu"
-                                                                      : "auto"};
-    double t = now_s();
+                         .threads = cfg->threads, .device = cfg->device, .bf16 = cfg->bf16,
+                         .none_pace = cfg->none_pace};
+    double t = clock_monotonic_s();
     w.engine = engine_open(&eo, err, sizeof err);
     if (!w.engine) {
         log_kv(LOG_ERROR, "cannot load the model", LOG_STR("error", err));
         return 1;
     }
     log_kv(LOG_INFO, "model loaded", LOG_STR("model", engine_model_name(w.engine)),
-           LOG_STR("device", engine_device(w.engine)), LOG_NUM("seconds", now_s() - t));
-    publish_torch_info(&w);
+           LOG_STR("device", engine_device(w.engine)), LOG_NUM("seconds", clock_monotonic_s() - t));
+    publish_runtime(&w);
 
     blob_options bo;
     blob_options_init(&bo);
@@ -513,48 +506,28 @@ int worker_main(const struct jen1_config *cfg, unsigned slot, struct jen1_metric
         log_kv(LOG_ERROR, "bad queue configuration", LOG_STR("error", err));
         return 1;
     }
-    if (queue_connect(w.q, err, sizeof err) != 0 && reconnect(&w, w.q, "worker") != 0) return 0;
+    if (queue_connect(w.q, err, sizeof err) != 0 && reconnect(&w) != 0) return 0;
     atomic_store(&status->slots[slot].model_loaded, 1);
     metrics_set(metrics->registry, metrics->model_loaded, 1);
 
-    atomic_store(&w.heartbeat_running, 1);
-    pthread_create(&w.heartbeat, NULL, heartbeat_main, &w);
+    w.heartbeat = heartbeat_start(&qc, slot, cfg->heartbeat_ms, err, sizeof err);
+    if (!w.heartbeat) {
+        log_kv(LOG_ERROR, "cannot start the heartbeat", LOG_STR("error", err));
+        return 1;
+    }
 
     /* A payload whose reserve reply was lost before a restart with the same
      * worker id would wait in our in-flight list: give it back first. */
     int rc;
     REDIS_CALL(&w, rc, queue_release(w.q, NULL, NULL, err, sizeof err));
 
-    while (!stop_now) {
-        if (stop_taking) {
-            log_info("draining: no new jobs");
-            break;
-        }
-        queue_job job = {0};
-        int got = queue_reserve(w.q, 1000, &job, err, sizeof err);
-        if (got < 0) {
-            if (queue_unavailable(w.q)) {
-                if (reconnect(&w, w.q, "worker") == 0)
-                    REDIS_CALL(&w, rc, queue_release(w.q, NULL, NULL, err, sizeof err));
-            } else {
-                log_kv(LOG_ERROR, "reserve failed", LOG_STR("error", err));
-                sleep_ms(1000);
-            }
-            continue;
-        }
-        if (got == 0) continue;
-        atomic_store(&w.in_job, 1);
-        run_job(&w, &job);
-        atomic_store(&w.in_job, 0);
-        queue_job_clear(&job);
-    }
+    job_loop(&w);
 
     /* Whatever is still ours goes back to the queue for another worker. */
     long long released = 0;
     if (queue_release(w.q, NULL, &released, err, sizeof err) == 0 && released)
         log_kv(LOG_INFO, "returned unfinished jobs to the queue", LOG_INT("jobs", released));
-    atomic_store(&w.heartbeat_running, 0);
-    pthread_join(w.heartbeat, NULL);
+    heartbeat_stop(w.heartbeat);
     atomic_store(&status->slots[slot].model_loaded, 0);
     metrics_set(metrics->registry, metrics->model_loaded, 0);
     queue_free(w.q);

@@ -23,7 +23,7 @@ static int fill_job(queue *q, queue_job *job, const char *payload, size_t len, c
     long long decision, attempts;
     if (queue_reply_elem_int(r, first, &decision) != 0 || decision < 0 || decision > 4 ||
         r->elements != first + 3 || r->element[first + 1]->type != REDIS_REPLY_STRING ||
-        r->element[first + 1]->len > QUEUE_ID_MAX || queue_reply_elem_int(r, first + 2, &attempts) != 0)
+        r->element[first + 1]->len > PROTOCOL_ID_MAX || queue_reply_elem_int(r, first + 2, &attempts) != 0)
         return queue_bad_reply(q, "taking a job", err, errlen);
     job->payload = malloc(len + 1);
     if (!job->payload) {
@@ -102,7 +102,7 @@ int queue_reserve(queue *q, int timeout_ms, queue_job *job, char *err, size_t er
 static int check_job(const queue *q, const queue_job *job, const char *what, char *err, size_t errlen)
 {
     if (queue_need_worker(q, what, err, errlen) != 0) return -1;
-    if (!job->payload || !queue_id_valid(job->id)) {
+    if (!job->payload || !protocol_id_valid_str(job->id)) {
         snprintf(err, errlen, "queue: %s: the job has no payload or no valid id", what);
         return -1;
     }
@@ -229,7 +229,7 @@ int queue_dead_payload(queue *q, const queue_job *job, const char *code, const c
         snprintf(err, errlen, "queue: dead_payload: no payload or no error code");
         return -1;
     }
-    bool has_id = queue_id_valid(job->id);
+    bool has_id = protocol_id_valid_str(job->id);
     char job_key[QUEUE_KEY_MAX], done_key[QUEUE_KEY_MAX];
     qcmd c;
     redisReply *r;

@@ -42,7 +42,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define QUEUE_ID_MAX 128        /* a job id: [A-Za-z0-9_.-]{1,128}, not "." or ".." */
+#include "protocol.h" /* the job-id rule: protocol_id_valid, PROTOCOL_ID_MAX */
+
 #define QUEUE_WORKER_ID_MAX 128 /* a worker id: [A-Za-z0-9_.:-]{1,128} */
 #define QUEUE_PREFIX_MAX 64
 
@@ -75,7 +76,7 @@ typedef enum {
 typedef struct queue_job {
     char *payload;      /* the bytes as taken, verbatim (NUL-terminated too): the */
     size_t payload_len; /* in-flight entry is removed by exact value */
-    char id[QUEUE_ID_MAX + 1]; /* "" with QUEUE_TAKE_NOT_A_JOB */
+    char id[PROTOCOL_ID_MAX + 1]; /* "" with QUEUE_TAKE_NOT_A_JOB */
     queue_take_decision decision;
     long long attempts; /* with QUEUE_TAKE_RUN: this is attempt number N */
 } queue_job;
@@ -105,9 +106,6 @@ const char *queue_key(const queue *q, const char *name, char *buf, size_t len);
 
 /* Closes the connection and frees the handle (NULL is fine). */
 void queue_free(queue *q);
-
-/* Whether `id` may name a job (and so its keys). */
-bool queue_id_valid(const char *id);
 
 /* ---- Producer and operator side (jen1ctl, POST /generate) -------------------- */
 

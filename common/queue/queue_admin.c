@@ -28,7 +28,7 @@ static json_t *payload_id_json(const char *payload, size_t len)
 {
     json_t *root = json_loadb(payload, len, 0, NULL);
     const char *id = json_string_value(json_object_get(root, "id"));
-    json_t *out = id && queue_id_valid(id) ? json_string(id) : json_null();
+    json_t *out = protocol_id_valid_str(id) ? json_string(id) : json_null();
     json_decref(root);
     return out;
 }
@@ -50,9 +50,9 @@ int queue_enqueue(queue *q, const char *payload, char existing_status[16], char 
         return -1;
     }
     const char *id = json_string_value(json_object_get(root, "id"));
-    if (!id || !queue_id_valid(id)) {
+    if (!protocol_id_valid_str(id)) {
         snprintf(err, errlen, "queue: enqueue: the job has no valid \"id\" ([A-Za-z0-9_.-]{1,%d})",
-                 QUEUE_ID_MAX);
+                 PROTOCOL_ID_MAX);
         json_decref(root);
         return -1;
     }
@@ -81,7 +81,7 @@ int queue_enqueue(queue *q, const char *payload, char existing_status[16], char 
 int queue_cancel(queue *q, const char *id, queue_cancel_outcome *outcome, bool *known,
                  char ended_status[16], char *err, size_t errlen)
 {
-    if (!queue_id_valid(id)) {
+    if (!protocol_id_valid_str(id)) {
         snprintf(err, errlen, "queue: cancel: not a valid job id");
         return -1;
     }
@@ -114,7 +114,7 @@ int queue_cancel(queue *q, const char *id, queue_cancel_outcome *outcome, bool *
 
 int queue_retry_dead(queue *q, const char *id, long long *moved, char *err, size_t errlen)
 {
-    if (id && !queue_id_valid(id)) {
+    if (id && !protocol_id_valid_str(id)) {
         snprintf(err, errlen, "queue: retry: not a valid job id");
         return -1;
     }
@@ -152,7 +152,7 @@ static json_t *typed_field(const char *name, const char *v, size_t n)
 int queue_job_get(queue *q, const char *id, json_t **out, char *err, size_t errlen)
 {
     *out = NULL;
-    if (!queue_id_valid(id)) {
+    if (!protocol_id_valid_str(id)) {
         snprintf(err, errlen, "queue: job: not a valid job id");
         return -1;
     }

@@ -339,11 +339,6 @@ static bool name_valid(const char *s, size_t max, const char *extra)
     return true;
 }
 
-bool queue_id_valid(const char *id)
-{
-    return id && name_valid(id, QUEUE_ID_MAX, "") && strcmp(id, ".") != 0 && strcmp(id, "..") != 0;
-}
-
 static int or_default(int v, int def)
 {
     return v > 0 ? v : def;

@@ -9,8 +9,13 @@
 
 #include <stddef.h>
 
-/* Helpers that most scripts share. */
+#include "protocol.h"
+
+/* Helpers that most scripts share. The job-id rule (valid_id) and the error
+ * codes (ERR_*) are protocol.h's, pasted in. */
 #define PRELUDE \
+    PROTOCOL_ID_LUA \
+    PROTOCOL_ERRORS_LUA \
     "local FINAL = {succeeded = true, failed = true, cancelled = true}\n" \
     "local function now_ms()\n" \
     "  local t = redis.call('TIME')\n" \
@@ -18,10 +23,6 @@
     "end\n" \
     /* Integers as digits: tostring() would write 1.7e+12. */ \
     "local function int(n) return string.format('%d', n) end\n" \
-    "local function valid_id(id)\n" \
-    "  return type(id) == 'string' and #id <= 128 and id ~= '.' and id ~= '..'\n" \
-    "    and string.find(id, '^[A-Za-z0-9_%.%-]+$') ~= nil\n" \
-    "end\n" \
     /* A payload's id (nil unless it is a JSON object with a valid one) and
      * whether it asks for the high-priority queue. */ \
     "local function payload_info(payload)\n" \
@@ -89,8 +90,8 @@
     "  if attempts >= max_attempts then\n" \
     "    local msg = 'started ' .. int(attempts) .. ' times without ending: its workers died or were stopped mid-job'\n" \
     "    end_job(job, prefix .. ':done:' .. id, prefix .. ':events', id, 'failed',\n" \
-    "      {'error', 'too_many_attempts', 'error_message', msg}, ',\"error\":\"too_many_attempts\"', ttl, now)\n" \
-    "    redis.call('LPUSH', prefix .. ':dead', dead_entry(id, payload, 'too_many_attempts', msg, attempts, now))\n" \
+    "      {'error', ERR_TOO_MANY_ATTEMPTS, 'error_message', msg}, ',\"error\":\"' .. ERR_TOO_MANY_ATTEMPTS .. '\"', ttl, now)\n" \
+    "    redis.call('LPUSH', prefix .. ':dead', dead_entry(id, payload, ERR_TOO_MANY_ATTEMPTS, msg, attempts, now))\n" \
     "    redis.call('LREM', inflight, 1, payload)\n" \
     "    return {2, id, attempts}\n" \
     "  end\n" \

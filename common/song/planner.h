@@ -45,7 +45,7 @@ typedef struct plan_section {
 } plan_section;
 
 typedef struct song_plan {
-    char id[JOB_ID_MAX + 1];
+    char id[PROTOCOL_ID_MAX + 1];
     char title[PLAN_TITLE_BYTES];
     const char *mood;                          /* "melancholic", ... (static strings) */
     const char *genre;                         /* "ambient", ... */

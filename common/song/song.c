@@ -92,11 +92,11 @@ static json_t *model_json(builder *b, const song_model *m)
     json_t *o = json_object();
     put(b, o, "name", json_string(m->name));
     put(b, o, "seed", json_integer((json_int_t)m->seed));
-    put(b, o, "guidance", json_real(m->guidance));
-    put(b, o, "top_k", json_integer(m->top_k));
-    put(b, o, "top_p", json_real(m->top_p));
-    put(b, o, "temperature", json_real(m->temperature));
-    put(b, o, "greedy", json_boolean(m->greedy));
+    put(b, o, "guidance", json_real(m->sampling.guidance_scale));
+    put(b, o, "top_k", json_integer(m->sampling.top_k));
+    put(b, o, "top_p", json_real(m->sampling.top_p));
+    put(b, o, "temperature", json_real(m->sampling.temperature));
+    put(b, o, "greedy", json_boolean(m->sampling.greedy));
     put(b, o, "device", json_string(m->device));
     return o;
 }

@@ -5,7 +5,8 @@
  *     song_audio audio = { .url = "file:///var/lib/jen1/blobs/song-42.wav", .format = AUDIO_WAV,
  *                          .sample_rate = 32000, .channels = 1, .duration = 8.0,
  *                          .bytes = 512044, .sha256 = "9f86d0..." };
- *     song_model model = { .name = "musicgen-small", .seed = job.seed, ... };
+ *     song_model model = { .name = "musicgen-small", .seed = job.seed,
+ *                          .sampling = result.sampling, .device = "cpu" };
  *     song_timings t = { .plan_s = 0.001, ... };
  *     char *json = song_to_string(&plan, &audio, &model, &t, now_ms, 0, err, sizeof err);
  */
@@ -17,6 +18,7 @@
 #include <stdint.h>
 
 #include "audio.h"
+#include "jen1.h"
 #include "planner.h"
 
 #define SONG_SCHEMA_VERSION 1
@@ -34,11 +36,7 @@ typedef struct song_audio {
 typedef struct song_model {
     const char *name;         /* the served model's name (its directory's) */
     uint64_t seed;
-    double guidance;
-    int top_k;                /* 0: no top-k filter */
-    double top_p;             /* 1: no nucleus filter */
-    double temperature;
-    int greedy;               /* nonzero: argmax decoding */
+    jen1_sampling sampling;   /* what the engine used (engine_result's) */
     const char *device;       /* "cpu", "cuda:0" */
 } song_model;
 

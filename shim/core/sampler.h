@@ -8,6 +8,8 @@
 
 #include <stdint.h>
 
+#include "jen1.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -20,18 +22,13 @@ uint64_t jen1_rng_next(jen1_rng *rng);
 /* Uniform in [0, 1) with 53 random bits. */
 double jen1_rng_uniform(jen1_rng *rng);
 
-typedef struct jen1_sampling {
-    int greedy;
-    int top_k;          /* 0 or >= n: no top-k filter */
-    float top_p;        /* >= 1: no nucleus filter */
-    float temperature;  /* > 0 */
-} jen1_sampling;
-
 /* Index of the largest value; the first one on ties (as torch.argmax). */
 int jen1_argmax(const float *x, int n);
 
-/* Picks a token from logits[0..n). `scratch` must hold 2 * n floats' worth
- * (n floats and n ints). Greedy ignores rng. */
+/* Picks a token from logits[0..n) with params' greedy, top_k (0 or >= n: no
+ * filter), top_p (>= 1: none) and temperature; guidance_scale is the
+ * caller's business. `scratch` must hold 2 * n floats' worth (n floats and n
+ * ints). Greedy ignores rng. */
 int jen1_sample(const float *logits, int n, const jen1_sampling *params, jen1_rng *rng,
                 void *scratch);
 

@@ -124,12 +124,19 @@ typedef void (*jen1_progress_callback)(float progress, void *user_data);
  * JEN1_ERR_ABORTED. */
 typedef int (*jen1_abort_callback)(void *user_data);
 
-typedef struct jen1_generate_params {
+/* How each next code is chosen: the one sampling type from a job to its
+ * song (the worker's job, its engine adapter and the GeneratedSong's "model"
+ * object carry this struct, in the precision the engine samples with). */
+typedef struct jen1_sampling {
     int greedy;             /* nonzero: argmax, ignoring top_k/top_p/temperature */
     int top_k;              /* 0 = no top-k filter */
     float top_p;            /* 1.0 = no nucleus filter */
     float temperature;      /* > 0 */
     float guidance_scale;   /* classifier-free guidance; <= 1 disables it */
+} jen1_sampling;
+
+typedef struct jen1_generate_params {
+    jen1_sampling sampling;
     int decode_audio;       /* nonzero: run EnCodec and fill audio */
     jen1_progress_callback progress;
     void *progress_user_data;

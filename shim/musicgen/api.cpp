@@ -202,11 +202,11 @@ jen1_generate_params jen1_generate_default_params(const jen1_model *m)
     jen1_generate_params p;
     std::memset(&p, 0, sizeof p);
     const jen1_generation_config &g = m->cfg.generation;
-    p.greedy = !g.do_sample;
-    p.top_k = g.top_k;
-    p.top_p = g.top_p;
-    p.temperature = g.temperature;
-    p.guidance_scale = g.guidance_scale;
+    p.sampling.greedy = !g.do_sample;
+    p.sampling.top_k = g.top_k;
+    p.sampling.top_p = g.top_p;
+    p.sampling.temperature = g.temperature;
+    p.sampling.guidance_scale = g.guidance_scale;
     p.decode_audio = 1;
     return p;
 }

@@ -56,13 +56,13 @@ void check_request(const jen1_model &m, const jen1_request &r, int index)
                                                        " is outside [0, " + std::to_string(V) + ")");
 }
 
-void check_params(const jen1_generate_params &p)
+void check_sampling(const jen1_sampling &s)
 {
-    if (!p.greedy && !(p.temperature > 0 && std::isfinite(p.temperature)))
+    if (!s.greedy && !(s.temperature > 0 && std::isfinite(s.temperature)))
         throw Error(JEN1_ERR_INVALID_ARGUMENT, "temperature must be a positive number");
-    if (p.top_k < 0) throw Error(JEN1_ERR_INVALID_ARGUMENT, "top_k must be >= 0");
-    if (!(p.top_p > 0 && p.top_p <= 1)) throw Error(JEN1_ERR_INVALID_ARGUMENT, "top_p must be in (0, 1]");
-    if (!std::isfinite(p.guidance_scale) || p.guidance_scale < 0 || p.guidance_scale > 100)
+    if (s.top_k < 0) throw Error(JEN1_ERR_INVALID_ARGUMENT, "top_k must be >= 0");
+    if (!(s.top_p > 0 && s.top_p <= 1)) throw Error(JEN1_ERR_INVALID_ARGUMENT, "top_p must be in (0, 1]");
+    if (!std::isfinite(s.guidance_scale) || s.guidance_scale < 0 || s.guidance_scale > 100)
         throw Error(JEN1_ERR_INVALID_ARGUMENT, "guidance_scale must be in [0, 100]");
 }
 
@@ -106,11 +106,11 @@ jen1_output *generate(const jen1_model &m, const jen1_request *requests, int n,
     if (!requests || n < 1 || n > kMaxBatch)
         throw Error(JEN1_ERR_INVALID_ARGUMENT, "a batch holds 1 to " + std::to_string(kMaxBatch) + " requests");
     for (int i = 0; i < n; i++) check_request(m, requests[i], i);
-    check_params(p);
+    check_sampling(p.sampling);
 
     const int K = m.cfg.decoder.num_codebooks, V = m.cfg.decoder.vocab_size;
     const int64_t pad = m.cfg.decoder.pad_token_id, bos = m.cfg.decoder.bos_token_id;
-    const bool guided = p.guidance_scale > 1.0f;
+    const bool guided = p.sampling.guidance_scale > 1.0f;
     const int rows = guided ? 2 * n : n;
     at::NoGradGuard no_grad;
     double t0 = now_seconds();
@@ -144,7 +144,6 @@ jen1_output *generate(const jen1_model &m, const jen1_request *requests, int n,
     DecoderState state = decoder_begin(m.decoder, rows, longest - 1, encoder_states, mask);
     std::vector<jen1_rng> rng(n);
     for (int i = 0; i < n; i++) jen1_rng_seed(&rng[i], requests[i].seed);
-    const jen1_sampling sampling = {p.greedy, p.top_k, p.top_p, p.temperature};
     std::vector<float> guided_logits(V);
     std::vector<float> scratch(2 * (size_t)V);
     at::Tensor step_ids = at::empty({rows, K, 1}, at::kLong);
@@ -174,10 +173,10 @@ jen1_output *generate(const jen1_model &m, const jen1_request *requests, int n,
                 if (guided) {
                     const float *uncond = lp + ((size_t)(n + b) * K + k) * V;
                     for (int v = 0; v < V; v++)
-                        guided_logits[v] = uncond[v] + (cond[v] - uncond[v]) * p.guidance_scale;
+                        guided_logits[v] = uncond[v] + (cond[v] - uncond[v]) * p.sampling.guidance_scale;
                     scores = guided_logits.data();
                 }
-                grid[b].at(k, pos) = jen1_sample(scores, V, &sampling, &rng[b], scratch.data());
+                grid[b].at(k, pos) = jen1_sample(scores, V, &p.sampling, &rng[b], scratch.data());
             }
         }
         if (p.progress) p.progress((float)(t + 1) / (float)steps, p.progress_user_data);

@@ -358,12 +358,12 @@ int main(int argc, char **argv)
         reqs[i].seed = o.seed + (unsigned long long)i;
     }
     jen1_generate_params gp = jen1_generate_default_params(model);
-    if (o.greedy) gp.greedy = 1;
-    else if (o.set_top_k || o.set_top_p || o.set_temperature) gp.greedy = 0;
-    if (o.set_top_k) gp.top_k = o.top_k;
-    if (o.set_top_p) gp.top_p = o.top_p;
-    if (o.set_temperature) gp.temperature = o.temperature;
-    if (o.set_guidance) gp.guidance_scale = o.guidance;
+    if (o.greedy) gp.sampling.greedy = 1;
+    else if (o.set_top_k || o.set_top_p || o.set_temperature) gp.sampling.greedy = 0;
+    if (o.set_top_k) gp.sampling.top_k = o.top_k;
+    if (o.set_top_p) gp.sampling.top_p = o.top_p;
+    if (o.set_temperature) gp.sampling.temperature = o.temperature;
+    if (o.set_guidance) gp.sampling.guidance_scale = o.guidance;
     gp.decode_audio = o.out || o.dump_audio;
     if (!o.quiet && isatty(STDERR_FILENO)) gp.progress = show_progress;
 

@@ -95,9 +95,9 @@ int main(int argc, char **argv)
     long anon_after_load = status_kb("RssAnon"), file_after_load = status_kb("RssFile");
 
     jen1_generate_params p = jen1_generate_default_params(m);
-    p.greedy = 0;
-    p.top_k = 250;
-    p.guidance_scale = guidance;
+    p.sampling.greedy = 0;
+    p.sampling.top_k = 250;
+    p.sampling.guidance_scale = guidance;
     p.decode_audio = 0;
     double warm, timed;
     if (generate(m, batch, 8, &p, &warm) || generate(m, batch, frames, &p, &timed)) return 1;

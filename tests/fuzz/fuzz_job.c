@@ -18,13 +18,13 @@ static void check_refused(job_status st, const job_error *err)
     FUZZ_ASSERT(fuzz_message_ok(err->message, sizeof err->message), "no message");
     size_t id_len = strnlen(err->id, sizeof err->id);
     FUZZ_ASSERT(id_len < sizeof err->id, "err.id not terminated");
-    FUZZ_ASSERT(id_len == 0 || job_id_valid(err->id, id_len), "err.id '%s' is not valid", err->id);
+    FUZZ_ASSERT(id_len == 0 || protocol_id_valid(err->id, id_len), "err.id '%s' is not valid", err->id);
 }
 
 static void check_accepted(const job_request *job, const job_limits *limits)
 {
     size_t id_len = strnlen(job->id, sizeof job->id);
-    FUZZ_ASSERT(job_id_valid(job->id, id_len), "id '%s'", job->id);
+    FUZZ_ASSERT(protocol_id_valid(job->id, id_len), "id '%s'", job->id);
     FUZZ_ASSERT(job->narrative && strlen(job->narrative) == job->narrative_len,
                 "narrative has a NUL inside or is missing");
     FUZZ_ASSERT(job->narrative_len >= 1 && job->narrative_len <= limits->max_narrative_bytes,
@@ -35,14 +35,16 @@ static void check_accepted(const job_request *job, const job_limits *limits)
     FUZZ_ASSERT(job->duration_ms == llround(job->duration * 1000.0),
                 "duration_ms %d for %g s", (int)job->duration_ms, job->duration);
     FUZZ_ASSERT(job->seed <= JOB_SEED_MAX, "seed %llu", (unsigned long long)job->seed);
-    FUZZ_ASSERT(!job->has_top_k || (job->top_k >= 1 && job->top_k <= JOB_TOP_K_MAX), "top_k %d",
-                job->top_k);
-    FUZZ_ASSERT(!job->has_guidance ||
-                    (job->guidance >= JOB_GUIDANCE_MIN && job->guidance <= JOB_GUIDANCE_MAX),
-                "guidance %g", job->guidance);
-    FUZZ_ASSERT(!job->has_temperature || (job->temperature >= JOB_TEMPERATURE_MIN &&
-                                          job->temperature <= JOB_TEMPERATURE_MAX),
-                "temperature %g", job->temperature);
+    const jen1_sampling *s = &job->sampling.values;
+    const unsigned given = job->sampling.given;
+    FUZZ_ASSERT(!(given & JOB_SAMPLING_TOP_K) || (s->top_k >= 1 && s->top_k <= JOB_TOP_K_MAX), "top_k %d",
+                s->top_k);
+    FUZZ_ASSERT(!(given & JOB_SAMPLING_GUIDANCE) ||
+                    (s->guidance_scale >= JOB_GUIDANCE_MIN && s->guidance_scale <= JOB_GUIDANCE_MAX),
+                "guidance %g", s->guidance_scale);
+    FUZZ_ASSERT(!(given & JOB_SAMPLING_TEMPERATURE) || (s->temperature >= JOB_TEMPERATURE_MIN &&
+                                                         s->temperature <= JOB_TEMPERATURE_MAX),
+                "temperature %g", s->temperature);
     FUZZ_ASSERT(job->priority >= 0 && job->priority <= JOB_PRIORITY_MAX, "priority %d",
                 job->priority);
     FUZZ_ASSERT(json_is_object(job->request), "request is not an object");

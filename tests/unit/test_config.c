@@ -80,7 +80,7 @@ TEST(defaults)
     CHECK(c.heartbeat_ms == 2000 && c.heartbeat_ttl_ms == 6000, "%d %d", c.heartbeat_ms,
           c.heartbeat_ttl_ms);
     CHECK(c.max_duration_s == 30, "%g", c.max_duration_s);
-    CHECK(c.device == CONFIG_DEVICE_AUTO && c.engine == CONFIG_ENGINE_TORCH, "device, engine");
+    CHECK(c.device == JEN1_DEVICE_AUTO && c.engine == CONFIG_ENGINE_TORCH, "device, engine");
     CHECK(c.log_level == LOG_INFO, "%d", c.log_level);
     char expected[200], host[128] = "";
     gethostname(host, sizeof host - 1);
@@ -134,7 +134,7 @@ TEST(environment)
     CHECK(c.result_ttl_s == 3600 && c.grace_s == 0, "ttl, grace");
     CHECK(c.heartbeat_ms == 500 && c.heartbeat_ttl_ms == 1500, "heartbeat");
     CHECK(c.max_duration_s == 12.5, "%g", c.max_duration_s);
-    CHECK(c.device == CONFIG_DEVICE_CPU && c.engine == CONFIG_ENGINE_NONE, "device, engine");
+    CHECK(c.device == JEN1_DEVICE_CPU && c.engine == CONFIG_ENGINE_NONE, "device, engine");
     CHECK(c.log_level == LOG_DEBUG && strcmp(c.worker_id, "host-a:1") == 0, "%s", c.worker_id);
     clear_env();
 }
@@ -152,7 +152,7 @@ TEST(flags_win_over_the_environment)
                  "--threads", "7", "--max-duration=8", NULL) == CONFIG_OK,
             "%s", err);
     CHECK(c.workers == 3 && strcmp(c.prefix, "flag") == 0, "%d %s", c.workers, c.prefix);
-    CHECK(c.device == CONFIG_DEVICE_CPU, "device");
+    CHECK(c.device == JEN1_DEVICE_CPU, "device");
     CHECK(!c.http_enabled, "--http-addr off left HTTP on");
     CHECK(c.threads == 7 && c.max_duration_s == 8, "%d %g", c.threads, c.max_duration_s);
     clear_env();

@@ -14,11 +14,11 @@ static const char *dance = "upbeat electronic dance track with heavy bass";
 static jen1_generate_params sampling_params(void)
 {
     jen1_generate_params p = jen1_generate_default_params(model);
-    p.greedy = 0;
-    p.top_k = 250;
-    p.top_p = 1.0f;
-    p.temperature = 1.0f;
-    p.guidance_scale = 3.0f;
+    p.sampling.greedy = 0;
+    p.sampling.top_k = 250;
+    p.sampling.top_p = 1.0f;
+    p.sampling.temperature = 1.0f;
+    p.sampling.guidance_scale = 3.0f;
     p.decode_audio = 0;
     return p;
 }
@@ -107,7 +107,7 @@ TEST(audio_length_follows_frames)
 TEST(continuation_from_prompt_codes)
 {
     jen1_generate_params p = sampling_params();
-    p.greedy = 1;
+    p.sampling.greedy = 1;
     jen1_request r = {.prompt = piano, .n_frames = 37};
     jen1_output *full = run(&r, 1, &p);
     REQUIRE(full, "generation failed");
@@ -204,15 +204,15 @@ TEST(bad_requests_are_refused_with_a_reason)
     r.n_prompt_frames = 0;
 
     jen1_generate_params q = p;
-    q.temperature = 0;
+    q.sampling.temperature = 0;
     st = jen1_generate(model, &r, 1, &q, &out, err, sizeof err);
     CHECK(st == JEN1_ERR_INVALID_ARGUMENT && strstr(err, "temperature"), "temperature 0: %s", err);
     q = p;
-    q.top_p = 1.5f;
+    q.sampling.top_p = 1.5f;
     st = jen1_generate(model, &r, 1, &q, &out, err, sizeof err);
     CHECK(st == JEN1_ERR_INVALID_ARGUMENT && strstr(err, "top_p"), "top_p 1.5: %s", err);
     q = p;
-    q.guidance_scale = 1e9f;
+    q.sampling.guidance_scale = 1e9f;
     st = jen1_generate(model, &r, 1, &q, &out, err, sizeof err);
     CHECK(st == JEN1_ERR_INVALID_ARGUMENT && strstr(err, "guidance"), "guidance 1e9: %s", err);
 

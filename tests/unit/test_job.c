@@ -167,7 +167,7 @@ TEST(minimal_job_gets_the_defaults)
     CHECK(!job.seed_given && job.seed == job_seed_from_id("song-42"), "seed %llu", (unsigned long long)job.seed);
     CHECK(job.format == AUDIO_WAV, "format %d", job.format);
     CHECK(job.model == NULL, "model set");
-    CHECK(!job.has_guidance && !job.has_top_k && !job.has_temperature, "sampling set");
+    CHECK(job.sampling.given == 0, "sampling set");
     CHECK(job.priority == 0, "priority %d", job.priority);
     CHECK(json_is_object(job.request) && json_object_size(job.request) == 3, "request not kept");
     CHECK(strcmp(json_string_value(json_object_get(job.request, "narrative")), "  A lighthouse keeper.\n") == 0,
@@ -190,9 +190,12 @@ TEST(full_job_is_read_whole)
     CHECK(job.seed_given && job.seed == 9007199254740992ULL, "seed %llu", (unsigned long long)job.seed);
     CHECK(job.format == AUDIO_FLAC, "format %d", job.format);
     CHECK(job.model && strcmp(job.model, "musicgen-tiny") == 0, "model");
-    CHECK(job.has_guidance && job.guidance == 3.5, "guidance %g", job.guidance);
-    CHECK(job.has_top_k && job.top_k == 250, "top_k %d", job.top_k);
-    CHECK(job.has_temperature && job.temperature == 0.7, "temperature %g", job.temperature);
+    const job_sampling *s = &job.sampling;
+    CHECK((s->given & JOB_SAMPLING_GUIDANCE) && s->values.guidance_scale == 3.5, "guidance %g",
+          s->values.guidance_scale);
+    CHECK((s->given & JOB_SAMPLING_TOP_K) && s->values.top_k == 250, "top_k %d", s->values.top_k);
+    CHECK((s->given & JOB_SAMPLING_TEMPERATURE) && s->values.temperature == 0.7f, "temperature %g",
+          s->values.temperature);
     CHECK(job.priority == 9, "priority %d", job.priority);
     job_request_free(&job);
 }
@@ -218,9 +221,9 @@ TEST(unknown_fields_are_ignored_and_kept)
 
 TEST(bounds_are_inclusive)
 {
-    char id[JOB_ID_MAX + 1];
-    memset(id, 'z', JOB_ID_MAX);
-    id[JOB_ID_MAX] = '\0';
+    char id[PROTOCOL_ID_MAX + 1];
+    memset(id, 'z', PROTOCOL_ID_MAX);
+    id[PROTOCOL_ID_MAX] = '\0';
     /* 4,000 bytes of narrative (2-byte characters) inside white space. */
     char narrative[4100];
     size_t n = 0;
@@ -254,7 +257,8 @@ TEST(bounds_are_inclusive)
 
     REQUIRE(parse_text("{\"id\":\"x\",\"narrative\":\"y\",\"duration\":1,\"top_k\":250.0}", &limits, &job, &err) ==
                 JOB_OK, "%s", err.message);
-    CHECK(job.duration_ms == 1000 && job.top_k == 250, "duration %d top_k %d", job.duration_ms, job.top_k);
+    CHECK(job.duration_ms == 1000 && job.sampling.values.top_k == 250, "duration %d top_k %d", job.duration_ms,
+          job.sampling.values.top_k);
     job_request_free(&job);
 }
 
@@ -304,10 +308,10 @@ TEST(derived_seed_is_stable_and_fits_in_53_bits)
 
 TEST(id_rules)
 {
-    CHECK(job_id_valid("a", 1) && job_id_valid("...", 3) && job_id_valid("a..b", 4), "valid ids refused");
-    CHECK(!job_id_valid(".", 1) && !job_id_valid("..", 2) && !job_id_valid("", 0), "dots accepted");
-    CHECK(!job_id_valid("a b", 3) && !job_id_valid("a/b", 3) && !job_id_valid("a\\b", 3) &&
-              !job_id_valid("a:b", 3) && !job_id_valid("{a}", 3), "separators accepted");
+    CHECK(protocol_id_valid("a", 1) && protocol_id_valid("...", 3) && protocol_id_valid("a..b", 4), "valid ids refused");
+    CHECK(!protocol_id_valid(".", 1) && !protocol_id_valid("..", 2) && !protocol_id_valid("", 0), "dots accepted");
+    CHECK(!protocol_id_valid("a b", 3) && !protocol_id_valid("a/b", 3) && !protocol_id_valid("a\\b", 3) &&
+              !protocol_id_valid("a:b", 3) && !protocol_id_valid("{a}", 3), "separators accepted");
 }
 
 TEST(no_payload)

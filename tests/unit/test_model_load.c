@@ -121,9 +121,10 @@ TEST(fixture_loads_and_reports_its_shape)
     CHECK(jen1_model_codebook_size(m) == 64, "codebook size %d", jen1_model_codebook_size(m));
     CHECK(jen1_model_max_frames(m) == 252, "max frames %d", jen1_model_max_frames(m));
     jen1_generate_params p = jen1_generate_default_params(m);
-    CHECK(!p.greedy && p.top_k == 50 && p.guidance_scale == 3.0f && p.temperature == 1.0f,
-          "defaults from generation_config.json: greedy %d top_k %d guidance %g", p.greedy, p.top_k,
-          p.guidance_scale);
+    const jen1_sampling *s = &p.sampling;
+    CHECK(!s->greedy && s->top_k == 50 && s->guidance_scale == 3.0f && s->temperature == 1.0f,
+          "defaults from generation_config.json: greedy %d top_k %d guidance %g", s->greedy, s->top_k,
+          s->guidance_scale);
     jen1_model_free(m);
 }
 

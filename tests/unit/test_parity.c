@@ -213,8 +213,8 @@ static void check_greedy_generation(float guidance, const char *tag)
         reqs[b].n_frames = frames;
     }
     jen1_generate_params p = jen1_generate_default_params(model);
-    p.greedy = 1;
-    p.guidance_scale = guidance;
+    p.sampling.greedy = 1;
+    p.sampling.guidance_scale = guidance;
     jen1_output *out;
     REQUIRE(jen1_generate(model, reqs, 3, &p, &out, err, sizeof err) == JEN1_OK, "%s", err);
     const int L = frames + K;

@@ -50,8 +50,10 @@ static song_audio test_audio(const song_plan *plan)
 
 static song_model test_model(void)
 {
-    song_model m = { .name = "musicgen-tiny", .seed = 9007199254740992ULL, .guidance = 3.0, .top_k = 250,
-                     .top_p = 1.0, .temperature = 0.7, .greedy = 0, .device = "cpu" };
+    song_model m = { .name = "musicgen-tiny", .seed = 9007199254740992ULL,
+                     .sampling = { .guidance_scale = 3.0, .top_k = 250, .top_p = 1.0, .temperature = 0.7f,
+                                   .greedy = 0 },
+                     .device = "cpu" };
     return m;
 }
 
@@ -155,7 +157,9 @@ TEST(fields_are_written_as_specified)
         "\"lyrics\":\"A lighthouse keeper finds\\n\\nThe Lighthouse Keeper\\nDuring a storm\"",
         "\"prompts\":[\"tense ambient track with bells, strings and pads, 111 bpm, D minor, evoking lighthouse and storm\"]",
         "\"sample_rate\":32000,\"channels\":1,\"duration\":8.0,\"bytes\":512044,",
-        "\"seed\":9007199254740992,\"guidance\":3.0,\"top_k\":250,\"top_p\":1.0,\"temperature\":0.7,\"greedy\":false,\"device\":\"cpu\"}",
+        /* The sampling is the engine's floats: 0.7f is written as the double it widens to. */
+        "\"seed\":9007199254740992,\"guidance\":3.0,\"top_k\":250,\"top_p\":1.0,\"temperature\":0.699999988079071,"
+        "\"greedy\":false,\"device\":\"cpu\"}",
         ("\"timings\":{\"plan_s\":0.000123,\"text_s\":0.1,\"decoder_s\":2.5,\"audio_s\":0.4,\"encode_s\":0.01,"
          "\"upload_s\":0.002,\"total_s\":3.012346}"),
         "\"created_at\":\"2024-05-01T12:00:00.123Z\"}",
