@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "audio.h"
-#include "jen1.h"
+#include "jen1_stages.h"
 #include "npy.h"
 
 #define MAX_PROMPTS 64

@@ -17,7 +17,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "jen1.h"
+#include "jen1_stages.h"
 
 static double now(void)
 {
