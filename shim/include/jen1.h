@@ -2,10 +2,10 @@
  *
  * This is the engine's production surface, the only shim/ header a program
  * that makes songs includes (jen1_stages.h adds the stage-by-stage functions
- * that tools, checks and tests use). It describes a MusicGen-architecture model (T5 text encoder, transformer decoder over
- * EnCodec codebooks with the delay pattern and classifier-free guidance,
- * EnCodec audio decoder) loaded from a Hugging Face checkpoint directory
- * laid out like facebook/musicgen-small.
+ * that tools, checks and tests use). It describes a MusicGen-architecture
+ * model (T5 text encoder, transformer decoder over EnCodec codebooks with the
+ * delay pattern and classifier-free guidance, EnCodec audio decoder) loaded
+ * from a Hugging Face checkpoint directory laid out like facebook/musicgen-small.
  *
  * Usage:
  *
