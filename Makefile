@@ -1,6 +1,7 @@
 # jen1 - build, test and benchmark.
 #
 #   make            build every program into build/
+#   make shared     the engine alone as build/lib/libjen1.so (exports jen1_* only)
 #   make test       build, then run every test; ends with "N passed, N failed"
 #   make test-asan  the C unit tests again under AddressSanitizer + UBSan
 #   make bench      engine benchmarks, written to BENCHMARKS.md
@@ -92,6 +93,24 @@ $(LIBS):
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
+# The engine behind jen1.h: core, musicgen and the tokenizer. Its objects are
+# compiled with hidden visibility, so only what the headers mark JEN1_API
+# leaves a shared build, and as position-independent code, so that the same
+# objects serve the static programs and build/lib/libjen1.so (make shared).
+# errbuf.o, the one object of common/ the engine calls, comes in from
+# libjen1common.a. shim/libjen1.map keeps all but jen1_* local, and says what
+# hidden visibility alone cannot hide.
+ENGINE_OBJS := $(call objs,$(call srcs,shim/core) $(call srcs,shim/tokenizer/spm) \
+                           $(wildcard shim/core/*.cpp shim/musicgen/*.cpp))
+$(ENGINE_OBJS): CFLAGS += -fvisibility=hidden -fPIC
+$(ENGINE_OBJS): CXXFLAGS += -fvisibility=hidden -fvisibility-inlines-hidden -fPIC
+$(BUILD)/obj/common/errbuf.o: CFLAGS += -fPIC
+LIB_SHARED := $(BUILD)/lib/libjen1.so
+$(LIB_SHARED): $(ENGINE_OBJS) $(LIB_COMMON) shim/libjen1.map
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) -shared -Wl,-soname,libjen1.so -Wl,--version-script=shim/libjen1.map -o $@ \
+	    $(ENGINE_OBJS) $(LIB_COMMON) $(TORCH_LIBS) -ljansson -lm -lpthread
+
 # Everything plain C, in link order; LibTorch programs add the engine first.
 PLAIN_LIBS := $(LIB_SONG) $(LIB_BLOB) $(LIB_QUEUE) $(LIB_CORE) $(LIB_COMMON)
 LINK_C     = $(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(PLAIN_LIBS) $(BASE_LIBS)
@@ -110,11 +129,12 @@ $(BUILD)/obj/%.o: %.cpp
 # ---- Programs --------------------------------------------------------------
 TOOLS := $(BUILD)/jen1-gen $(BUILD)/jen1-mkmodel $(BUILD)/jen1-worker $(BUILD)/jen1ctl
 
-.PHONY: all test test-asan bench clean tools tests demo chaos
+.PHONY: all test test-asan bench clean tools tests demo chaos shared
 # Keep intermediate objects (the tests' .o files) so that a second make does nothing.
 .SECONDARY:
 all: $(TOOLS)
 tools: $(TOOLS)
+shared: $(LIB_SHARED)
 
 $(BUILD)/jen1-gen: $(BUILD)/obj/shim/tools/gen.o $(LIBS)
 	$(LINK_TORCH)
@@ -167,7 +187,8 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $$(TEST_OBJ_$$*) $(LIBS)
 	$(if $(filter $*,$(TORCH_TESTS)),$(LINK_TORCH),$(LINK_C))
 
 TEST_TOOLS := $(SPM_TOOLS) $(BUILD)/npycmp $(BUILD)/blobctl $(BUILD)/stedit
-tests: $(UNIT_BIN) $(TEST_TOOLS)
+# tests/cli/test_engine_abi.sh inspects and links the shared build.
+tests: $(UNIT_BIN) $(TEST_TOOLS) $(LIB_SHARED)
 
 test: all tests
 	@tests/run $(BUILD)

@@ -26,12 +26,13 @@ struct option {
     const char *help;
     option_setter set;
     size_t offset;  /* the field set_int/set_bool/set_text write */
-    long min, max;  /* set_int's range; set_text's buffer size in max */
+    long min, max;  /* set_int's range; set_text's buffer size in max; set_s3's setting in min */
     bool is_flag_bool; /* "--bf16" alone means 1 */
 };
 
 #define FIELD(f) offsetof(struct jen1_config, f)
 #define TEXT(f) FIELD(f), 0, sizeof(((struct jen1_config *)0)->f)
+#define S3(setting) FIELD(s3), (setting), 0
 
 #define FAIL(...)                                \
     do {                                         \
@@ -47,6 +48,8 @@ void config_defaults(struct jen1_config *c)
     snprintf(c->prefix, sizeof c->prefix, "jen1");
     snprintf(c->model_dir, sizeof c->model_dir, "/var/lib/jen1/models/musicgen-small");
     snprintf(c->blob_url, sizeof c->blob_url, "file:///var/lib/jen1/blobs");
+    blob_options_init(&c->s3);
+    snprintf(c->s3_profile, sizeof c->s3_profile, "default");
     c->workers = 1;
     c->threads = 0; /* derived in config_load */
     c->http_enabled = true;
@@ -139,6 +142,14 @@ static int set_blob_url(const struct option *o, struct jen1_config *c, const cha
     if (!file && !s3)
         FAIL("%s must be file:///absolute/dir or s3://bucket[/prefix], not \"%s\"", name, v);
     return set_text(o, c, v, name, err, errlen);
+}
+
+/* The S3 settings follow blob_options_set's rules (blob.h), which the
+ * worker's blob store and the tools share. */
+static int set_s3(const struct option *o, struct jen1_config *c, const char *v, const char *name,
+                  char *err, size_t errlen)
+{
+    return blob_options_set(&c->s3, (blob_setting)o->min, v, name, err, errlen) == BLOB_OK ? 0 : -1;
 }
 
 static int parse_port(const char *s, int *port)
@@ -327,6 +338,30 @@ static const struct option options[] = {
     { "--blob-url", "JEN1_BLOB_URL", "URL", "file:///var/lib/jen1/blobs",
       "where audio goes: file:///dir or s3://bucket/prefix", set_blob_url, TEXT(blob_url),
       false },
+    { "--s3-endpoint", "JEN1_S3_ENDPOINT", "URL", "https://s3.REGION.amazonaws.com",
+      "the S3 service of an s3:// blob URL: http(s)://host[:port]", set_s3,
+      S3(BLOB_S3_ENDPOINT), false },
+    { "--s3-region", "AWS_REGION", "REGION", "us-east-1", "the S3 region (signs requests)",
+      set_s3, S3(BLOB_S3_REGION), false },
+    { NULL, "AWS_ACCESS_KEY_ID", "KEY", "none", "S3 access key id (environment only)", set_s3,
+      S3(BLOB_S3_ACCESS_KEY), false },
+    { NULL, "AWS_SECRET_ACCESS_KEY", "SECRET", "none", "S3 secret key (environment only)",
+      set_s3, S3(BLOB_S3_SECRET_KEY), false },
+    { NULL, "AWS_SESSION_TOKEN", "TOKEN", "none",
+      "S3 session token of temporary credentials (environment only)", set_s3,
+      S3(BLOB_S3_SESSION_TOKEN), false },
+    { "--s3-credentials-file", "JEN1_S3_CREDENTIALS_FILE", "PATH", "none",
+      "an AWS shared-credentials file, read when the AWS_* keys above are unset", set_text,
+      TEXT(s3_credentials_file), false },
+    { "--s3-profile", "AWS_PROFILE", "NAME", "default", "the credentials file's profile",
+      set_text, TEXT(s3_profile), false },
+    { "--s3-path-style", "JEN1_S3_PATH_STYLE", "0|1", "1 with an endpoint, else 0",
+      "1: http://endpoint/bucket/key, 0: http://bucket.endpoint/key", set_s3,
+      S3(BLOB_S3_PATH_STYLE), true },
+    { "--s3-connect-timeout-ms", "JEN1_S3_CONNECT_TIMEOUT_MS", "MS", "10000",
+      "longest wait for a connection to S3", set_s3, S3(BLOB_CONNECT_TIMEOUT_MS), false },
+    { "--s3-timeout-ms", "JEN1_S3_TIMEOUT_MS", "MS", "300000", "longest S3 request, whole",
+      set_s3, S3(BLOB_TIMEOUT_MS), false },
     { "--workers", "JEN1_WORKERS", "N", "1", "worker processes", set_int, FIELD(workers), 1, 64,
       false },
     { "--threads", "JEN1_THREADS", "N", "cores / workers, at least 1",
@@ -381,6 +416,13 @@ static const struct option options[] = {
 };
 
 enum { N_OPTIONS = sizeof options / sizeof options[0] };
+
+/* The variable read when an option's own is unset or empty (AWS's tools
+ * read the region so), or NULL. */
+static const char *env_fallback(const struct option *o)
+{
+    return strcmp(o->env, "AWS_REGION") == 0 ? "AWS_DEFAULT_REGION" : NULL;
+}
 
 /* ---- Loading ------------------------------------------------------------------ */
 
@@ -445,13 +487,15 @@ static size_t option_index(size_t offset)
 static int load_env(struct jen1_config *c, const char **origin, char *err, size_t errlen)
 {
     for (size_t i = 0; i < N_OPTIONS; i++) {
-        const char *v = getenv(options[i].env);
+        const char *name = options[i].env, *v = getenv(name);
+        if ((!v || !*v) && env_fallback(&options[i]))
+            v = getenv(name = env_fallback(&options[i]));
         /* An empty variable counts as unset, except where "" has a meaning. */
         if (!v || (!*v && options[i].set != set_http_addr))
             continue;
-        if (options[i].set(&options[i], c, v, options[i].env, err, errlen) != 0)
+        if (options[i].set(&options[i], c, v, name, err, errlen) != 0)
             return -1;
-        origin[i] = options[i].env;
+        origin[i] = name;
     }
     return 0;
 }
@@ -537,6 +581,13 @@ enum config_status config_load(struct jen1_config *c, int argc, char **argv, cha
                              errlen) != 0)
             return CONFIG_ERROR;
     }
+    if (c->s3_credentials_file[0] && !c->s3.s3_access_key[0] && !c->s3.s3_secret_key[0]) {
+        const char *name = origin[option_index(FIELD(s3_credentials_file))];
+        const char *profile = c->s3_profile[0] ? c->s3_profile : "default";
+        if (blob_options_read_credentials(&c->s3, c->s3_credentials_file, profile, name, err,
+                                          errlen) != BLOB_OK)
+            return CONFIG_ERROR;
+    }
     if (c->threads == 0) {
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         c->threads = cores > c->workers ? (int)(cores / c->workers) : 1;
@@ -554,10 +605,31 @@ void config_protect_secrets(const struct jen1_config *c)
     log_add_secret(c->redis.password);
     log_add_secret(encoded);
     log_add_secret(c->api_token);
+    log_add_secret(c->s3.s3_access_key);
+    log_add_secret(c->s3.s3_secret_key);
+    log_add_secret(c->s3.s3_session_token);
     memset(encoded, 0, sizeof encoded);
 }
 
 /* ---- Help and description ---------------------------------------------------- */
+
+/* Adds the S3 settings in effect to o, the keys as "***" (null when unset)
+ * and the path style as null when it follows the endpoint. */
+static int describe_s3(const blob_options *s3, json_t *o)
+{
+    const bool keys = s3->s3_access_key[0] || s3->s3_secret_key[0] || s3->s3_session_token[0];
+    json_t *s = json_pack("{s:s?, s:s?, s:o, s:I, s:I, s:s?}",
+                          "s3_endpoint", s3->s3_endpoint[0] ? s3->s3_endpoint : NULL,
+                          "s3_region", s3->s3_region[0] ? s3->s3_region : NULL,
+                          "s3_path_style",
+                          s3->s3_path_style < 0 ? json_null() : json_boolean(s3->s3_path_style),
+                          "s3_connect_timeout_ms", (json_int_t)s3->connect_timeout_ms,
+                          "s3_timeout_ms", (json_int_t)s3->timeout_ms,
+                          "s3_credentials", keys ? "***" : NULL);
+    int rc = s ? json_object_update(o, s) : -1;
+    json_decref(s);
+    return rc;
+}
 
 void config_usage(FILE *out, const char *program)
 {
@@ -578,8 +650,9 @@ void config_usage(FILE *out, const char *program)
             snprintf(left, sizeof left, "%s %s", o->flag, o->metavar);
         else
             snprintf(left, sizeof left, "(no flag)");
-        fprintf(out, "  %-34s %s (default: %s)\n      %s\n", left, o->env, o->default_text,
-                o->help);
+        const char *fallback = env_fallback(o);
+        fprintf(out, "  %-34s %s%s%s (default: %s)\n      %s\n", left, o->env,
+                fallback ? " or " : "", fallback ? fallback : "", o->default_text, o->help);
     }
     fprintf(out, "  %-34s this text\n", "-h, --help");
 }
@@ -601,8 +674,10 @@ int config_describe(const struct jen1_config *c, char *buf, size_t len)
         c->max_duration_s, "device", device_names[c->device], "bf16", c->bf16, "log_level",
         log_level_name(c->log_level), "worker_id", c->worker_id, "engine",
         c->engine == CONFIG_ENGINE_NONE ? "none" : "torch");
-    if (!o)
+    if (!o || describe_s3(&c->s3, o) != 0) {
+        json_decref(o);
         return -1;
+    }
     size_t need = json_dumpb(o, buf, len, JSON_COMPACT);
     json_decref(o);
     if (need == 0 || need >= len)

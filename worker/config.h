@@ -6,10 +6,12 @@
  * fault ("JEN1_WORKERS must be an integer from 1 to 64, not \"lots\"").
  * config_usage prints every flag with its variable and default.
  *
- * Secrets (the Redis password, the API token) come from the environment,
- * REDIS_URL or a file named by JEN1_REDIS_PASSWORD_FILE / JEN1_API_TOKEN_FILE
- * (the file wins). They have no flag of their own, which would show them in
- * ps(1); config_describe never prints them. */
+ * Secrets (the Redis password, the API token, the S3 keys) come from the
+ * environment, REDIS_URL or a file named by JEN1_REDIS_PASSWORD_FILE /
+ * JEN1_API_TOKEN_FILE (the file wins) / JEN1_S3_CREDENTIALS_FILE (read only
+ * when AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are unset, as AWS's own
+ * tools do). They have no flag of their own, which would show them in ps(1);
+ * config_describe never prints them. */
 #ifndef JEN1_CONFIG_H
 #define JEN1_CONFIG_H
 
@@ -18,6 +20,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "blob.h"
 #include "jen1.h"
 #include "log.h"
 #include "redis_url.h"
@@ -36,6 +39,12 @@ struct jen1_config {
     char prefix[65];           /* the keys are {prefix}:... */
     char model_dir[PATH_MAX];
     char blob_url[1024]; /* file:///dir or s3://bucket/prefix */
+    /* How an s3:// blob_url is reached, ready for blob_open: endpoint,
+     * region, timeouts, path style, and the keys (secrets) from the
+     * environment or from s3_credentials_file's s3_profile. */
+    blob_options s3;
+    char s3_credentials_file[PATH_MAX];
+    char s3_profile[128];
     int workers;         /* worker processes, 1..64 */
     int threads;         /* threads per worker: default cores / workers, at least 1 */
     bool http_enabled;   /* false when JEN1_HTTP_ADDR is "" or "off" */
@@ -75,7 +84,8 @@ enum config_status config_load(struct jen1_config *c, int argc, char **argv, cha
                                size_t errlen);
 
 /* Registers the secrets with log_add_secret (the Redis password, also as it
- * is spelled inside REDIS_URL, and the API token), so no log line shows them. */
+ * is spelled inside REDIS_URL, the API token and the S3 keys and session
+ * token), so no log line shows them. */
 void config_protect_secrets(const struct jen1_config *c);
 
 /* The --help text: every flag, its variable and its default. */

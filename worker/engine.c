@@ -117,6 +117,7 @@ static engine_status render_silence(const engine *e, const engine_request *req, 
     out->sampling = song_sampling(kSilentSampling, &req->sampling);
     out->n_samples = (int64_t)llround(req->duration * kSilentRate);
     out->audio = calloc((size_t)(out->n_samples ? out->n_samples : 1), sizeof(float));
+    out->free_audio = free;
     if (!out->audio) {
         snprintf(err, errlen, "out of memory");
         return ENGINE_FAILED;
@@ -151,7 +152,8 @@ engine_status engine_render(engine *e, const engine_request *req, engine_result 
     default: return ENGINE_FAILED;
     }
     /* Hand the audio over without a copy. */
-    out->audio = o->items[0].audio;
+    out->audio = o->items[0].audio; /* taken: jen1_free releases it (jen1.h) */
+    out->free_audio = jen1_free;
     out->n_samples = o->items[0].n_samples;
     o->items[0].audio = NULL;
     out->sample_rate = o->sample_rate;
@@ -165,6 +167,6 @@ engine_status engine_render(engine *e, const engine_request *req, engine_result 
 
 void engine_result_free(engine_result *r)
 {
-    free(r->audio);
+    if (r->audio) r->free_audio(r->audio);
     memset(r, 0, sizeof *r);
 }

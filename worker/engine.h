@@ -39,7 +39,8 @@ typedef struct engine_request {
 } engine_request;
 
 typedef struct engine_result {
-    float *audio;         /* mono PCM, malloc'd */
+    float *audio;         /* mono PCM; engine_result_free releases it */
+    void (*free_audio)(void *); /* how audio is released: the engine's allocator or ours */
     int64_t n_samples;
     int sample_rate;
     double seconds_text, seconds_decoder, seconds_audio;

@@ -482,16 +482,11 @@ int worker_main(const struct jen1_config *cfg, unsigned slot, struct jen1_metric
            LOG_STR("device", engine_device(w.engine)), LOG_NUM("seconds", clock_monotonic_s() - t));
     publish_runtime(&w);
 
-    blob_options bo;
-    blob_options_init(&bo);
-    if (blob_options_from_env(&bo, err, sizeof err) != BLOB_OK ||
-        blob_open(cfg->blob_url, &bo, &w.blobs, err, sizeof err) != BLOB_OK) {
+    if (blob_open(cfg->blob_url, &cfg->s3, &w.blobs, err, sizeof err) != BLOB_OK) {
         log_kv(LOG_ERROR, "cannot open the blob store", LOG_STR("error", err));
-        blob_options_clear(&bo);
         engine_close(w.engine);
         return 1;
     }
-    blob_options_clear(&bo);
 
     w.limits = job_limits_default();
     double model_max = engine_max_duration(w.engine);

@@ -7,9 +7,11 @@
  * renamed into place, on S3 through a single PUT whose body is checked by
  * the server (Content-MD5) and by us (the returned ETag).
  *
- * S3 settings (endpoint, region, credentials) come from the environment or
- * a credentials file, never from a job, and no message written here ever
- * holds a credential or the endpoint.
+ * S3 settings (endpoint, region, credentials) come from the daemon's
+ * configuration (worker/config.c: flags, the environment, a credentials file)
+ * or, for tools, from the environment alone (blob_options_from_env); never
+ * from a job. Either way they are checked by blob_options_set, and no message
+ * written here ever holds a credential or the endpoint.
  *
  * A blob_store serves one thread at a time; open one per process (not
  * before a fork) or per thread. */
@@ -61,17 +63,46 @@ typedef struct blob_options {
 /* Fills o with the defaults above and no credentials. */
 void blob_options_init(blob_options *o);
 
-/* blob_options_init, then the environment:
+/* The settings of a blob_options that blob_options_set reads from text. */
+typedef enum blob_setting {
+    BLOB_S3_ENDPOINT,          /* http(s)://host[:port] */
+    BLOB_S3_REGION,            /* lowercase letters, digits and '-' */
+    BLOB_S3_ACCESS_KEY,
+    BLOB_S3_SECRET_KEY,
+    BLOB_S3_SESSION_TOKEN,
+    BLOB_S3_PATH_STYLE,        /* 0 or 1 (false or true) */
+    BLOB_CONNECT_TIMEOUT_MS,   /* 1 to 86400000 */
+    BLOB_TIMEOUT_MS,           /* 1 to 86400000 */
+} blob_setting;
+
+/* Sets one setting of o from its text, checked against the rule above; ""
+ * restores its default. `name` is what the value is called where it came
+ * from (a variable, a flag): a message starts with it and never holds the
+ * value. Returns BLOB_OK, or BLOB_REJECTED with o unchanged. */
+blob_status blob_options_set(blob_options *o, blob_setting which, const char *value, const char *name,
+                             char *err, size_t errlen);
+
+/* Reads o's access key, secret key and (when present) session token from
+ * `profile` of the AWS shared-credentials file at path ("[name]" or
+ * "[profile name]" sections; aws_access_key_id, aws_secret_access_key,
+ * aws_session_token). `name` is what the path is called where it came from.
+ * Returns BLOB_REJECTED, naming the file and profile but no value, when the
+ * file is unreadable or the profile missing or incomplete. */
+blob_status blob_options_read_credentials(blob_options *o, const char *path, const char *profile,
+                                          const char *name, char *err, size_t errlen);
+
+/* For tools and tests (the daemon reads these through its configuration):
+ * blob_options_init, then the environment, each value through
+ * blob_options_set:
  *   JEN1_S3_ENDPOINT, AWS_REGION (else AWS_DEFAULT_REGION),
  *   AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN), or when
- *   those are unset the file named by JEN1_S3_CREDENTIALS_FILE in the AWS
- *   shared-credentials format (profile AWS_PROFILE, else "default";
- *   aws_access_key_id, aws_secret_access_key, aws_session_token),
- *   JEN1_S3_PATH_STYLE (0 or 1), JEN1_S3_CONNECT_TIMEOUT_MS, JEN1_S3_TIMEOUT_MS.
- * Nothing is required here (a file:// store needs none of it); blob_open
- * says what an s3:// store lacks. Returns BLOB_OK, or BLOB_REJECTED with a
- * message (an unreadable credentials file, a missing profile, a malformed
- * value) that names variables and files but never a value. */
+ *   those are unset the file named by JEN1_S3_CREDENTIALS_FILE
+ *   (blob_options_read_credentials, profile AWS_PROFILE, else "default"),
+ *   JEN1_S3_PATH_STYLE, JEN1_S3_CONNECT_TIMEOUT_MS, JEN1_S3_TIMEOUT_MS.
+ * An empty variable counts as unset. Nothing is required here (a file://
+ * store needs none of it); blob_open says what an s3:// store lacks. Returns
+ * BLOB_OK, or BLOB_REJECTED (o cleared) with a message that names variables
+ * and files but never a value. */
 blob_status blob_options_from_env(blob_options *o, char *err, size_t errlen);
 
 /* Overwrites the credentials in o (call when done with it). */

@@ -18,6 +18,15 @@ typedef struct blob_backend {
     void (*close)(void *impl);
 } blob_backend;
 
+/* The rules of two S3 settings, shared by blob_options_set and blob_s3.c;
+ * a message starts with `name` and never holds the value. An endpoint is
+ * http:// or https://, a host[:port] shorter than BLOB_S3_AUTHORITY_MAX of
+ * letters, digits and . - : [ ], then nothing or "/". A region is empty or
+ * lowercase letters, digits and '-'. */
+#define BLOB_S3_AUTHORITY_MAX 256
+blob_status blob_s3_endpoint_check(const char *endpoint, const char *name, char *err, size_t errlen);
+blob_status blob_s3_region_check(const char *region, const char *name, char *err, size_t errlen);
+
 /* Opens the directory store at the absolute path dir (created when missing). */
 blob_status blob_file_open(const char *dir, const blob_backend **backend, void **impl, char *err,
                            size_t errlen);

@@ -1,6 +1,7 @@
-/* blob_options.c - S3 settings from the environment and from an AWS
- * shared-credentials file (see blob_options_from_env in blob.h). Messages
- * name variables, files and profiles, never a value read from them. */
+/* blob_options.c - the S3 settings: their rules (blob_options_set), an AWS
+ * shared-credentials file, and the environment for tools (see blob.h).
+ * Messages name variables, flags, files and profiles, never a value read
+ * from them. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,12 +14,14 @@
 #include "blob.h"
 #include "blob_backend.h"
 
+enum { DEFAULT_CONNECT_TIMEOUT_MS = 10000, DEFAULT_TIMEOUT_MS = 300000 };
+
 void blob_options_init(blob_options *o)
 {
     memset(o, 0, sizeof *o);
     o->s3_path_style = -1;
-    o->connect_timeout_ms = 10000;
-    o->timeout_ms = 300000;
+    o->connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
+    o->timeout_ms = DEFAULT_TIMEOUT_MS;
 }
 
 void blob_options_clear(blob_options *o)
@@ -41,17 +44,51 @@ static blob_status copy_setting(char *field, size_t size, const char *value, con
     return BLOB_OK;
 }
 
-static blob_status env_setting(char *field, size_t size, const char *name, char *err, size_t errlen)
+blob_status blob_s3_endpoint_check(const char *endpoint, const char *name, char *err, size_t errlen)
 {
-    const char *value = getenv(name);
-    if (!value || !*value) return BLOB_OK;
-    return copy_setting(field, size, value, name, err, errlen);
+    const char *rest;
+    if (strncmp(endpoint, "https://", 8) == 0) {
+        rest = endpoint + 8;
+    } else if (strncmp(endpoint, "http://", 7) == 0) {
+        rest = endpoint + 7;
+    } else {
+        errbuf_printf(err, errlen, "%s must start with http:// or https://", name);
+        return BLOB_REJECTED;
+    }
+    size_t n = strcspn(rest, "/");
+    if (n == 0 || n >= BLOB_S3_AUTHORITY_MAX || (rest[n] && strcmp(rest + n, "/") != 0)) {
+        errbuf_printf(err, errlen, "%s must be scheme://host[:port] with no path", name);
+        return BLOB_REJECTED;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = rest[i];
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '.' || c == '-' || c == ':' || c == '[' || c == ']';
+        if (!ok) {
+            errbuf_printf(err, errlen, "%s holds a character a host:port cannot", name);
+            return BLOB_REJECTED;
+        }
+    }
+    return BLOB_OK;
 }
 
-static blob_status env_milliseconds(long *field, const char *name, char *err, size_t errlen)
+blob_status blob_s3_region_check(const char *region, const char *name, char *err, size_t errlen)
 {
-    const char *value = getenv(name);
-    if (!value || !*value) return BLOB_OK;
+    for (const char *p = region; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-')) {
+            errbuf_printf(err, errlen, "%s must be lowercase letters, digits and '-'", name);
+            return BLOB_REJECTED;
+        }
+    return BLOB_OK;
+}
+
+static blob_status set_milliseconds(long *field, long default_ms, const char *value, const char *name,
+                                    char *err, size_t errlen)
+{
+    if (!*value) {
+        *field = default_ms;
+        return BLOB_OK;
+    }
     char *end;
     errno = 0;
     long ms = strtol(value, &end, 10);
@@ -63,6 +100,48 @@ static blob_status env_milliseconds(long *field, const char *name, char *err, si
     return BLOB_OK;
 }
 
+static blob_status set_path_style(int *field, const char *value, const char *name, char *err, size_t errlen)
+{
+    if (!*value)
+        *field = -1;
+    else if (strcmp(value, "1") == 0 || strcmp(value, "true") == 0)
+        *field = 1;
+    else if (strcmp(value, "0") == 0 || strcmp(value, "false") == 0)
+        *field = 0;
+    else {
+        errbuf_printf(err, errlen, "%s must be 0 or 1", name);
+        return BLOB_REJECTED;
+    }
+    return BLOB_OK;
+}
+
+blob_status blob_options_set(blob_options *o, blob_setting which, const char *value, const char *name,
+                             char *err, size_t errlen)
+{
+    switch (which) {
+    case BLOB_S3_ENDPOINT:
+        if (*value && blob_s3_endpoint_check(value, name, err, errlen) != BLOB_OK) return BLOB_REJECTED;
+        return copy_setting(o->s3_endpoint, sizeof o->s3_endpoint, value, name, err, errlen);
+    case BLOB_S3_REGION:
+        if (blob_s3_region_check(value, name, err, errlen) != BLOB_OK) return BLOB_REJECTED;
+        return copy_setting(o->s3_region, sizeof o->s3_region, value, name, err, errlen);
+    case BLOB_S3_ACCESS_KEY:
+        return copy_setting(o->s3_access_key, sizeof o->s3_access_key, value, name, err, errlen);
+    case BLOB_S3_SECRET_KEY:
+        return copy_setting(o->s3_secret_key, sizeof o->s3_secret_key, value, name, err, errlen);
+    case BLOB_S3_SESSION_TOKEN:
+        return copy_setting(o->s3_session_token, sizeof o->s3_session_token, value, name, err, errlen);
+    case BLOB_S3_PATH_STYLE:
+        return set_path_style(&o->s3_path_style, value, name, err, errlen);
+    case BLOB_CONNECT_TIMEOUT_MS:
+        return set_milliseconds(&o->connect_timeout_ms, DEFAULT_CONNECT_TIMEOUT_MS, value, name, err, errlen);
+    case BLOB_TIMEOUT_MS:
+        return set_milliseconds(&o->timeout_ms, DEFAULT_TIMEOUT_MS, value, name, err, errlen);
+    }
+    errbuf_printf(err, errlen, "%s: not an S3 setting", name);
+    return BLOB_REJECTED;
+}
+
 static char *trim(char *s)
 {
     while (*s == ' ' || *s == '\t') s++;
@@ -72,19 +151,19 @@ static char *trim(char *s)
     return s;
 }
 
-/* Reads profile's keys from an AWS shared-credentials file:
+/* An AWS shared-credentials file:
  *   [default]
  *   aws_access_key_id = ...
  *   aws_secret_access_key = ...
  *   aws_session_token = ...      (optional)
  * "[profile name]" headers (the config file's form) are accepted too. */
-static blob_status read_credentials_file(blob_options *o, const char *path, const char *profile,
-                                         char *err, size_t errlen)
+blob_status blob_options_read_credentials(blob_options *o, const char *path, const char *profile,
+                                          const char *name, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
     if (!f) {
-        errbuf_printf(err, errlen, "cannot read the S3 credentials file %s (JEN1_S3_CREDENTIALS_FILE): %s",
-                     path, strerror(errno));
+        errbuf_printf(err, errlen, "%s: cannot read the S3 credentials file %s: %s", name, path,
+                      strerror(errno));
         return BLOB_REJECTED;
     }
     char line[8192];
@@ -135,36 +214,33 @@ static blob_status read_credentials_file(blob_options *o, const char *path, cons
 
 blob_status blob_options_from_env(blob_options *o, char *err, size_t errlen)
 {
-    blob_options_init(o);
     const char *region = getenv("AWS_REGION");
-    const char *region_var = region && *region ? "AWS_REGION" : "AWS_DEFAULT_REGION";
-    blob_status st = env_setting(o->s3_endpoint, sizeof o->s3_endpoint, "JEN1_S3_ENDPOINT", err, errlen);
-    if (st == BLOB_OK) st = env_setting(o->s3_region, sizeof o->s3_region, region_var, err, errlen);
-    if (st == BLOB_OK)
-        st = env_setting(o->s3_access_key, sizeof o->s3_access_key, "AWS_ACCESS_KEY_ID", err, errlen);
-    if (st == BLOB_OK)
-        st = env_setting(o->s3_secret_key, sizeof o->s3_secret_key, "AWS_SECRET_ACCESS_KEY", err, errlen);
-    if (st == BLOB_OK)
-        st = env_setting(o->s3_session_token, sizeof o->s3_session_token, "AWS_SESSION_TOKEN", err, errlen);
-
+    static const struct {
+        blob_setting which;
+        const char *var;
+    } vars[] = {
+        {BLOB_S3_ENDPOINT, "JEN1_S3_ENDPOINT"},
+        {BLOB_S3_ACCESS_KEY, "AWS_ACCESS_KEY_ID"},
+        {BLOB_S3_SECRET_KEY, "AWS_SECRET_ACCESS_KEY"},
+        {BLOB_S3_SESSION_TOKEN, "AWS_SESSION_TOKEN"},
+        {BLOB_S3_PATH_STYLE, "JEN1_S3_PATH_STYLE"},
+        {BLOB_CONNECT_TIMEOUT_MS, "JEN1_S3_CONNECT_TIMEOUT_MS"},
+        {BLOB_TIMEOUT_MS, "JEN1_S3_TIMEOUT_MS"},
+        {BLOB_S3_REGION, NULL}, /* AWS_REGION, else AWS_DEFAULT_REGION */
+    };
+    blob_options_init(o);
+    blob_status st = BLOB_OK;
+    for (size_t i = 0; st == BLOB_OK && i < sizeof vars / sizeof vars[0]; i++) {
+        const char *var = vars[i].var ? vars[i].var : region && *region ? "AWS_REGION" : "AWS_DEFAULT_REGION";
+        const char *value = getenv(var);
+        if (value && *value) st = blob_options_set(o, vars[i].which, value, var, err, errlen);
+    }
     const char *file = getenv("JEN1_S3_CREDENTIALS_FILE");
     if (st == BLOB_OK && !o->s3_access_key[0] && !o->s3_secret_key[0] && file && *file) {
         const char *profile = getenv("AWS_PROFILE");
-        st = read_credentials_file(o, file, profile && *profile ? profile : "default", err, errlen);
+        st = blob_options_read_credentials(o, file, profile && *profile ? profile : "default",
+                                           "JEN1_S3_CREDENTIALS_FILE", err, errlen);
     }
-
-    const char *path_style = getenv("JEN1_S3_PATH_STYLE");
-    if (st == BLOB_OK && path_style && *path_style) {
-        if (strcmp(path_style, "0") != 0 && strcmp(path_style, "1") != 0) {
-            errbuf_printf(err, errlen, "JEN1_S3_PATH_STYLE must be 0 or 1");
-            st = BLOB_REJECTED;
-        } else {
-            o->s3_path_style = path_style[0] == '1';
-        }
-    }
-    if (st == BLOB_OK)
-        st = env_milliseconds(&o->connect_timeout_ms, "JEN1_S3_CONNECT_TIMEOUT_MS", err, errlen);
-    if (st == BLOB_OK) st = env_milliseconds(&o->timeout_ms, "JEN1_S3_TIMEOUT_MS", err, errlen);
     if (st != BLOB_OK) blob_options_clear(o);
     return st;
 }

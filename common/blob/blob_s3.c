@@ -30,14 +30,13 @@
 /* Error replies are short XML documents; more is not an S3 error. */
 #define ERROR_BODY_LIMIT (64 * 1024)
 #define OBJECT_BODY_LIMIT ((size_t)2 << 30)
-#define AUTHORITY_MAX 256
 
 typedef struct s3_store {
     blob_options opt;        /* credentials, timeouts */
     char bucket[64];
     char *prefix;            /* "" or "a/b" */
     int https;
-    char authority[AUTHORITY_MAX]; /* the endpoint's host[:port] */
+    char authority[BLOB_S3_AUTHORITY_MAX]; /* the endpoint's host[:port] */
     int path_style;
     CURL *curl;              /* kept between requests: its connection is reused */
 } s3_store;
@@ -48,31 +47,10 @@ typedef struct s3_store {
  * the endpoint itself. */
 static blob_status parse_endpoint(s3_store *s, const char *endpoint, char *err, size_t errlen)
 {
-    const char *rest;
-    if (strncmp(endpoint, "https://", 8) == 0) {
-        s->https = 1;
-        rest = endpoint + 8;
-    } else if (strncmp(endpoint, "http://", 7) == 0) {
-        s->https = 0;
-        rest = endpoint + 7;
-    } else {
-        errbuf_printf(err, errlen, "JEN1_S3_ENDPOINT must start with http:// or https://");
-        return BLOB_REJECTED;
-    }
+    if (blob_s3_endpoint_check(endpoint, "JEN1_S3_ENDPOINT", err, errlen) != BLOB_OK) return BLOB_REJECTED;
+    s->https = strncmp(endpoint, "https://", 8) == 0;
+    const char *rest = endpoint + (s->https ? 8 : 7);
     size_t n = strcspn(rest, "/");
-    if (n == 0 || n >= sizeof s->authority || (rest[n] && strcmp(rest + n, "/") != 0)) {
-        errbuf_printf(err, errlen, "JEN1_S3_ENDPOINT must be scheme://host[:port] with no path");
-        return BLOB_REJECTED;
-    }
-    for (size_t i = 0; i < n; i++) {
-        char c = rest[i];
-        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                 c == '.' || c == '-' || c == ':' || c == '[' || c == ']';
-        if (!ok) {
-            errbuf_printf(err, errlen, "JEN1_S3_ENDPOINT holds a character a host:port cannot");
-            return BLOB_REJECTED;
-        }
-    }
     memcpy(s->authority, rest, n);
     s->authority[n] = '\0';
     return BLOB_OK;
@@ -250,7 +228,7 @@ static struct curl_slist *request_headers(const sigv4_pair *signed_headers, size
 /* One request, signed and ready for curl. The header values point into
  * this struct, so it is not copied once filled. */
 typedef struct prepared {
-    char host[AUTHORITY_MAX + 64]; /* bucket. + authority */
+    char host[BLOB_S3_AUTHORITY_MAX + 64]; /* bucket. + authority */
     char path[2048];   /* unencoded: "/bucket/prefix/key" or "/prefix/key" */
     char amz_date[17], payload_sha256[65], md5_base64[32];
     sigv4_pair headers[6];
@@ -559,12 +537,10 @@ blob_status blob_s3_open(const char *bucket, const char *prefix, const blob_opti
     s->opt = *options;
     snprintf(s->bucket, sizeof s->bucket, "%s", bucket);
     const char *region = options->s3_region;
-    for (const char *p = region; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-')) {
-            s3_close(s);
-            errbuf_printf(err, errlen, "AWS_REGION must be lowercase letters, digits and '-'");
-            return BLOB_REJECTED;
-        }
+    if (blob_s3_region_check(region, "AWS_REGION", err, errlen) != BLOB_OK) {
+        s3_close(s);
+        return BLOB_REJECTED;
+    }
     blob_status st;
     if (options->s3_endpoint[0]) {
         st = parse_endpoint(s, options->s3_endpoint, err, errlen);

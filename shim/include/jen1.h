@@ -1,10 +1,11 @@
 /* jen1.h - the jen1 music-generation engine: a plain-C API over LibTorch.
  *
- * This is the only header C code includes from shim/. It describes a
- * MusicGen-architecture model (T5 text encoder, transformer decoder over
- * EnCodec codebooks with the delay pattern and classifier-free guidance,
- * EnCodec audio decoder) loaded from a Hugging Face checkpoint directory
- * laid out like facebook/musicgen-small.
+ * This is the engine's production surface, the only shim/ header a program
+ * that makes songs includes (jen1_stages.h adds the stage-by-stage functions
+ * that tools, checks and tests use). It describes a MusicGen-architecture
+ * model (T5 text encoder, transformer decoder over EnCodec codebooks with the
+ * delay pattern and classifier-free guidance, EnCodec audio decoder) loaded
+ * from a Hugging Face checkpoint directory laid out like facebook/musicgen-small.
  *
  * Usage:
  *
@@ -25,7 +26,7 @@
  *     if (jen1_generate(model, &req, 1, &gp, &out, err, sizeof err) != JEN1_OK) ...
  *     // out->items[0].audio: out->items[0].n_samples mono floats at
  *     // jen1_model_sample_rate(model) Hz; out->items[0].codes: the audio codes.
- *     jen1_output_free(out);
+ *     jen1_output_free(out);   // frees the items, their codes and audio
  *     jen1_model_free(model);
  *
  * Errors: every function that can fail returns a jen1_status and writes a
@@ -40,6 +41,19 @@
  * calls on the same model. Intra-op parallelism is LibTorch's, set by
  * jen1_model_params.n_threads (process-wide).
  *
+ * Ownership: what a function hands out belongs to the caller until it gives
+ * it back to the function named for it: a jen1_model to jen1_model_free, a
+ * jen1_output (with everything it points to) to jen1_output_free. A caller may
+ * keep an item's audio or codes past jen1_output_free: take the pointer, set
+ * the field to NULL (jen1_output_free skips NULLs), and release the buffer
+ * later with jen1_free, never with free() or delete: which allocator the
+ * engine uses is not part of this API.
+ *
+ * Symbols: every function here is marked JEN1_API. The engine is compiled
+ * with hidden visibility, so a shared build (make shared: build/lib/libjen1.so)
+ * exports these and nothing else. On Windows define JEN1_SHARED to use a DLL
+ * build, and JEN1_BUILD as well to build one.
+ *
  * Memory: the weights file is memory-mapped read-only, so several processes
  * that load the same checkpoint share one copy of the weights in the page
  * cache. Derived tensors (EnCodec's weight-normalised convolutions, dtype
@@ -50,6 +64,20 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#if defined(_WIN32)
+#  if defined(JEN1_SHARED) && defined(JEN1_BUILD)
+#    define JEN1_API __declspec(dllexport)
+#  elif defined(JEN1_SHARED)
+#    define JEN1_API __declspec(dllimport)
+#  else
+#    define JEN1_API
+#  endif
+#elif defined(__GNUC__) || defined(__clang__)
+#  define JEN1_API __attribute__((visibility("default")))
+#else
+#  define JEN1_API
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -69,7 +97,7 @@ typedef enum jen1_status {
 } jen1_status;
 
 /* A short stable name for a status ("ok", "invalid_argument", ...). */
-const char *jen1_status_name(jen1_status status);
+JEN1_API const char *jen1_status_name(jen1_status status);
 
 /* ---- The model ---------------------------------------------------------- */
 
@@ -95,26 +123,26 @@ typedef struct jen1_model_params {
 } jen1_model_params;
 
 /* Defaults: JEN1_DEVICE_AUTO, all cores, fp32 weights. */
-jen1_model_params jen1_model_default_params(void);
+JEN1_API jen1_model_params jen1_model_default_params(void);
 
 /* Loads the checkpoint directory `dir` (config.json, model.safetensors,
  * spiece.model, and generation_config.json when present). Returns JEN1_OK and
  * sets *out, or an error status with a message naming the file (and tensor)
  * at fault; *out is then NULL. */
-jen1_status jen1_model_load(const char *dir, const jen1_model_params *params,
-                            jen1_model **out, char *err, size_t errlen);
+JEN1_API jen1_status jen1_model_load(const char *dir, const jen1_model_params *params,
+                                     jen1_model **out, char *err, size_t errlen);
 
 /* Frees a model loaded by jen1_model_load. NULL is allowed. */
-void jen1_model_free(jen1_model *model);
+JEN1_API void jen1_model_free(jen1_model *model);
 
-int jen1_model_sample_rate(const jen1_model *model);  /* Hz, e.g. 32000 */
-int jen1_model_frame_rate(const jen1_model *model);   /* codes per second, e.g. 50 */
-int jen1_model_num_codebooks(const jen1_model *model);
-int jen1_model_codebook_size(const jen1_model *model); /* decoder vocab, e.g. 2048 */
+JEN1_API int jen1_model_sample_rate(const jen1_model *model);  /* Hz, e.g. 32000 */
+JEN1_API int jen1_model_frame_rate(const jen1_model *model);   /* codes per second, e.g. 50 */
+JEN1_API int jen1_model_num_codebooks(const jen1_model *model);
+JEN1_API int jen1_model_codebook_size(const jen1_model *model); /* decoder vocab, e.g. 2048 */
 /* The longest request in frames: the position table less the delay. */
-int jen1_model_max_frames(const jen1_model *model);
+JEN1_API int jen1_model_max_frames(const jen1_model *model);
 /* "cpu" or "cuda:N". */
-const char *jen1_model_device(const jen1_model *model);
+JEN1_API const char *jen1_model_device(const jen1_model *model);
 
 /* ---- Generation --------------------------------------------------------- */
 
@@ -147,7 +175,7 @@ typedef struct jen1_generate_params {
 /* Defaults from the model's generation_config.json where present
  * (guidance_scale, top_k, top_p, temperature, do_sample), otherwise
  * transformers' defaults (top_k 50, top_p 1, temperature 1, guidance 3). */
-jen1_generate_params jen1_generate_default_params(const jen1_model *model);
+JEN1_API jen1_generate_params jen1_generate_default_params(const jen1_model *model);
 
 typedef struct jen1_request {
     const char *prompt;          /* UTF-8 text; "" is a valid (empty) prompt */
@@ -162,6 +190,8 @@ typedef struct jen1_request {
     int n_prompt_frames;
 } jen1_request;
 
+/* codes and audio belong to the jen1_output holding the item; a caller may
+ * take either (set the field to NULL, release it with jen1_free). */
 typedef struct jen1_output_item {
     int64_t *codes;       /* [num_codebooks][n_frames], row-major */
     int n_codebooks;
@@ -185,60 +215,18 @@ typedef struct jen1_output {
  * JEN1_ERR_TOO_LONG when a request needs more positions than the model has,
  * JEN1_ERR_INVALID_ARGUMENT for a bad parameter, JEN1_ERR_ABORTED when the
  * abort callback stopped it. */
-jen1_status jen1_generate(const jen1_model *model, const jen1_request *requests,
-                          int n_requests, const jen1_generate_params *params,
-                          jen1_output **out, char *err, size_t errlen);
+JEN1_API jen1_status jen1_generate(const jen1_model *model, const jen1_request *requests,
+                                   int n_requests, const jen1_generate_params *params,
+                                   jen1_output **out, char *err, size_t errlen);
 
-void jen1_output_free(jen1_output *out);
+/* Frees an output of jen1_generate with its items and every codes and audio
+ * buffer still in them (a field a caller set to NULL is skipped). NULL is
+ * allowed. */
+JEN1_API void jen1_output_free(jen1_output *out);
 
-/* ---- The stages, one at a time (for tools, checks and tests) ----------- */
-
-/* A dense CPU tensor handed to the caller: float32 or int64, row-major. */
-typedef enum jen1_dtype { JEN1_F32 = 0, JEN1_I64 = 1 } jen1_dtype;
-typedef struct jen1_tensor {
-    jen1_dtype dtype;
-    int ndim;
-    int64_t shape[6];
-    void *data;
-} jen1_tensor;
-
-int64_t jen1_tensor_numel(const jen1_tensor *t);
-/* Frees t->data and zeroes *t. */
-void jen1_tensor_free(jen1_tensor *t);
-
-/* Tokenises `text` with the model's SentencePiece model and appends </s>.
- * Writes at most max_ids ids; *n_ids receives the full count. */
-jen1_status jen1_tokenize(const jen1_model *model, const char *text,
-                          int64_t *ids, int max_ids, int *n_ids,
-                          char *err, size_t errlen);
-
-/* Runs the text side for a batch of prompts (right-padded). Any output
- * pointer may be NULL. input_ids/attention_mask: [B, S] int64;
- * t5_hidden_states: [L+1, B, S, d_model] (embeddings, each block's input,
- * final norm output); encoder_hidden_states: [B, S, hidden], the projected,
- * masked states the decoder cross-attends to. */
-jen1_status jen1_encode_text(const jen1_model *model, const char *const *prompts,
-                             int n_prompts, jen1_tensor *input_ids,
-                             jen1_tensor *attention_mask,
-                             jen1_tensor *t5_hidden_states,
-                             jen1_tensor *encoder_hidden_states,
-                             char *err, size_t errlen);
-
-/* Teacher-forced decoder pass: decoder_ids is [B*K, T] int64 (the delayed
- * grid, rows batch-major), conditioned on the prompts. logits: [B*K, T, V];
- * hidden_states: [layers+1, B, T, hidden]. Either may be NULL. */
-jen1_status jen1_decoder_forward(const jen1_model *model,
-                                 const char *const *prompts, int n_prompts,
-                                 const int64_t *decoder_ids, int n_steps,
-                                 jen1_tensor *logits, jen1_tensor *hidden_states,
-                                 char *err, size_t errlen);
-
-/* EnCodec: codes [B, K, F] int64 -> quantised embeddings [B, D, F] and/or
- * audio [B, F * hop] float32. Either output may be NULL. */
-jen1_status jen1_decode_codes(const jen1_model *model, const int64_t *codes,
-                              int batch, int n_codebooks, int n_frames,
-                              jen1_tensor *quantized, jen1_tensor *audio,
-                              char *err, size_t errlen);
+/* Releases a buffer taken out of a jen1_output (an item's codes or audio,
+ * see "Ownership" above). NULL is allowed. */
+JEN1_API void jen1_free(void *buffer);
 
 /* ---- Runtime ------------------------------------------------------------ */
 
@@ -251,7 +239,7 @@ typedef struct jen1_torch_info {
     int n_threads;
 } jen1_torch_info;
 
-void jen1_torch_info_get(jen1_torch_info *info);
+JEN1_API void jen1_torch_info_get(jen1_torch_info *info);
 
 #ifdef __cplusplus
 }

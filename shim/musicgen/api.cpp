@@ -15,6 +15,7 @@
 
 #include "musicgen.hpp"
 #include "errbuf.h"
+#include "jen1_stages.h"
 #include "matvec.h"
 #include "util.h"
 
@@ -232,6 +233,10 @@ void jen1_output_free(jen1_output *out)
     std::free(out->items);
     std::free(out);
 }
+
+// Every buffer the engine hands over is malloc'd (generate.cpp's c_alloc,
+// to_c_tensor here); jen1.h promises only that jen1_free releases it.
+void jen1_free(void *buffer) { std::free(buffer); }
 
 int64_t jen1_tensor_numel(const jen1_tensor *t)
 {

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "audio.h"
-#include "jen1.h"
+#include "jen1_stages.h"
 #include "npy.h"
 #include "util.h"
 

@@ -17,6 +17,7 @@
 #include <sys/resource.h>
 
 #include "jen1.h"
+#include "jen1_stages.h"
 #include "util.h"
 
 /* kB from a "Key:   123 kB" line of /proc/self/status, or -1. */

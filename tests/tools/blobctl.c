@@ -5,7 +5,8 @@
  *   blobctl delete URL KEY
  *
  * URL is a store (file:///dir, s3://bucket/prefix); S3 settings come from
- * the environment as the worker reads them (blob_options_from_env).
+ * the environment (blob_options_from_env: the variables and rules of the
+ * worker's own S3 settings).
  * Exit status: 0 done, 2 usage or local file error, 3 unavailable,
  * 4 rejected, 5 not found; failures print "blobctl: STATUS: message". */
 #include <errno.h>

@@ -1,6 +1,6 @@
 /* test_config.c - the daemon's settings (worker/config.c): defaults, the
  * environment, flags over the environment, every validation message, the
- * secret files and the redaction of secrets. */
+ * secret files, the S3 settings and the redaction of secrets. */
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -17,6 +17,9 @@ static const char *const VARS[] = {
     "JEN1_API_TOKEN_FILE", "JEN1_JOB_TIMEOUT", "JEN1_MAX_ATTEMPTS", "JEN1_RETRY_BASE_MS",
     "JEN1_RESULT_TTL", "JEN1_HEARTBEAT_MS", "JEN1_GRACE_SECONDS", "JEN1_MAX_DURATION",
     "JEN1_DEVICE", "JEN1_BF16", "JEN1_LOG_LEVEL", "JEN1_WORKER_ID", "JEN1_ENGINE",
+    "JEN1_S3_ENDPOINT", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "JEN1_S3_CREDENTIALS_FILE", "AWS_PROFILE",
+    "JEN1_S3_PATH_STYLE", "JEN1_S3_CONNECT_TIMEOUT_MS", "JEN1_S3_TIMEOUT_MS",
 };
 enum { N_VARS = sizeof VARS / sizeof VARS[0] };
 
@@ -241,6 +244,19 @@ TEST(validation_errors_name_the_setting)
         { "REDIS_URL", "--redis-url", "rediss://x", "TLS" },
         { "REDIS_URL", "--redis-url", "redis://host:0", "the port is not a number" },
         { "REDIS_URL", "--redis-url", "redis://host/x", "the database" },
+        { "JEN1_S3_ENDPOINT", "--s3-endpoint", "ftp://h", "must start with http:// or https://" },
+        { "JEN1_S3_ENDPOINT", "--s3-endpoint", "h:9000", "must start with http:// or https://" },
+        { "JEN1_S3_ENDPOINT", "--s3-endpoint", "http://h/path", "must be scheme://host[:port] with no path" },
+        { "JEN1_S3_ENDPOINT", "--s3-endpoint", "http://", "must be scheme://host[:port]" },
+        { "JEN1_S3_ENDPOINT", "--s3-endpoint", "http://user:pw@h", "a character a host:port cannot" },
+        { "AWS_REGION", "--s3-region", "us/east", "must be lowercase letters, digits and '-'" },
+        { "AWS_REGION", "--s3-region", "US-EAST-1", "must be lowercase letters" },
+        { "JEN1_S3_PATH_STYLE", "--s3-path-style", "yes", "must be 0 or 1" },
+        { "JEN1_S3_CONNECT_TIMEOUT_MS", "--s3-connect-timeout-ms", "0",
+          "a number of milliseconds between 1 and 86400000" },
+        { "JEN1_S3_CONNECT_TIMEOUT_MS", "--s3-connect-timeout-ms", "5s", "between 1 and 86400000" },
+        { "JEN1_S3_TIMEOUT_MS", "--s3-timeout-ms", "-5", "between 1 and 86400000" },
+        { "JEN1_S3_TIMEOUT_MS", "--s3-timeout-ms", "86400001", "between 1 and 86400000" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct jen1_config c;
@@ -275,6 +291,9 @@ TEST(bad_command_lines)
     CHECK(LOAD(&c, err, "serve", NULL) == CONFIG_ERROR, "positional argument accepted");
     CHECK(strstr(err, "unexpected argument \"serve\""), "%s", err);
     CHECK(LOAD(&c, err, "--api-token=x", NULL) == CONFIG_ERROR, "a token flag exists");
+    CHECK(LOAD(&c, err, "--s3-secret-key=x", NULL) == CONFIG_ERROR, "an S3 secret flag exists");
+    CHECK(LOAD(&c, err, "--aws-access-key-id=x", NULL) == CONFIG_ERROR, "an S3 key flag exists");
+    CHECK(LOAD(&c, err, "--s3-session-token=x", NULL) == CONFIG_ERROR, "an S3 token flag exists");
     CHECK(LOAD(&c, err, "--workers", "2", "--help", NULL) == CONFIG_HELP, "--help");
     CHECK(LOAD(&c, err, "-h", NULL) == CONFIG_HELP, "-h");
 }
@@ -298,6 +317,9 @@ TEST(help_lists_every_setting)
         "--max-duration", "--device", "--bf16", "--log-level", "--worker-id", "--engine",
         "--help", "(default: redis://127.0.0.1:6379/0)", "(default: 127.0.0.1:4001)",
         "(default: 604800)", "(default: cores / workers, at least 1)",
+        "--s3-endpoint URL", "--s3-region REGION", "AWS_REGION or AWS_DEFAULT_REGION",
+        "--s3-credentials-file PATH", "--s3-profile NAME", "--s3-path-style 0|1",
+        "--s3-connect-timeout-ms MS", "--s3-timeout-ms MS", "(default: 300000)",
     };
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
         CHECK(strstr(text, flags[i]), "\"%s\" is not in --help", flags[i]);
@@ -350,6 +372,149 @@ TEST(secret_files)
     clear_env();
 }
 
+/* The S3 settings: defaults, every variable, flags over them, the region's
+ * second variable, "" for a default again. */
+TEST(s3_settings)
+{
+    clear_env();
+    struct jen1_config c;
+    char err[512] = "";
+    REQUIRE(LOAD(&c, err, NULL) == CONFIG_OK, "%s", err);
+    CHECK(!c.s3.s3_endpoint[0] && !c.s3.s3_region[0] && !c.s3.s3_access_key[0] &&
+              !c.s3.s3_secret_key[0] && !c.s3.s3_session_token[0],
+          "S3 strings set by default");
+    CHECK(c.s3.s3_path_style == -1 && c.s3.connect_timeout_ms == 10000 && c.s3.timeout_ms == 300000,
+          "S3 defaults: path style %d, timeouts %ld %ld", c.s3.s3_path_style,
+          c.s3.connect_timeout_ms, c.s3.timeout_ms);
+    CHECK(!c.s3_credentials_file[0] && strcmp(c.s3_profile, "default") == 0, "%s", c.s3_profile);
+
+    setenv("JEN1_S3_ENDPOINT", "http://127.0.0.1:4569", 1);
+    setenv("AWS_DEFAULT_REGION", "eu-west-1", 1);
+    setenv("AWS_ACCESS_KEY_ID", "AKIDENV", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "env-secret", 1);
+    setenv("AWS_SESSION_TOKEN", "env-token", 1);
+    setenv("AWS_PROFILE", "studio", 1);
+    setenv("JEN1_S3_PATH_STYLE", "0", 1);
+    setenv("JEN1_S3_CONNECT_TIMEOUT_MS", "250", 1);
+    setenv("JEN1_S3_TIMEOUT_MS", "1500", 1);
+    REQUIRE(LOAD(&c, err, NULL) == CONFIG_OK, "%s", err);
+    CHECK(strcmp(c.s3.s3_endpoint, "http://127.0.0.1:4569") == 0, "%s", c.s3.s3_endpoint);
+    CHECK(strcmp(c.s3.s3_region, "eu-west-1") == 0, "AWS_DEFAULT_REGION: %s", c.s3.s3_region);
+    CHECK(strcmp(c.s3.s3_access_key, "AKIDENV") == 0 && strcmp(c.s3.s3_secret_key, "env-secret") == 0 &&
+              strcmp(c.s3.s3_session_token, "env-token") == 0,
+          "credentials");
+    CHECK(strcmp(c.s3_profile, "studio") == 0, "%s", c.s3_profile);
+    CHECK(c.s3.s3_path_style == 0 && c.s3.connect_timeout_ms == 250 && c.s3.timeout_ms == 1500,
+          "path style %d, timeouts %ld %ld", c.s3.s3_path_style, c.s3.connect_timeout_ms,
+          c.s3.timeout_ms);
+    setenv("AWS_REGION", "ap-south-1", 1);
+    REQUIRE(LOAD(&c, err, NULL) == CONFIG_OK, "%s", err);
+    CHECK(strcmp(c.s3.s3_region, "ap-south-1") == 0, "AWS_REGION wins: %s", c.s3.s3_region);
+    setenv("AWS_DEFAULT_REGION", "Not/A/Region", 1);
+    CHECK(LOAD(&c, err, NULL) == CONFIG_OK, "AWS_DEFAULT_REGION read although AWS_REGION is set: %s",
+          err);
+    unsetenv("AWS_REGION");
+    CHECK(LOAD(&c, err, NULL) == CONFIG_ERROR && strncmp(err, "AWS_DEFAULT_REGION must", 23) == 0,
+          "the fallback's error names it: %s", err);
+    unsetenv("AWS_DEFAULT_REGION");
+
+    REQUIRE(LOAD(&c, err, "--s3-endpoint", "https://minio.internal:9000/", "--s3-region=us-west-2",
+                 "--s3-path-style", "--s3-timeout-ms", "60000", "--s3-connect-timeout-ms=5",
+                 "--s3-profile", "flag", NULL) == CONFIG_OK,
+            "%s", err);
+    CHECK(strcmp(c.s3.s3_endpoint, "https://minio.internal:9000/") == 0, "%s", c.s3.s3_endpoint);
+    CHECK(strcmp(c.s3.s3_region, "us-west-2") == 0 && strcmp(c.s3_profile, "flag") == 0, "%s %s",
+          c.s3.s3_region, c.s3_profile);
+    CHECK(c.s3.s3_path_style == 1 && c.s3.timeout_ms == 60000 && c.s3.connect_timeout_ms == 5,
+          "flags: path style %d, timeouts %ld %ld", c.s3.s3_path_style, c.s3.connect_timeout_ms,
+          c.s3.timeout_ms);
+    REQUIRE(LOAD(&c, err, "--s3-endpoint=", "--s3-path-style=", "--s3-timeout-ms=", NULL) == CONFIG_OK,
+            "%s", err);
+    CHECK(!c.s3.s3_endpoint[0] && c.s3.s3_path_style == -1 && c.s3.timeout_ms == 300000,
+          "\"\" restores the defaults: %s %d %ld", c.s3.s3_endpoint, c.s3.s3_path_style,
+          c.s3.timeout_ms);
+    clear_env();
+}
+
+/* Messages about the S3 settings name the setting, never the value: an
+ * endpoint or a key does not belong in a log line. */
+TEST(s3_messages_hold_no_value)
+{
+    char long_secret[400];
+    memset(long_secret, 'k', sizeof long_secret - 1);
+    long_secret[sizeof long_secret - 1] = '\0';
+    static const char *const cases[][2] = {
+        { "JEN1_S3_ENDPOINT", "http://sekrit.internal/path" },
+        { "JEN1_S3_ENDPOINT", "gopher://sekrit.internal" },
+        { "AWS_REGION", "sekrit/region" },
+        { "AWS_ACCESS_KEY_ID", NULL },
+        { "AWS_SECRET_ACCESS_KEY", NULL },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *value = cases[i][1] ? cases[i][1] : long_secret;
+        clear_env();
+        setenv(cases[i][0], value, 1);
+        struct jen1_config c;
+        char err[1024] = "";
+        CHECK(LOAD(&c, err, NULL) == CONFIG_ERROR, "%s was accepted", cases[i][0]);
+        CHECK(strncmp(err, cases[i][0], strlen(cases[i][0])) == 0, "%s", err);
+        CHECK(!strstr(err, "sekrit") && !strstr(err, "kkkkkkkk"), "%s: a value shows: %s",
+              cases[i][0], err);
+    }
+    clear_env();
+}
+
+/* JEN1_S3_CREDENTIALS_FILE: read when the environment has no keys, in the
+ * profile AWS_PROFILE (or --s3-profile) names; errors name the option. */
+TEST(s3_credentials_file)
+{
+    char path[512];
+    tmp_path(path, sizeof path, "s3-credentials");
+    write_file(path, "[default]\naws_access_key_id = AKIDDEFAULT\naws_secret_access_key = default-secret\n"
+                     "[profile studio]\naws_access_key_id=AKIDSTUDIO\naws_secret_access_key=studio-secret\n"
+                     "aws_session_token = studio-token\n[broken]\naws_access_key_id=AKIDONLY\n");
+    clear_env();
+    setenv("JEN1_S3_CREDENTIALS_FILE", path, 1);
+    struct jen1_config c;
+    char err[1024] = "";
+    REQUIRE(LOAD(&c, err, NULL) == CONFIG_OK, "%s", err);
+    CHECK(strcmp(c.s3.s3_access_key, "AKIDDEFAULT") == 0 && strcmp(c.s3.s3_secret_key, "default-secret") == 0 &&
+              !c.s3.s3_session_token[0],
+          "[default]: %s", c.s3.s3_access_key);
+    setenv("AWS_PROFILE", "studio", 1);
+    REQUIRE(LOAD(&c, err, NULL) == CONFIG_OK, "%s", err);
+    CHECK(strcmp(c.s3.s3_access_key, "AKIDSTUDIO") == 0 && strcmp(c.s3.s3_session_token, "studio-token") == 0,
+          "[profile studio]: %s", c.s3.s3_access_key);
+    REQUIRE(LOAD(&c, err, "--s3-profile", "default", NULL) == CONFIG_OK, "%s", err);
+    CHECK(strcmp(c.s3.s3_access_key, "AKIDDEFAULT") == 0, "--s3-profile: %s", c.s3.s3_access_key);
+
+    setenv("AWS_ACCESS_KEY_ID", "AKIDENV", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "env-secret", 1);
+    REQUIRE(LOAD(&c, err, NULL) == CONFIG_OK, "%s", err);
+    CHECK(strcmp(c.s3.s3_access_key, "AKIDENV") == 0 && strcmp(c.s3.s3_secret_key, "env-secret") == 0,
+          "the environment's keys win over the file's: %s", c.s3.s3_access_key);
+    unsetenv("AWS_ACCESS_KEY_ID");
+    unsetenv("AWS_SECRET_ACCESS_KEY");
+
+    setenv("AWS_PROFILE", "broken", 1);
+    CHECK(LOAD(&c, err, NULL) == CONFIG_ERROR, "a profile without a secret was accepted");
+    CHECK(strstr(err, "[broken]") && !strstr(err, "AKIDONLY"), "%s", err);
+    setenv("AWS_PROFILE", "absent", 1);
+    CHECK(LOAD(&c, err, NULL) == CONFIG_ERROR, "a missing profile was accepted");
+    CHECK(strstr(err, "no profile [absent]"), "%s", err);
+    unsetenv("AWS_PROFILE");
+
+    setenv("JEN1_S3_CREDENTIALS_FILE", "/nonexistent/credentials", 1);
+    CHECK(LOAD(&c, err, NULL) == CONFIG_ERROR, "a missing file was accepted");
+    CHECK(strncmp(err, "JEN1_S3_CREDENTIALS_FILE: cannot read", 37) == 0 &&
+              strstr(err, "/nonexistent/credentials"),
+          "%s", err);
+    CHECK(LOAD(&c, err, "--s3-credentials-file", "/nonexistent/other", NULL) == CONFIG_ERROR,
+          "a missing file (flag) was accepted");
+    CHECK(strncmp(err, "--s3-credentials-file:", 22) == 0, "%s", err);
+    clear_env();
+}
+
 TEST(describe_hides_the_secrets)
 {
     char path[512];
@@ -358,6 +523,10 @@ TEST(describe_hides_the_secrets)
     clear_env();
     setenv("REDIS_URL", "redis://admin:hunter2-in-url@example.org:6379/0", 1);
     setenv("JEN1_API_TOKEN", "tok-abcdef", 1);
+    setenv("AWS_ACCESS_KEY_ID", "AKIDhunter2", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "hunter2-s3-secret", 1);
+    setenv("AWS_SESSION_TOKEN", "hunter2-s3-token", 1);
+    setenv("JEN1_S3_ENDPOINT", "http://s3.internal:9000", 1);
     struct jen1_config c;
     char err[256] = "", text[4096];
     REQUIRE(LOAD(&c, err, NULL) == CONFIG_OK, "%s", err);
@@ -370,6 +539,12 @@ TEST(describe_hides_the_secrets)
     CHECK(strcmp(json_string_value(json_object_get(doc, "redis_password")), "***") == 0, "%s",
           text);
     CHECK(strcmp(json_string_value(json_object_get(doc, "api_token")), "***") == 0, "%s", text);
+    CHECK(strcmp(json_string_value(json_object_get(doc, "s3_credentials")), "***") == 0, "%s", text);
+    CHECK(strcmp(json_string_value(json_object_get(doc, "s3_endpoint")), "http://s3.internal:9000") == 0,
+          "%s", text);
+    CHECK(json_integer_value(json_object_get(doc, "s3_timeout_ms")) == 300000 &&
+              json_is_null(json_object_get(doc, "s3_path_style")),
+          "%s", text);
     CHECK(json_integer_value(json_object_get(doc, "workers")) == 1, "%s", text);
     CHECK(json_object_size(doc) >= 20, "only %zu settings: %s", json_object_size(doc), text);
     json_decref(doc);
@@ -387,6 +562,9 @@ TEST(secrets_are_kept_out_of_the_logs)
     clear_env();
     setenv("REDIS_URL", "redis://:p%40ss@host:6379/0", 1);
     setenv("JEN1_API_TOKEN", "tok-abcdef", 1);
+    setenv("AWS_ACCESS_KEY_ID", "AKIDLOGGED", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "s3-secret-logged", 1);
+    setenv("AWS_SESSION_TOKEN", "s3-token-logged", 1);
     struct jen1_config c;
     char err[256] = "";
     REQUIRE(LOAD(&c, err, NULL) == CONFIG_OK, "%s", err);
@@ -394,7 +572,8 @@ TEST(secrets_are_kept_out_of_the_logs)
     int fds[2];
     REQUIRE(pipe(fds) == 0, "pipe");
     log_set_fd(fds[1]);
-    log_error("url %s password %s token %s", c.redis_url, c.redis.password, c.api_token);
+    log_error("url %s password %s token %s s3 %s %s %s", c.redis_url, c.redis.password, c.api_token,
+              c.s3.s3_access_key, c.s3.s3_secret_key, c.s3.s3_session_token);
     log_set_fd(2);
     close(fds[1]);
     char line[1024] = "";
@@ -402,8 +581,10 @@ TEST(secrets_are_kept_out_of_the_logs)
     close(fds[0]);
     line[n > 0 ? n : 0] = '\0';
     CHECK(strstr(line, "url redis://:***@host:6379/0 password *** token ***"), "%s", line);
+    CHECK(strstr(line, "token *** s3 *** *** ***"), "%s", line);
     CHECK(!strstr(line, "p@ss") && !strstr(line, "p%40ss") && !strstr(line, "abcdef"), "%s",
           line);
+    CHECK(!strstr(line, "LOGGED") && !strstr(line, "logged"), "%s", line);
     log_clear_secrets();
     clear_env();
 }
@@ -419,6 +600,9 @@ int main(void)
     RUN(bad_command_lines);
     RUN(help_lists_every_setting);
     RUN(secret_files);
+    RUN(s3_settings);
+    RUN(s3_messages_hold_no_value);
+    RUN(s3_credentials_file);
     RUN(describe_hides_the_secrets);
     RUN(secrets_are_kept_out_of_the_logs);
     return check_summary("test_config");

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "jen1.h"
+#include "jen1_stages.h"
 #include "fixture.h"
 
 static jen1_model *model;
@@ -100,6 +100,30 @@ TEST(audio_length_follows_frames)
     }
     CHECK(peak > 0 && peak < 100, "audio peak %g", peak);
     jen1_output_free(out);
+}
+
+/* jen1.h's ownership rule: a caller takes an item's audio and codes by
+ * setting the fields to NULL; they outlive the output and go to jen1_free. */
+TEST(taken_buffers_outlive_their_output)
+{
+    jen1_generate_params p = sampling_params();
+    p.decode_audio = 1;
+    jen1_request r = {.prompt = piano, .n_frames = 5, .seed = 11};
+    jen1_output *out = run(&r, 1, &p);
+    REQUIRE(out && out->items[0].audio && out->items[0].codes, "generation failed");
+    float *audio = out->items[0].audio;
+    int64_t *codes = out->items[0].codes;
+    const int64_t n_samples = out->items[0].n_samples, n_codes = (int64_t)out->items[0].n_codebooks * 5;
+    float first = audio[0], last = audio[n_samples - 1];
+    int64_t code = codes[n_codes - 1];
+    out->items[0].audio = NULL;
+    out->items[0].codes = NULL;
+    jen1_output_free(out);
+    CHECK(audio[0] == first && audio[n_samples - 1] == last, "the taken audio changed");
+    CHECK(codes[n_codes - 1] == code, "the taken codes changed");
+    jen1_free(audio);
+    jen1_free(codes);
+    jen1_free(NULL);
 }
 
 /* Greedy continuation from the first frames of a greedy song must give the
@@ -243,6 +267,7 @@ int main(void)
     RUN(same_seed_same_song_different_seed_different_song);
     RUN(batch_neighbours_do_not_change_a_song);
     RUN(audio_length_follows_frames);
+    RUN(taken_buffers_outlive_their_output);
     RUN(continuation_from_prompt_codes);
     RUN(progress_and_abort_callbacks);
     RUN(bad_requests_are_refused_with_a_reason);

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "jen1.h"
+#include "jen1_stages.h"
 #include "matvec.h"
 #include "safetensors.h"
 

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "jen1.h"
+#include "jen1_stages.h"
 #include "fixture.h"
 #include "npy.h"
 

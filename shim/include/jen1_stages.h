@@ -1,0 +1,70 @@
+/* jen1_stages.h - the engine one stage at a time, for tools, checks and tests.
+ *
+ * jen1.h is the production surface: a program that makes songs needs nothing
+ * else. These functions expose the stages jen1_generate chains - tokenizer,
+ * text encoder, a teacher-forced decoder pass, EnCodec - so that jen1-gen can
+ * dump them and the parity tests can compare each one with the reference
+ * implementation's tensors. Their errors, threads and ownership rules are
+ * jen1.h's; what they hand out is a jen1_tensor, freed by jen1_tensor_free.
+ */
+#ifndef JEN1_STAGES_H
+#define JEN1_STAGES_H
+
+#include "jen1.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A dense CPU tensor handed to the caller: float32 or int64, row-major. */
+typedef enum jen1_dtype { JEN1_F32 = 0, JEN1_I64 = 1 } jen1_dtype;
+typedef struct jen1_tensor {
+    jen1_dtype dtype;
+    int ndim;
+    int64_t shape[6];
+    void *data;
+} jen1_tensor;
+
+JEN1_API int64_t jen1_tensor_numel(const jen1_tensor *t);
+/* Frees t->data and zeroes *t. A caller may instead take t->data and
+ * release it later with jen1_free. */
+JEN1_API void jen1_tensor_free(jen1_tensor *t);
+
+/* Tokenises `text` with the model's SentencePiece model and appends </s>.
+ * Writes at most max_ids ids; *n_ids receives the full count. */
+JEN1_API jen1_status jen1_tokenize(const jen1_model *model, const char *text,
+                                   int64_t *ids, int max_ids, int *n_ids,
+                                   char *err, size_t errlen);
+
+/* Runs the text side for a batch of prompts (right-padded). Any output
+ * pointer may be NULL. input_ids/attention_mask: [B, S] int64;
+ * t5_hidden_states: [L+1, B, S, d_model] (embeddings, each block's input,
+ * final norm output); encoder_hidden_states: [B, S, hidden], the projected,
+ * masked states the decoder cross-attends to. */
+JEN1_API jen1_status jen1_encode_text(const jen1_model *model, const char *const *prompts,
+                                      int n_prompts, jen1_tensor *input_ids,
+                                      jen1_tensor *attention_mask,
+                                      jen1_tensor *t5_hidden_states,
+                                      jen1_tensor *encoder_hidden_states,
+                                      char *err, size_t errlen);
+
+/* Teacher-forced decoder pass: decoder_ids is [B*K, T] int64 (the delayed
+ * grid, rows batch-major), conditioned on the prompts. logits: [B*K, T, V];
+ * hidden_states: [layers+1, B, T, hidden]. Either may be NULL. */
+JEN1_API jen1_status jen1_decoder_forward(const jen1_model *model,
+                                          const char *const *prompts, int n_prompts,
+                                          const int64_t *decoder_ids, int n_steps,
+                                          jen1_tensor *logits, jen1_tensor *hidden_states,
+                                          char *err, size_t errlen);
+
+/* EnCodec: codes [B, K, F] int64 -> quantised embeddings [B, D, F] and/or
+ * audio [B, F * hop] float32. Either output may be NULL. */
+JEN1_API jen1_status jen1_decode_codes(const jen1_model *model, const int64_t *codes,
+                                       int batch, int n_codebooks, int n_frames,
+                                       jen1_tensor *quantized, jen1_tensor *audio,
+                                       char *err, size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* JEN1_STAGES_H */
