@@ -3,16 +3,18 @@
 
 #include <string.h>
 
+bool protocol_id_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c != '\0' && strchr(PROTOCOL_ID_PUNCT, c));
+}
+
 bool protocol_id_valid(const char *id, size_t len)
 {
     if (len < 1 || len > PROTOCOL_ID_MAX) return false;
     if ((len == 1 && id[0] == '.') || (len == 2 && id[0] == '.' && id[1] == '.')) return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = id[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  (c != '\0' && strchr(PROTOCOL_ID_PUNCT, c));
-        if (!ok) return false;
-    }
+    for (size_t i = 0; i < len; i++)
+        if (!protocol_id_char((unsigned char)id[i])) return false;
     return true;
 }
 

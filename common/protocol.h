@@ -32,6 +32,10 @@ bool protocol_id_valid(const char *id, size_t len);
 /* The same for a NUL-terminated id; NULL is not valid. */
 bool protocol_id_valid_str(const char *id);
 
+/* Whether c may stand in an id. Blob keys (blob.h), which are named after
+ * ids, use the same characters. */
+bool protocol_id_char(unsigned char c);
+
 #define PROTOCOL_STR_(x) #x
 #define PROTOCOL_STR(x) PROTOCOL_STR_(x)
 

@@ -28,8 +28,10 @@ int main(int argc, char **argv)
     log_set_worker(cfg.worker_id);
     config_protect_secrets(&cfg);
 
-    char described[2048];
-    config_describe(&cfg, described, sizeof described);
+    /* Every path and URL at its longest fits (config.h's field sizes). */
+    char described[16384];
+    if (config_describe(&cfg, described, sizeof described) != 0)
+        snprintf(described, sizeof described, "{\"error\":\"the settings do not fit the startup line\"}");
     log_kv(LOG_INFO, "jen1-worker starting", LOG_JSON("config", described));
 
     struct jen1_metrics metrics;

@@ -10,6 +10,7 @@
 
 #include "blob_backend.h"
 #include "sigv4.h"
+#include "protocol.h"
 
 struct blob_store {
     const blob_backend *backend;
@@ -28,13 +29,8 @@ const char *blob_status_name(blob_status status)
     return "unknown";
 }
 
-static int is_name_char(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-           c == '.' || c == '-';
-}
-
-/* A key, or one segment of an S3 prefix: [A-Za-z0-9_.-]{1,max}, not "." or "..". */
+/* A key, or one segment of an S3 prefix: the characters of a job id
+ * (protocol.h), 1 to max of them, not "." or "..". */
 static int valid_name(const char *s, size_t max, const char *what, char *err, size_t errlen)
 {
     if (!s || !*s) {
@@ -47,7 +43,7 @@ static int valid_name(const char *s, size_t max, const char *what, char *err, si
             errbuf_printf(err, errlen, "%s is longer than %zu characters", what, max);
             return 0;
         }
-        if (!is_name_char(*p)) {
+        if (!protocol_id_char(*p)) {
             if (*p > ' ' && *p < 127)
                 errbuf_printf(err, errlen, "%s '%.*s' holds '%c' (allowed: letters, digits, '_', '.', '-')",
                              what, (int)(n < 64 ? n + 1 : 64), s, *p);

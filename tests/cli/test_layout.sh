@@ -61,6 +61,18 @@ else
     t_fail "no include names a path through another folder" "$found"
 fi
 
+# The job loop reaches the engine through worker/engine.h alone: no other
+# daemon file includes the engine's header or calls into it (config.h uses
+# its jen1_device type and nothing else).
+found=$(grep -ln '#include "jen1' worker/*.c worker/*.h | grep -v -e '^worker/engine\.[ch]$' -e '^worker/config\.h$')
+calls=$(grep -nE '\bjen1_(model|generate|output|free|torch|tokenize|encode|decode)[a-z_]*\(' worker/*.c |
+        grep -v '^worker/engine\.c:')
+if [ -z "$found$calls" ]; then
+    t_ok "only worker/engine.c talks to the engine"
+else
+    t_fail "only worker/engine.c talks to the engine" "$found $calls"
+fi
+
 # Every folder with sources has a room (make would stop on one without).
 missing=
 while IFS= read -r dir; do
