@@ -97,19 +97,19 @@ $(LIBS):
 # compiled with hidden visibility, so only what the headers mark JEN1_API
 # leaves a shared build, and as position-independent code, so that the same
 # objects serve the static programs and build/lib/libjen1.so (make shared).
-# errbuf.o, the one object of common/ the engine calls, comes in from
-# libjen1common.a. shim/libjen1.map keeps all but jen1_* local, and says what
+# The objects of common/ the engine calls (errbuf, buf, util) come in from
+# libjen1common.a, whose objects are position-independent too. shim/libjen1.map keeps all but jen1_* local, and says what
 # hidden visibility alone cannot hide.
 ENGINE_OBJS := $(call objs,$(call srcs,shim/core) $(call srcs,shim/tokenizer/spm) \
                            $(wildcard shim/core/*.cpp shim/musicgen/*.cpp))
 $(ENGINE_OBJS): CFLAGS += -fvisibility=hidden -fPIC
 $(ENGINE_OBJS): CXXFLAGS += -fvisibility=hidden -fvisibility-inlines-hidden -fPIC
-$(BUILD)/obj/common/errbuf.o: CFLAGS += -fPIC
+$(call objs,$(call srcs,common)): CFLAGS += -fPIC
 LIB_SHARED := $(BUILD)/lib/libjen1.so
 $(LIB_SHARED): $(ENGINE_OBJS) $(LIB_COMMON) shim/libjen1.map
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) -shared -Wl,-soname,libjen1.so -Wl,--version-script=shim/libjen1.map -o $@ \
-	    $(ENGINE_OBJS) $(LIB_COMMON) $(TORCH_LIBS) -ljansson -lm -lpthread
+	    $(ENGINE_OBJS) $(LIB_COMMON) $(TORCH_LIBS) -ljansson -lcrypto -lm -lpthread
 
 # Everything plain C, in link order; LibTorch programs add the engine first.
 PLAIN_LIBS := $(LIB_SONG) $(LIB_BLOB) $(LIB_QUEUE) $(LIB_CORE) $(LIB_COMMON)

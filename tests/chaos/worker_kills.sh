@@ -30,7 +30,9 @@ scenario_worker_kills() {
         ended=$(chaos_ended)
         [ "$ended" -ge "$n" ] && break
         tick=$((tick + 1))
-        if [ "$supervisor_killed" = 0 ] && { [ "$ended" -ge $((n / 2)) ] || [ "$tick" -ge 10 ]; }; then
+        # The supervisor goes after two worker kills at the earliest: a fast
+        # machine may otherwise finish every job before a second kill lands.
+        if [ "$supervisor_killed" = 0 ] && [ "$kills" -ge 2 ] && { [ "$ended" -ge $((n / 2)) ] || [ "$tick" -ge 10 ]; }; then
             supervisor_killed=1
             t_check "worker-kills: the supervisor is killed with jobs left ($ended of $n ended)" test "$ended" -lt "$n"
             if chaos_kill_supervisor; then t_ok "worker-kills: kill -9 of the supervisor takes its workers with it"
