@@ -7,6 +7,7 @@
 #include "buf.h"
 
 #include <sndfile.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,8 +205,16 @@ static int encoder_starts(audio_format format)
 
 int audio_format_available(audio_format format)
 {
-    SF_INFO info = mono_info(32000, format);
-    return (size_t)format < N_FORMATS && sf_format_check(&info) && encoder_starts(format);
+    /* Asked once per format and process: the answer is the library's. */
+    static atomic_int known[N_FORMATS]; /* 0: not asked yet, 1: yes, 2: no */
+    if ((size_t)format >= N_FORMATS) return 0;
+    int answer = atomic_load(&known[format]);
+    if (answer == 0) {
+        SF_INFO info = mono_info(32000, format);
+        answer = sf_format_check(&info) && encoder_starts(format) ? 1 : 2;
+        atomic_store(&known[format], answer);
+    }
+    return answer == 1;
 }
 
 /* After an encoder did not start: when the format is missing from this
