@@ -1,8 +1,8 @@
 /* loudness.c - see loudness.h. Two passes over the audio through libebur128:
- * one measures the audio as it will sound faded (the fade applied on the fly
- * to a copy of each chunk, so that silence or an error leaves the samples
- * untouched), then fade and gain are applied in place, and a second pass
- * measures the result for the report. A mono signal counts as one channel
+ * one measures the audio as it will sound (offset removed and faded on the
+ * fly, in a copy of each chunk, so that silence or an error leaves the
+ * samples untouched), then offset, fade and gain are applied in place, and a
+ * second pass measures the result for the report. A mono signal counts as one channel
  * (BS.1770's weight 1, as ffmpeg's ebur128 and pyloudnorm measure it). */
 #include "loudness.h"
 
@@ -34,9 +34,17 @@ static double fade_gain(int64_t i, int64_t n, int64_t fade)
 
 static double to_db(double linear) { return linear > 0 ? 20.0 * log10(linear) : -INFINITY; }
 
-/* Measures samples[0..n) times gain, faded over its last `fade` samples. */
-static int measure(const float *samples, int64_t n, int rate, int64_t fade, double gain, double *lufs,
-                   double *peak_dbtp, char *err, size_t errlen)
+/* The mean of samples[0..n): their DC offset (NaN when one is not finite). */
+static double mean_of(const float *samples, int64_t n)
+{
+    double sum = 0;
+    for (int64_t i = 0; i < n; i++) sum += samples[i];
+    return n > 0 ? sum / (double)n : 0;
+}
+
+/* Measures samples[0..n) less offset, times gain, faded over its last `fade` samples. */
+static int measure(const float *samples, int64_t n, int rate, double offset, int64_t fade, double gain,
+                   double *lufs, double *peak_dbtp, char *err, size_t errlen)
 {
     ebur128_state *st = ebur128_init(1, (unsigned long)rate, EBUR128_MODE_I | EBUR128_MODE_TRUE_PEAK);
     if (!st) {
@@ -50,7 +58,7 @@ static int measure(const float *samples, int64_t n, int rate, int64_t fade, doub
         for (size_t k = 0; k < len; k++) {
             /* The meter's gates and maxima would quietly skip a NaN. */
             finite &= isfinite(samples[at + (int64_t)k]) != 0;
-            chunk[k] = (float)(samples[at + (int64_t)k] * gain * fade_gain(at + (int64_t)k, n, fade));
+            chunk[k] = (float)((samples[at + (int64_t)k] - offset) * gain * fade_gain(at + (int64_t)k, n, fade));
         }
         if (finite) rc = ebur128_add_frames_float(st, chunk, len);
     }
@@ -85,7 +93,7 @@ int loudness_measure(const float *samples, int64_t n, int rate, double *lufs, do
                      size_t errlen)
 {
     if (check_args(samples, n, rate, err, errlen) != 0) return -1;
-    return measure(samples, n, rate, 0, 1.0, lufs, peak_dbtp, err, errlen);
+    return measure(samples, n, rate, 0, 0, 1.0, lufs, peak_dbtp, err, errlen);
 }
 
 int loudness_normalise(float *samples, int64_t n, int rate, double target, loudness_report *out, char *err,
@@ -99,15 +107,16 @@ int loudness_normalise(float *samples, int64_t n, int rate, double target, loudn
     }
     *out = (loudness_report){.target_lufs = target, .integrated_lufs = -INFINITY, .true_peak_dbtp = -INFINITY};
     int64_t fade = loudness_fade_samples(n, rate);
-    double lufs, peak;
-    if (measure(samples, n, rate, fade, 1.0, &lufs, &peak, err, errlen) != 0) return -1;
+    double offset = mean_of(samples, n), lufs, peak;
+    if (!isfinite(offset)) offset = 0; /* measure() names the fault */
+    if (measure(samples, n, rate, offset, fade, 1.0, &lufs, &peak, err, errlen) != 0) return -1;
     if (lufs == -INFINITY) return 0; /* silence: nothing to normalise */
 
     double gain_db = target - lufs;
     const double ceiling = LOUDNESS_CEILING_DBTP - CEILING_MARGIN_DB;
     if (peak + gain_db > ceiling) gain_db = ceiling - peak;
     const double gain = pow(10.0, gain_db / 20.0);
-    for (int64_t i = 0; i < n; i++) samples[i] = (float)(samples[i] * gain * fade_gain(i, n, fade));
+    for (int64_t i = 0; i < n; i++) samples[i] = (float)((samples[i] - offset) * gain * fade_gain(i, n, fade));
     out->gain_db = gain_db;
-    return measure(samples, n, rate, 0, 1.0, &out->integrated_lufs, &out->true_peak_dbtp, err, errlen);
+    return measure(samples, n, rate, 0, 0, 1.0, &out->integrated_lufs, &out->true_peak_dbtp, err, errlen);
 }

@@ -6,10 +6,13 @@
  *     if (loudness_normalise(samples, n, 32000, LOUDNESS_DEFAULT_LUFS, &r, err, sizeof err) != 0) ...
  *     // r.integrated_lufs: -14.0 (or less, when the true-peak ceiling held the gain back)
  *
- * The audio first gets a LOUDNESS_FADE_OUT_S fade-out: the model stops where
- * the requested length ends, mid-note, and a hard cut clicks; a short fade
- * closes the song without changing how it sounds before its last second.
- * Then one gain takes it to the target, unless that gain would lift the true
+ * The audio first loses its DC offset (its mean): inaudible, and the
+ * loudness meter's filter ignores it, but it counts in the true peak and so
+ * eats the headroom under the ceiling (the tiny test model's output sits
+ * almost wholly above zero). Then it gets a LOUDNESS_FADE_OUT_S fade-out: the
+ * model stops where the requested length ends, mid-note, and a hard cut
+ * clicks; a short fade closes the song without changing how it sounds before
+ * its last second. Then one gain takes it to the target, unless that gain would lift the true
  * peak past LOUDNESS_CEILING_DBTP: the gain then stops at the ceiling and the
  * report says what loudness was reached. One gain, no limiter: the music's
  * dynamics stay the model's (a limiter would squash the peaks of a spiky
@@ -39,9 +42,10 @@ typedef struct loudness_report {
 /* The fade's length in samples for n samples at sample_rate. */
 int64_t loudness_fade_samples(int64_t n, int sample_rate);
 
-/* Fades out, measures and normalises samples[0..n) in place to target_lufs
- * (LOUDNESS_MIN_LUFS to LOUDNESS_MAX_LUFS) under the true-peak ceiling, and
- * reports the loudness and true peak measured afterwards. Returns 0, or -1
+/* Removes the DC offset, fades out, measures and normalises samples[0..n)
+ * in place to target_lufs (LOUDNESS_MIN_LUFS to LOUDNESS_MAX_LUFS) under the
+ * true-peak ceiling, and reports the loudness and true peak measured
+ * afterwards. Returns 0, or -1
  * with a message: bad arguments or non-finite samples (the samples are then
  * untouched), or the meter out of memory. */
 int loudness_normalise(float *samples, int64_t n, int sample_rate, double target_lufs, loudness_report *out,

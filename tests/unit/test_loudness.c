@@ -1,7 +1,7 @@
 /* test_loudness.c - common/loudness.c: a sine of known level measured as
  * BS.1770 says, normalisation to the target within 0.1 LU under the -1 dBTP
- * ceiling, a spiky signal held back by the ceiling, silence untouched, the
- * fade-out's shape and length, bad input refused. */
+ * ceiling, a spiky signal held back by the ceiling, silence untouched, a DC
+ * offset removed, the fade-out's shape and length, bad input refused. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,6 +129,34 @@ TEST(silence_is_left_alone)
     free(blip);
 }
 
+TEST(a_dc_offset_is_removed_not_counted_against_the_ceiling)
+{
+    /* A -30 LUFS tone riding on +0.4: with the offset the true peak would
+     * hold the gain some 8 dB short of -14 LUFS. */
+    int64_t n;
+    char err[256];
+    float *x = sine(6.0, -30.0, &n);
+    REQUIRE(x, "out of memory");
+    for (int64_t i = 0; i < n; i++) x[i] += 0.4f;
+    loudness_report r;
+    REQUIRE(loudness_normalise(x, n, RATE, LOUDNESS_DEFAULT_LUFS, &r, err, sizeof err) == 0, "%s", err);
+    CHECK(fabs(r.integrated_lufs - LOUDNESS_DEFAULT_LUFS) < 0.1, "reached %.3f LUFS", r.integrated_lufs);
+    CHECK(r.true_peak_dbtp <= LOUDNESS_CEILING_DBTP, "true peak %.3f dBTP", r.true_peak_dbtp);
+    double sum = 0;
+    for (int64_t i = 0; i < n; i++) sum += x[i];
+    CHECK(fabs(sum / (double)n) < 1e-3, "the offset left is %g", sum / (double)n);
+    CHECK(x[n - 1] == 0.0f, "the fade ends on %g, not 0", x[n - 1]);
+
+    /* An offset alone is silence: left as it is. */
+    for (int64_t i = 0; i < n; i++) x[i] = 0.25f;
+    REQUIRE(loudness_normalise(x, n, RATE, LOUDNESS_DEFAULT_LUFS, &r, err, sizeof err) == 0, "%s", err);
+    CHECK(r.integrated_lufs == -INFINITY, "a constant reported as %g LUFS", r.integrated_lufs);
+    int same = 1;
+    for (int64_t i = 0; i < n; i++) same &= x[i] == 0.25f;
+    CHECK(same, "a constant was changed");
+    free(x);
+}
+
 /* The envelope a normalisation applied: output over input where the input is not small. */
 static double applied(const float *in, const float *out, int64_t i)
 {
@@ -209,6 +237,7 @@ int main(void)
     RUN(normalised_to_the_target_under_the_ceiling);
     RUN(a_spiky_signal_is_held_back_by_the_ceiling);
     RUN(silence_is_left_alone);
+    RUN(a_dc_offset_is_removed_not_counted_against_the_ceiling);
     RUN(the_fade_out_closes_the_song);
     RUN(bad_input_is_refused);
     return check_summary("test_loudness");
