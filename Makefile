@@ -32,7 +32,7 @@ TORCH_CFLAGS :=
 TORCH_LIBS   := -ltorch_cpu -lc10
 endif
 
-BASE_LIBS := -lhiredis -levent -lcurl -lcrypto -ljansson -lsndfile -lm -lpthread
+BASE_LIBS := -lhiredis -levent -lcurl -lcrypto -ljansson -lsndfile -lebur128 -lm -lpthread
 
 # ---- Rooms ---------------------------------------------------------------
 # One folder per library. A source file is compiled with the include paths of

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "loudness.h"
 #include "text.h"
 
 job_limits job_limits_default(void)
@@ -20,7 +21,19 @@ job_limits job_limits_default(void)
         .max_duration = 30.0,
         .model_name = NULL,
     };
+    for (int f = 0; f < AUDIO_N_FORMATS; f++)
+        if (audio_format_available((audio_format)f)) l.formats |= 1u << f;
     return l;
+}
+
+int job_loudness_target(const job_request *req, double default_lufs, double *lufs)
+{
+    double target = req->loudness == JOB_LOUDNESS_TARGET ? req->loudness_lufs
+                    : req->loudness == JOB_LOUDNESS_OFF  ? NAN
+                                                         : default_lufs;
+    if (isnan(target)) return 0;
+    *lufs = target;
+    return 1;
 }
 
 const char *job_status_code(job_status status)
@@ -322,17 +335,51 @@ static job_status read_seed(const json_t *root, job_request *out, job_error *err
     return JOB_OK;
 }
 
-static job_status read_format(const json_t *root, job_request *out, job_error *err)
+/* The formats of `mask` by name, ", "-separated: "wav, flac, ogg, mp3". */
+static const char *format_names(unsigned mask, char *buf, size_t cap)
 {
-    char got[48];
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int f = 0; f < AUDIO_N_FORMATS; f++)
+        if (mask & (1u << f) && n < cap)
+            n += (size_t)snprintf(buf + n, cap - n, "%s%s", n ? ", " : "", audio_format_name((audio_format)f));
+    return buf;
+}
+
+static job_status read_format(const json_t *root, const job_limits *limits, job_request *out, job_error *err)
+{
+    char got[48], names[64];
     const char *s;
     size_t len;
     const json_t *v = optional(root, "format");
     out->format = AUDIO_WAV;
     if (!v) return JOB_OK;
     if (!get_plain_string(v, &s, &len) || audio_format_parse(s, &out->format) != 0)
-        return fail(err, JOB_INVALID_JOB, "format must be one of wav, flac, ogg (got %s)",
-                    describe(v, got, sizeof got));
+        return fail(err, JOB_INVALID_JOB, "format must be one of %s (got %s)",
+                    format_names(limits->formats, names, sizeof names), describe(v, got, sizeof got));
+    if (!(limits->formats & (1u << out->format)))
+        return fail(err, JOB_INVALID_JOB,
+                    "format %s cannot be written here: this worker's libsndfile was built without it; "
+                    "use one of %s",
+                    s, format_names(limits->formats, names, sizeof names));
+    return JOB_OK;
+}
+
+/* Absent: the worker's default; null: off; a number: the target. */
+static job_status read_loudness(const json_t *root, job_request *out, job_error *err)
+{
+    char got[48];
+    const json_t *v = json_object_get(root, "loudness");
+    if (!v) return JOB_OK;
+    if (json_is_null(v)) {
+        out->loudness = JOB_LOUDNESS_OFF;
+        return JOB_OK;
+    }
+    if (!get_number(v, LOUDNESS_MIN_LUFS, LOUDNESS_MAX_LUFS, &out->loudness_lufs))
+        return fail(err, JOB_INVALID_JOB,
+                    "loudness must be a target in LUFS between %g and %g, or null to keep the model's level (got %s)",
+                    LOUDNESS_MIN_LUFS, LOUDNESS_MAX_LUFS, describe(v, got, sizeof got));
+    out->loudness = JOB_LOUDNESS_TARGET;
     return JOB_OK;
 }
 
@@ -401,7 +448,8 @@ static job_status read_fields(const json_t *root, const job_limits *limits, job_
     if ((st = read_narrative(root, limits, out, err)) != JOB_OK) return st;
     if ((st = read_duration(root, limits, out, err)) != JOB_OK) return st;
     if ((st = read_seed(root, out, err)) != JOB_OK) return st;
-    if ((st = read_format(root, out, err)) != JOB_OK) return st;
+    if ((st = read_format(root, limits, out, err)) != JOB_OK) return st;
+    if ((st = read_loudness(root, out, err)) != JOB_OK) return st;
     if ((st = read_model(root, limits, out, err)) != JOB_OK) return st;
     return read_sampling(root, out, err);
 }

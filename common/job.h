@@ -41,9 +41,11 @@ typedef struct job_limits {
     double min_duration;        /* seconds */
     double max_duration;        /* seconds: the served model's longest */
     const char *model_name;     /* the model served; NULL accepts any `model` */
+    unsigned formats;           /* the audio formats a job may ask, bit 1u << audio_format */
 } job_limits;
 
-/* 1 MiB payloads, 4,000-byte narratives, 1 to 30 seconds, any model. */
+/* 1 MiB payloads, 4,000-byte narratives, 1 to 30 seconds, any model, the
+ * formats this process can write (audio_format_available). */
 job_limits job_limits_default(void);
 
 /* The protocol's error codes (protocol.h) that job_parse can give. */
@@ -85,6 +87,13 @@ typedef struct job_sampling {
 /* `defaults` (the model's) with the fields the job gave put over them. */
 jen1_sampling job_sampling_over(const job_sampling *s, jen1_sampling defaults);
 
+/* What a job asks of its loudness (docs/protocol.md's `loudness`). */
+typedef enum job_loudness {
+    JOB_LOUDNESS_DEFAULT = 0, /* absent: the worker's default (JEN1_LOUDNESS) */
+    JOB_LOUDNESS_OFF,         /* null: the model's output as it is */
+    JOB_LOUDNESS_TARGET,      /* a number: that integrated loudness, in LUFS */
+} job_loudness;
+
 typedef struct job_request {
     char id[PROTOCOL_ID_MAX + 1];
     char *narrative;             /* trimmed, NUL-free UTF-8, malloc'd */
@@ -94,6 +103,8 @@ typedef struct job_request {
     uint64_t seed;               /* given, or job_seed_from_id(id) */
     int seed_given;
     audio_format format;         /* AUDIO_WAV when absent */
+    job_loudness loudness;
+    double loudness_lufs;        /* with JOB_LOUDNESS_TARGET: LOUDNESS_MIN_LUFS to _MAX_LUFS */
     char *model;                 /* malloc'd, NULL when absent */
     job_sampling sampling;       /* guidance, top_k, temperature as given */
     int priority;                /* 0 when absent */
@@ -104,11 +115,15 @@ typedef struct job_request {
 /* Parses and validates the payload (`len` bytes, need not be NUL-terminated).
  * Returns JOB_OK and fills *out (free it with job_request_free), or another
  * status with *err filled and *out left empty. Optional fields set to null
- * count as absent. */
+ * count as absent, but for `loudness`, where null means off. */
 job_status job_parse(const char *payload, size_t len, const job_limits *limits,
                      job_request *out, job_error *err);
 
 void job_request_free(job_request *req);
+
+/* The loudness a job is normalised to: 1 and *lufs, or 0 when its audio is
+ * left as the model made it. default_lufs is the worker's (NAN: off). */
+int job_loudness_target(const job_request *req, double default_lufs, double *lufs);
 
 /* The seed of a job that gives none: FNV-1a 64 of the id, kept to 53 bits so
  * that it survives a round trip through JSON. A retried job sings the same song. */

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "loudness.h"
+
 struct option;
 typedef int (*option_setter)(const struct option *o, struct jen1_config *c, const char *value,
                              const char *name, char *err, size_t errlen);
@@ -64,6 +66,7 @@ void config_defaults(struct jen1_config *c)
     c->heartbeat_ms = 2000;
     c->grace_s = 30;
     c->max_duration_s = 30;
+    c->loudness_lufs = LOUDNESS_DEFAULT_LUFS;
     c->device = JEN1_DEVICE_AUTO;
     c->log_level = LOG_INFO;
     c->engine = CONFIG_ENGINE_TORCH;
@@ -213,6 +216,25 @@ static int set_max_duration(const struct option *o, struct jen1_config *c, const
     if (end == v || *end || errno || !isfinite(d) || d < 1 || d > 3600)
         FAIL("%s must be a number of seconds from 1 to 3600, not \"%s\"", name, v);
     c->max_duration_s = d;
+    return 0;
+}
+
+/* "off", or a target in LUFS within the bounds a job may ask. */
+static int set_loudness(const struct option *o, struct jen1_config *c, const char *v,
+                        const char *name, char *err, size_t errlen)
+{
+    (void)o;
+    if (strcmp(v, "off") == 0) {
+        c->loudness_lufs = NAN;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    double d = strtod(v, &end);
+    if (end == v || *end || errno || !(d >= LOUDNESS_MIN_LUFS && d <= LOUDNESS_MAX_LUFS))
+        FAIL("%s must be off or a loudness in LUFS from %g to %g, not \"%s\"", name,
+             LOUDNESS_MIN_LUFS, LOUDNESS_MAX_LUFS, v);
+    c->loudness_lufs = d;
     return 0;
 }
 
@@ -399,6 +421,9 @@ static const struct option options[] = {
       false },
     { "--max-duration", "JEN1_MAX_DURATION", "SECONDS", "30", "longest duration a job may ask",
       set_max_duration, FIELD(max_duration_s), 0, 0, false },
+    { "--loudness", "JEN1_LOUDNESS", "LUFS|off", "-14",
+      "integrated loudness (EBU R128) of jobs that give none, true peak under -1 dBTP; off: "
+      "the model's level", set_loudness, FIELD(loudness_lufs), 0, 0, false },
     { "--device", "JEN1_DEVICE", "auto|cpu|cuda", "auto", "where the engine runs", set_device,
       FIELD(device), 0, 0, false },
     { "--bf16", "JEN1_BF16", "0|1", "0", "bfloat16 weights for the decoder", set_bool,
@@ -674,6 +699,11 @@ int config_describe(const struct jen1_config *c, char *buf, size_t len)
         c->max_duration_s, "device", device_names[c->device], "bf16", c->bf16, "log_level",
         log_level_name(c->log_level), "worker_id", c->worker_id, "engine",
         c->engine == CONFIG_ENGINE_NONE ? "none" : "torch");
+    if (o && json_object_set_new(o, "loudness_lufs",
+                                 isnan(c->loudness_lufs) ? json_null() : json_real(c->loudness_lufs)) != 0) {
+        json_decref(o);
+        o = NULL;
+    }
     if (!o || describe_s3(&c->s3, o) != 0) {
         json_decref(o);
         return -1;

@@ -63,6 +63,7 @@ struct jen1_config {
     int heartbeat_ttl_ms;
     int grace_s;          /* how long SIGTERM lets running jobs finish */
     double max_duration_s;
+    double loudness_lufs; /* JEN1_LOUDNESS: the target of jobs that name none; NAN: off */
     jen1_device device;  /* handed to the engine as it is */
     bool bf16;
     enum log_level log_level;

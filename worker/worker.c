@@ -6,7 +6,7 @@
  *   reported, timed and observed by run_stage():
  *     planning (plan_song) -> generating (engine_render; progress ->
  *     queue_progress, abort <- cancel, timeout, shutdown) -> encoding
- *     (audio_encode) -> uploading (blob_put)
+ *     (loudness_normalise, audio_encode) -> uploading (blob_put)
  *   -> song_to_string -> queue_finish
  *
  * A stage that does not succeed ends the job in one place (end_job), with a
@@ -40,6 +40,7 @@
 #include "heartbeat.h"
 #include "job.h"
 #include "log.h"
+#include "loudness.h"
 #include "lyrics.h"
 #include "planner.h"
 #include "protocol.h"
@@ -74,6 +75,8 @@ typedef struct job_run {
     job_request req;
     song_plan plan;
     engine_result audio;
+    int normalised;             /* loudness holds what normalisation did */
+    loudness_report loudness;
     unsigned char *encoded;
     size_t encoded_len;
     char url[BLOB_URL_MAX];
@@ -265,7 +268,12 @@ static stage_end stage_generating(job_run *run)
 
 static stage_end stage_encoding(job_run *run)
 {
-    const engine_result *a = &run->audio;
+    engine_result *a = &run->audio;
+    double lufs;
+    run->normalised = job_loudness_target(&run->req, run->w->cfg->loudness_lufs, &lufs);
+    if (run->normalised && loudness_normalise(a->audio, a->n_samples, a->sample_rate, lufs, &run->loudness, run->err,
+                                              sizeof run->err) != 0)
+        return PROTOCOL_ENGINE_ERROR;
     if (audio_encode(a->audio, a->n_samples, a->sample_rate, run->req.format, &run->encoded, &run->encoded_len,
                      run->err, sizeof run->err) != 0)
         return PROTOCOL_ENGINE_ERROR;
@@ -328,7 +336,8 @@ static void finish(job_run *run)
     worker *w = run->w;
     const engine_result *a = &run->audio;
     song_audio sa = {.url = run->url, .format = run->req.format, .sample_rate = a->sample_rate, .channels = 1,
-                     .duration = (double)a->n_samples / a->sample_rate, .bytes = run->encoded_len};
+                     .duration = (double)a->n_samples / a->sample_rate, .bytes = run->encoded_len,
+                     .loudness = run->normalised ? &run->loudness : NULL};
     sha256_hex(run->encoded, run->encoded_len, sa.sha256);
     song_model sm = {.name = engine_model_name(w->engine), .seed = run->req.seed, .sampling = a->sampling,
                      .device = engine_device(w->engine)};

@@ -73,6 +73,23 @@ static json_t *sections_json(builder *b, const song_plan *plan)
     return arr;
 }
 
+/* Decibels to the hundredth (meters show a tenth); null for silence's -inf. */
+static json_t *decibels(double db)
+{
+    return isfinite(db) ? json_real(round(db * 100) / 100) : json_null();
+}
+
+static json_t *loudness_json(builder *b, const loudness_report *l)
+{
+    if (!l) return json_null();
+    json_t *o = json_object();
+    put(b, o, "target_lufs", decibels(l->target_lufs));
+    put(b, o, "integrated_lufs", decibels(l->integrated_lufs));
+    put(b, o, "true_peak_dbtp", decibels(l->true_peak_dbtp));
+    put(b, o, "gain_db", decibels(l->gain_db));
+    return o;
+}
+
 static json_t *audio_json(builder *b, const song_audio *a)
 {
     json_t *o = json_object();
@@ -84,6 +101,7 @@ static json_t *audio_json(builder *b, const song_audio *a)
     put(b, o, "duration", json_real(a->duration));
     put(b, o, "bytes", json_integer((json_int_t)a->bytes));
     put(b, o, "sha256", json_string(a->sha256));
+    put(b, o, "loudness", loudness_json(b, a->loudness));
     return o;
 }
 

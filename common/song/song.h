@@ -19,6 +19,7 @@
 
 #include "audio.h"
 #include "jen1.h"
+#include "loudness.h"
 #include "planner.h"
 
 #define SONG_SCHEMA_VERSION 1
@@ -31,6 +32,9 @@ typedef struct song_audio {
     double duration;          /* seconds of audio actually produced */
     uint64_t bytes;           /* size of the encoded object */
     char sha256[65];          /* lowercase hex of the encoded object */
+    const loudness_report *loudness; /* the normalisation, or NULL when the audio
+                                        is the model's as it is (JSON null);
+                                        silence's -INFINITY is written null */
 } song_audio;
 
 typedef struct song_model {

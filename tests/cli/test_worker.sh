@@ -35,7 +35,10 @@ t_check "GET /ready once the model is loaded" pool_wait_ready
 rcli LPUSH "$P:queue" '{"id":"lp-wav","narrative":"A lighthouse keeper finds a message in a bottle during a storm.","duration":2}' >/dev/null
 rcli LPUSH "$P:queue" '{"id":"lp-flac","narrative":"Neon lights and a late train home.","duration":1.5,"format":"flac","seed":7}' >/dev/null
 rcli LPUSH "$P:queue" '{"id":"lp-ogg","narrative":"Two old friends dance at a wedding.","duration":1,"format":"ogg","extra":{"kept":true}}' >/dev/null
-for id in lp-wav lp-flac lp-ogg; do
+rcli LPUSH "$P:queue" '{"id":"lp-mp3","narrative":"A brass band marches through the old town.","duration":3,"format":"mp3"}' >/dev/null
+rcli LPUSH "$P:queue" '{"id":"lp-raw","narrative":"A brass band marches through the old town.","duration":2,"loudness":null}' >/dev/null
+rcli LPUSH "$P:queue" '{"id":"lp-quiet","narrative":"A brass band marches through the old town.","duration":2,"loudness":-23}' >/dev/null
+for id in lp-wav lp-flac lp-ogg lp-mp3 lp-raw lp-quiet; do
     t_check "$id: LPUSHed job succeeds" ctl wait "$id" --timeout 60
     rcli HGET "$P:job:$id" result >"$tmp/$id.json"
     t_check "$id: GeneratedSong is schema-valid" "$validate" "$tmp/$id.json"
@@ -50,6 +53,26 @@ t_check "wav: the result's sha256 and bytes describe the object" \
     jq -e --arg sha "$sha" --argjson bytes "$(stat -c %s "$wav")" '.audio.sha256 == $sha and .audio.bytes == $bytes' "$tmp/lp-wav.json"
 t_check "sections tile the duration" jq -e '.sections[0].start == 0 and .sections[-1].end == 2' "$tmp/lp-wav.json"
 t_check "seed given is the seed used" jq -e '.model.seed == 7' "$tmp/lp-flac.json"
+# mp3: a stream that another reader (sox, through libmad/mpg123) decodes to the song's length and rate.
+mp3=$tmp/blobs/lp-mp3.mp3
+t_check "mp3: sox reads 32 kHz mono" test "$(soxi -r "$mp3" 2>/dev/null)/$(soxi -c "$mp3" 2>/dev/null)" = 32000/1
+t_check "mp3: sox reads 3 s (within the encoder's padding)" \
+    awk -v d="$(soxi -D "$mp3" 2>/dev/null)" 'BEGIN { exit !(d >= 2.99 && d <= 3.1) }'
+t_check "mp3: audio/mpeg in the GeneratedSong, sha256 of the object" \
+    jq -e --arg sha "$(sha256sum "$mp3" | cut -d' ' -f1)" '.audio.format == "mp3" and .audio.mime_type == "audio/mpeg" and .audio.sha256 == $sha' "$tmp/lp-mp3.json"
+# Loudness: the default target (-14 LUFS) or the job's, reached within 1 LU under the -1 dBTP
+# ceiling; "loudness": null keeps the model's output and reports none.
+t_check "loudness: the default job reaches -14 LUFS (within 1 LU), true peak <= -1 dBTP" \
+    jq -e '.audio.loudness.target_lufs == -14 and (.audio.loudness.integrated_lufs + 14 | fabs) <= 1 and .audio.loudness.true_peak_dbtp <= -1' "$tmp/lp-wav.json"
+t_check "loudness: every format is normalised" \
+    jq -e -s 'all(.[]; (.audio.loudness.integrated_lufs + 14 | fabs) <= 1)' "$tmp/lp-flac.json" "$tmp/lp-ogg.json" "$tmp/lp-mp3.json"
+t_check "loudness: the job's own target (-23 LUFS)" \
+    jq -e '.audio.loudness.target_lufs == -23 and (.audio.loudness.integrated_lufs + 23 | fabs) <= 1' "$tmp/lp-quiet.json"
+t_check "loudness null: reported as none" jq -e '.audio | has("loudness") and .loudness == null' "$tmp/lp-raw.json"
+t_check "loudness: sox sees the wav's sample peak under -1 dBFS" \
+    awk -v p="$(sox "$wav" -n stats 2>&1 | awk '/^Pk lev dB/ {print $4}')" 'BEGIN { exit !(p != "" && p <= -1) }'
+t_check "loudness: the last sample of the fade-out is silence" \
+    test "$(tail -c 2 "$wav" | od -An -td2 | tr -d ' ')" = 0
 t_check "unknown fields are kept in the request" test "$(job_field lp-ogg request | jq -c .extra)" = '{"kept":true}'
 t_check "job hash: status, progress 1, attempts 1, worker" \
     test "$(job_field lp-wav status)/$(job_field lp-wav progress)/$(job_field lp-wav attempts)" = "succeeded/1/1" -a -n "$(job_field lp-wav worker)"
@@ -57,12 +80,15 @@ t_check "job hash: status, progress 1, attempts 1, worker" \
 # Bad jobs fail with their code and the worker keeps serving.
 rcli LPUSH "$P:queue" 'this is not json' >/dev/null
 rcli LPUSH "$P:queue" '{"id":"bad-neg","narrative":"x","duration":-1}' >/dev/null
-rcli LPUSH "$P:queue" '{"id":"bad-format","narrative":"x","duration":1,"format":"mp3"}' >/dev/null
+rcli LPUSH "$P:queue" '{"id":"bad-format","narrative":"x","duration":1,"format":"aiff"}' >/dev/null
+rcli LPUSH "$P:queue" '{"id":"bad-loudness","narrative":"x","duration":1,"loudness":-60}' >/dev/null
 rcli LPUSH "$P:queue" '{"id":"bad-long","narrative":"x","duration":29}' >/dev/null
 rcli LPUSH "$P:queue" '{"id":"after-bad","narrative":"Rain on a tin roof.","duration":1}' >/dev/null
 t_check "good job after bad ones succeeds" ctl wait after-bad --timeout 60
 t_check "negative duration: failed, invalid_job" test "$(job_field bad-neg status)/$(job_field bad-neg error)" = failed/invalid_job
 t_check "unknown format: failed, invalid_job" test "$(job_field bad-format error)" = invalid_job
+t_check "unknown format: the message lists the formats" grep -q "wav, flac, ogg, mp3" <<<"$(job_field bad-format error_message)"
+t_check "loudness out of range: failed, invalid_job" test "$(job_field bad-loudness error)" = invalid_job
 t_check "too long for the model: failed, too_long" test "$(job_field bad-long error)" = too_long
 t_check "error message says what is wrong" grep -q duration <<<"$(job_field bad-neg error_message)"
 t_check "non-JSON payload in the dead list, raw" grep -q "this is not json" <<<"$(rcli LRANGE "$P:dead" 0 -1)"
@@ -113,6 +139,8 @@ slow cancel-queued-2 1
 t_check "cancel a queued job" ctl cancel cancel-queued-2
 t_check "a cancelled queued job stays cancelled after it is taken" wait_status cancel-queued-2 cancelled 10
 wait_status blocker succeeded 15
+t_check "silence is not normalised: no loudness measured" \
+    jq -e '.audio.loudness.target_lufs == -14 and .audio.loudness.integrated_lufs == null and .audio.loudness.gain_db == 0' <<<"$(job_field blocker result)"
 
 # SIGTERM mid-job: the job finishes within the grace period.
 slow drain-finishes 2

@@ -2,6 +2,7 @@
  * environment, flags over the environment, every validation message, the
  * secret files, the S3 settings and the redaction of secrets. */
 #include <jansson.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -589,6 +590,36 @@ TEST(secrets_are_kept_out_of_the_logs)
     clear_env();
 }
 
+TEST(loudness_is_a_target_or_off)
+{
+    clear_env();
+    unsetenv("JEN1_LOUDNESS");
+    struct jen1_config c;
+    char err[256] = "", text[4096];
+    REQUIRE(LOAD(&c, err, NULL) == CONFIG_OK, "%s", err);
+    CHECK(c.loudness_lufs == -14.0, "default %g", c.loudness_lufs);
+    REQUIRE(config_describe(&c, text, sizeof text) == 0, "describe failed");
+    CHECK(strstr(text, "\"loudness_lufs\":-14.0"), "%s", text);
+    setenv("JEN1_LOUDNESS", "off", 1);
+    REQUIRE(LOAD(&c, err, NULL) == CONFIG_OK, "%s", err);
+    CHECK(isnan(c.loudness_lufs), "off: %g", c.loudness_lufs);
+    REQUIRE(config_describe(&c, text, sizeof text) == 0, "describe failed");
+    CHECK(strstr(text, "\"loudness_lufs\":null"), "%s", text);
+    REQUIRE(LOAD(&c, err, "--loudness", "-23.5", NULL) == CONFIG_OK, "%s", err);
+    CHECK(c.loudness_lufs == -23.5, "the flag wins: %g", c.loudness_lufs);
+    REQUIRE(LOAD(&c, err, "--loudness=-40", NULL) == CONFIG_OK, "%s", err);
+    CHECK(c.loudness_lufs == -40.0, "%g", c.loudness_lufs);
+    const char *bad[] = {"-4", "-41", "loud", "OFF", "-14dB", "nan"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        setenv("JEN1_LOUDNESS", bad[i], 1);
+        CHECK(LOAD(&c, err, NULL) == CONFIG_ERROR, "%s accepted", bad[i]);
+        CHECK(strstr(err, "JEN1_LOUDNESS must be off or a loudness in LUFS from -40 to -5"), "%s: %s", bad[i],
+              err);
+    }
+    unsetenv("JEN1_LOUDNESS");
+    clear_env();
+}
+
 int main(void)
 {
     RUN(defaults);
@@ -605,5 +636,6 @@ int main(void)
     RUN(s3_credentials_file);
     RUN(describe_hides_the_secrets);
     RUN(secrets_are_kept_out_of_the_logs);
+    RUN(loudness_is_a_target_or_off);
     return check_summary("test_config");
 }

@@ -314,6 +314,72 @@ TEST(id_rules)
               !protocol_id_valid("a:b", 3) && !protocol_id_valid("{a}", 3), "separators accepted");
 }
 
+TEST(mp3_is_a_format)
+{
+    job_limits limits = job_limits_default();
+    job_request job;
+    job_error err;
+    CHECK(limits.formats & (1u << AUDIO_MP3), "this build cannot write mp3");
+    REQUIRE(parse_text("{\"id\":\"x\",\"narrative\":\"y\",\"duration\":1,\"format\":\"mp3\"}", &limits, &job, &err) ==
+                JOB_OK, "%s", err.message);
+    CHECK(job.format == AUDIO_MP3, "format %d", job.format);
+    job_request_free(&job);
+
+    /* A worker whose libsndfile lacks a format refuses it by name, and lists what it can write. */
+    limits.formats &= ~(1u << AUDIO_MP3);
+    CHECK(parse_text("{\"id\":\"x\",\"narrative\":\"y\",\"duration\":1,\"format\":\"mp3\"}", &limits, &job, &err) ==
+              JOB_INVALID_JOB, "mp3 accepted without it");
+    CHECK(strstr(err.message, "format mp3 cannot be written here") &&
+              strstr(err.message, "use one of wav, flac, ogg") && !strstr(err.message, "ogg, mp3"),
+          "message: %s", err.message);
+    CHECK(parse_text("{\"id\":\"x\",\"narrative\":\"y\",\"duration\":1,\"format\":\"opus\"}", &limits, &job, &err) ==
+              JOB_INVALID_JOB && strstr(err.message, "format must be one of wav, flac, ogg (got \"opus\")"),
+          "message: %s", err.message);
+}
+
+TEST(loudness_is_a_target_null_or_absent)
+{
+    job_limits limits = job_limits_default();
+    job_request job;
+    job_error err;
+    double lufs = 0;
+    REQUIRE(parse_text("{\"id\":\"x\",\"narrative\":\"y\",\"duration\":1}", &limits, &job, &err) == JOB_OK,
+            "%s", err.message);
+    CHECK(job.loudness == JOB_LOUDNESS_DEFAULT, "absent: %d", job.loudness);
+    CHECK(job_loudness_target(&job, -14.0, &lufs) && lufs == -14.0, "absent: the worker's default, not %g", lufs);
+    CHECK(!job_loudness_target(&job, NAN, &lufs), "absent with the worker's default off: normalised");
+    job_request_free(&job);
+
+    /* null is the one optional field whose null is not absence: it turns normalisation off. */
+    REQUIRE(parse_text("{\"id\":\"x\",\"narrative\":\"y\",\"duration\":1,\"loudness\":null}", &limits, &job,
+                       &err) == JOB_OK, "%s", err.message);
+    CHECK(job.loudness == JOB_LOUDNESS_OFF, "null: %d", job.loudness);
+    CHECK(!job_loudness_target(&job, -14.0, &lufs), "null: normalised all the same");
+    job_request_free(&job);
+
+    const char *bounds[] = {"-40", "-5", "-23.5", "-14.0"};
+    const double values[] = {-40.0, -5.0, -23.5, -14.0};
+    for (int i = 0; i < 4; i++) {
+        char text[128];
+        snprintf(text, sizeof text, "{\"id\":\"x\",\"narrative\":\"y\",\"duration\":1,\"loudness\":%s}", bounds[i]);
+        REQUIRE(parse_text(text, &limits, &job, &err) == JOB_OK, "%s: %s", bounds[i], err.message);
+        CHECK(job.loudness == JOB_LOUDNESS_TARGET && job.loudness_lufs == values[i], "%s: %d %g", bounds[i],
+              job.loudness, job.loudness_lufs);
+        /* The job's own target wins over the worker's default, even when that is off. */
+        CHECK(job_loudness_target(&job, NAN, &lufs) && lufs == values[i], "%s: target %g", bounds[i], lufs);
+        job_request_free(&job);
+    }
+    const char *bad[] = {"-40.01", "-4.99", "0", "\"loud\"", "true", "[]", "1e999"};
+    for (int i = 0; i < 7; i++) {
+        char text[128];
+        snprintf(text, sizeof text, "{\"id\":\"x\",\"narrative\":\"y\",\"duration\":1,\"loudness\":%s}", bad[i]);
+        job_status st = parse_text(text, &limits, &job, &err);
+        CHECK(st != JOB_OK, "loudness %s accepted", bad[i]);
+        CHECK(st == JOB_INVALID_JSON || strstr(err.message, "loudness must be a target in LUFS between -40 and -5"),
+              "loudness %s: %s", bad[i], err.message);
+    }
+}
+
 TEST(no_payload)
 {
     job_limits limits = job_limits_default();
@@ -337,6 +403,8 @@ int main(void)
     RUN(limits_follow_the_model);
     RUN(derived_seed_is_stable_and_fits_in_53_bits);
     RUN(id_rules);
+    RUN(mp3_is_a_format);
+    RUN(loudness_is_a_target_null_or_absent);
     RUN(no_payload);
     return check_summary("test_job");
 }

@@ -3,6 +3,7 @@
  * their formats. The documents are written to $JEN1_TEST_TMP/songs/ for
  * tests/cli/test_song_schema.sh to validate against the JSON Schema. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,16 @@ static const struct {
     { "x", 1 },
 };
 #define N_SONGS (int)(sizeof songs / sizeof songs[0])
+
+/* The loudness of the documents, in turn: off, normalised, silence, held
+ * back by the ceiling, in mp3. */
+static const loudness_report normalised = {.target_lufs = -14.0, .integrated_lufs = -14.0000001,
+                                           .true_peak_dbtp = -3.2649, .gain_db = 6.5};
+static const loudness_report silence = {.target_lufs = -14.0, .integrated_lufs = -INFINITY,
+                                        .true_peak_dbtp = -INFINITY, .gain_db = 0};
+static const loudness_report held_back = {.target_lufs = -9.0, .integrated_lufs = -11.42,
+                                          .true_peak_dbtp = -1.001, .gain_db = 4.25};
+static const loudness_report *const loudness_of[] = {NULL, &normalised, &silence, &held_back};
 
 static song_audio test_audio(const song_plan *plan)
 {
@@ -74,6 +85,11 @@ static char *song_json(int i, int indent, song_plan *plan)
         return NULL;
     }
     song_audio audio = test_audio(plan);
+    audio.loudness = loudness_of[i % 4];
+    if (i % 4 == 3) {
+        audio.format = AUDIO_MP3;
+        audio.url = "file:///var/lib/jen1/blobs/test-song.mp3";
+    }
     song_model model = test_model();
     char *s = song_to_string(plan, &audio, &model, &timings, CREATED_AT_MS, indent, err, sizeof err);
     if (!s) fprintf(stderr, "    song_to_string: %s\n", err);
@@ -169,6 +185,36 @@ TEST(fields_are_written_as_specified)
     free(s);
 }
 
+TEST(loudness_is_written_to_the_hundredth_and_silence_as_null)
+{
+    song_plan *plan = malloc(sizeof *plan);
+    REQUIRE(plan, "out of memory");
+    const char *expect[] = {
+        "\"sha256\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"loudness\":null}",
+        ("\"loudness\":{\"target_lufs\":-14.0,\"integrated_lufs\":-14.0,\"true_peak_dbtp\":-3.26,"
+         "\"gain_db\":6.5}}"),
+        ("\"loudness\":{\"target_lufs\":-14.0,\"integrated_lufs\":null,\"true_peak_dbtp\":null,"
+         "\"gain_db\":0.0}}"),
+        ("\"format\":\"mp3\",\"mime_type\":\"audio/mpeg\",\"sample_rate\":32000,"),
+    };
+    for (int i = 0; i < 4; i++) {
+        char *s = song_json(i, 0, plan);
+        CHECK(s && strstr(s, expect[i]), "song %d: missing %s\n    in %s", i, expect[i], s ? s : "(none)");
+        free(s);
+    }
+    /* Not a number in, no NaN out: the document stays JSON. */
+    loudness_report odd = {.target_lufs = -14.0, .integrated_lufs = NAN, .true_peak_dbtp = INFINITY};
+    song_audio audio = test_audio(plan);
+    audio.loudness = &odd;
+    song_model model = test_model();
+    char err[256];
+    char *s = song_to_string(plan, &audio, &model, &timings, 0, 0, err, sizeof err);
+    CHECK(s && strstr(s, "\"integrated_lufs\":null,\"true_peak_dbtp\":null"), "non-finite loudness: %s",
+          s ? s : err);
+    free(s);
+    free(plan);
+}
+
 TEST(times_are_rfc3339_utc)
 {
     char buf[40];
@@ -233,6 +279,7 @@ int main(void)
     RUN(sections_tile_in_the_json);
     RUN(same_input_same_bytes);
     RUN(fields_are_written_as_specified);
+    RUN(loudness_is_written_to_the_hundredth_and_silence_as_null);
     RUN(times_are_rfc3339_utc);
     RUN(broken_inputs_give_no_document);
     RUN(documents_are_written_for_the_schema_test);
