@@ -32,8 +32,9 @@ static void usage(FILE *to)
     fputs("usage: jen1ctl [--redis URL] [--prefix P] [--json] COMMAND ...\n"
           "\n"
           "commands:\n"
-          "  enqueue --narrative TEXT --duration S [--id ID] [--seed N] [--format wav|flac|ogg]\n"
+          "  enqueue --narrative TEXT --duration S [--id ID] [--seed N] [--format wav|flac|ogg|mp3]\n"
           "          [--priority N] [--guidance G] [--top-k K] [--temperature T] [--model NAME]\n"
+          "          [--loudness LUFS|off]\n"
           "  enqueue --job JSON|-          a whole job object (from stdin with -)\n"
           "  status ID                     the job's status (its GeneratedSong with --json)\n"
           "  wait ID [--timeout S]         wait until the job ends (default 600 s)\n"
@@ -93,7 +94,8 @@ static int cmd_enqueue(ctl *c, int argc, char **argv)
         {"format", required_argument, 0, 'f'},    {"priority", required_argument, 0, 'p'},
         {"guidance", required_argument, 0, 'g'},  {"top-k", required_argument, 0, 'k'},
         {"temperature", required_argument, 0, 't'}, {"model", required_argument, 0, 'm'},
-        {"job", required_argument, 0, 'j'},       {0, 0, 0, 0}};
+        {"job", required_argument, 0, 'j'},       {"loudness", required_argument, 0, 'l'},
+        {0, 0, 0, 0}};
     json_t *job = json_object();
     const char *whole = NULL;
     int ch;
@@ -106,6 +108,17 @@ static int cmd_enqueue(ctl *c, int argc, char **argv)
         case 'f': json_object_set_new(job, "format", json_string(optarg)); break;
         case 'm': json_object_set_new(job, "model", json_string(optarg)); break;
         case 'j': whole = optarg; break;
+        case 'l': {
+            /* "off" keeps the model's raw output: the job's loudness is null. */
+            double v = strtod(optarg, &end);
+            if (strcmp(optarg, "off") != 0 && (*end || end == optarg)) {
+                fprintf(stderr, "jen1ctl: --loudness wants a target in LUFS or off, not '%s'\n", optarg);
+                json_decref(job);
+                return EXIT_USAGE;
+            }
+            json_object_set_new(job, "loudness", strcmp(optarg, "off") == 0 ? json_null() : json_real(v));
+            break;
+        }
         case 'd': case 'g': case 't': {
             double v = strtod(optarg, &end);
             if (*end || end == optarg) {

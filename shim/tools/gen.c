@@ -53,7 +53,7 @@ static void usage(FILE *to)
             "  --threads N          CPU threads (default: all cores)\n"
             "  --device auto|cpu|cuda\n"
             "  --bf16               keep the decoder's weights in bf16 (faster on CPU, not bit-exact)\n"
-            "  --out FILE.wav       write audio (16-bit WAV; .flac/.ogg by extension); with several\n"
+            "  --out FILE.wav       write audio (16-bit WAV; .flac/.ogg/.mp3 by extension); with several\n"
             "                       prompts FILE-0.wav, FILE-1.wav, ...\n"
             "  --dump-codes F.npy   the audio codes, int64 [batch, codebooks, frames]\n"
             "  --dump-audio F.npy   the waveform, float32 [batch, samples]\n"

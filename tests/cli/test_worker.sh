@@ -119,6 +119,7 @@ t_check "jen1ctl enqueue + wait" ctl wait "$ctl_id" --timeout 60
 t_check "jen1ctl status --json" jq -e '.status == "succeeded"' <<<"$(ctl --json status "$ctl_id")"
 t_check "jen1ctl stats" jq -e '.dead >= 1' <<<"$(ctl --json stats)"
 t_check_fails "jen1ctl enqueue refuses a bad job" "duration" ctl enqueue --narrative x --duration -4
+t_check_fails "jen1ctl enqueue refuses a bad --loudness" "LUFS or off" ctl enqueue --narrative x --duration 3 --loudness loud
 
 pool_stop TERM
 t_check "SIGTERM on an idle pool: exit 0" test "$POOL_STATUS" = 0
