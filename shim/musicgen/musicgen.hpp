@@ -135,11 +135,13 @@ struct DecoderState {
 // mask [Bc, S]), the others (the unconditional half) do not.
 DecoderState decoder_begin(const Decoder &d, int rows, int capacity,
                            const at::Tensor &encoder_states, const at::Tensor &mask);
-// Feeds ids [rows, K, T] (T >= 1 new positions); returns logits
-// [rows, K, T, vocab]. hidden_states, when given, receives the input of every
-// layer and the final normed output ([layers + 1] of [rows, T, hidden]).
+// Feeds ids [rows, K, T] (T >= 1 new positions: several at once are a
+// prefill, causally masked); returns logits [rows, K, T, vocab], or of the
+// last position only ([rows, K, 1, vocab]) when last_logits_only.
+// hidden_states, when given, receives the input of every layer and the final
+// normed output ([layers + 1] of [rows, T, hidden]).
 at::Tensor decoder_forward(const Decoder &d, DecoderState &state, const at::Tensor &ids,
-                           std::vector<at::Tensor> *hidden_states = nullptr);
+                           std::vector<at::Tensor> *hidden_states = nullptr, bool last_logits_only = false);
 
 }  // namespace jen1
 
@@ -164,8 +166,21 @@ namespace jen1 {
 void tokenize_batch(const jen1_model &m, const std::vector<std::string> &prompts,
                     at::Tensor &ids, at::Tensor &mask);
 
+// What jen1_generate_traced returns besides the output: one entry of
+// processed scores per decoder forward pass, and the final delayed grid.
+struct Trace {
+    std::vector<float> scores;      // [steps][n * K][vocab]
+    std::vector<int64_t> grid;      // [n * K][length]
+    int steps = 0, length = 0;
+};
+
 // The whole of jen1_generate, throwing on error. *out is owned by the caller.
+// With a trace, every request must fit one window.
 jen1_output *generate(const jen1_model &m, const jen1_request *requests, int n,
-                      const jen1_generate_params &params);
+                      const jen1_generate_params &params, Trace *trace = nullptr);
+
+// The model's default window and stride (jen1_model_default_window).
+void default_window(const jen1_model &m, int &window_frames, int &stride_frames);
+
 
 }  // namespace jen1
