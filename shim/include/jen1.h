@@ -315,9 +315,10 @@ typedef struct jen1_output {
  * window on its own, after the batch: the schedule of jen1_plan_windows with
  * params' window and stride, each window's new part generated under its
  * section's prompt (each section's text encoded once), primed by a prefill
- * over its context frames. The decoder's memory is bounded by one window
- * (its KV cache); the final audio is one EnCodec decode of the whole song's
- * codes (so no seam is heard between windows). Progress runs 0 -> 1 once over the whole call (a
+ * over its context frames. Memory is bounded by one window (its KV cache)
+ * plus the song's codes and audio: the final audio is one EnCodec decode of
+ * the whole song's codes, run in chunks whose seams are exact (so no seam is
+ * heard between windows). Progress runs 0 -> 1 once over the whole call (a
  * resumed song starts where its checkpoint ends); abort is polled before
  * every decoder step. Returns JEN1_OK and sets *out, or JEN1_ERR_TOO_LONG
  * when the window (or a continuation from prompt_codes) needs more positions

@@ -64,6 +64,13 @@ JEN1_API jen1_status jen1_decode_codes(const jen1_model *model, const int64_t *c
                                        jen1_tensor *quantized, jen1_tensor *audio,
                                        char *err, size_t errlen);
 
+/* The same decode of one item (codes [n_codebooks][n_frames]) as jen1_generate
+ * runs it: chunk_frames frames of audio at a time, in memory bounded by a
+ * chunk (see jen1_generate). audio: [1, n_frames * hop] float32. */
+JEN1_API jen1_status jen1_decode_codes_chunked(const jen1_model *model, const int64_t *codes,
+                                               int n_codebooks, int n_frames, int chunk_frames,
+                                               jen1_tensor *audio, char *err, size_t errlen);
+
 /* jen1_generate, also returning what the reference's generate(output_scores=True)
  * does, for requests that each fit one window (prompt_codes allowed; no
  * sections longer than the window, no resume_codes):

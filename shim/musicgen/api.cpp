@@ -384,6 +384,23 @@ jen1_status jen1_decode_codes(const jen1_model *model, const int64_t *codes, int
     });
 }
 
+jen1_status jen1_decode_codes_chunked(const jen1_model *model, const int64_t *codes, int n_codebooks, int n_frames,
+                                      int chunk_frames, jen1_tensor *audio, char *err, size_t errlen)
+{
+    if (!model || !codes || !audio || n_codebooks < 1 || n_frames < 1 || chunk_frames < 1) {
+        errbuf_printf(err, errlen, "jen1_decode_codes_chunked: need a model, codes, an output and positive sizes");
+        return JEN1_ERR_INVALID_ARGUMENT;
+    }
+    return guarded(err, errlen, [&] {
+        at::NoGradGuard no_grad;
+        at::Tensor c = at::from_blob(const_cast<int64_t *>(codes), {1, n_codebooks, n_frames}, at::kLong)
+                           .to(model->device);
+        at::Tensor samples = at::empty({1, (int64_t)n_frames * model->cfg.encodec.hop_length}, at::kFloat);
+        model->encodec.decode_chunked(c, chunk_frames, samples.data_ptr<float>());
+        to_c_tensor(samples, audio);
+    });
+}
+
 void jen1_torch_info_get(jen1_torch_info *info)
 {
     std::memset(info, 0, sizeof *info);

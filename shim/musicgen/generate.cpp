@@ -460,10 +460,9 @@ jen1_output *generate(const jen1_model &m, const jen1_request *requests, int n, 
         for (int i = 0; p.decode_audio && i < n; i++) {
             jen1_output_item &item = out->items[i];
             at::Tensor codes = at::from_blob(item.codes, {1, K, item.n_frames}, at::kLong).to(m.device);
-            at::Tensor audio = m.encodec.decode(codes).to(at::kCPU).contiguous();
-            item.n_samples = audio.numel();
+            item.n_samples = (int64_t)item.n_frames * m.cfg.encodec.hop_length;
             item.audio = c_alloc<float>((size_t)item.n_samples);
-            std::memcpy(item.audio, audio.data_ptr<float>(), sizeof(float) * (size_t)item.n_samples);
+            m.encodec.decode_chunked(codes, kDecodeChunkFrames, item.audio);
         }
         out->seconds_audio = now_seconds() - t1;
     } catch (...) {

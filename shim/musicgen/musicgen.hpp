@@ -20,6 +20,12 @@
 
 namespace jen1 {
 
+// The state of EnCodec's LSTM between two stretches of one sequence: h and c
+// of every layer (undefined: zero, the start of a sequence).
+struct LstmState {
+    std::vector<at::Tensor> h, c;
+};
+
 // EnCodec's decoding half: residual-VQ dequantisation, then the SEANet decoder.
 struct Encodec {
     jen1_encodec_config cfg{};
@@ -49,6 +55,16 @@ struct Encodec {
     at::Tensor dequantize(const at::Tensor &codes) const;
     // codes [B, K, F] int64 -> audio [B, F * hop_length] float32.
     at::Tensor decode(const at::Tensor &codes) const;
+    // The same decode of one item, codes [1, K, F], written to audio
+    // (F * hop_length floats, CPU) chunk_frames frames at a time in memory
+    // bounded by a chunk: the LSTM carries its state across chunks and the
+    // convolutions get enough context each side, so the seams are exact (up
+    // to the rounding of differently sized matrix products).
+    void decode_chunked(const at::Tensor &codes, int64_t chunk_frames, float *audio) const;
+
+private:
+    at::Tensor run_layers(at::Tensor x, size_t first, size_t last, LstmState *lstm_state) const;
+    double reach_frames(size_t first, size_t last) const;
 };
 
 // SentencePiece over the checkpoint's spiece.model (tokenizer.cpp keeps
@@ -182,5 +198,7 @@ jen1_output *generate(const jen1_model &m, const jen1_request *requests, int n,
 // The model's default window and stride (jen1_model_default_window).
 void default_window(const jen1_model &m, int &window_frames, int &stride_frames);
 
+// Output chunk of the final EnCodec decode, in frames.
+constexpr int64_t kDecodeChunkFrames = 250;
 
 }  // namespace jen1

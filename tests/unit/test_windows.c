@@ -1,6 +1,6 @@
 /* test_windows.c - long songs: the window schedule (jen1_plan_windows),
- * windowed rendering with sections, checkpoints and resume, on the tiny
- * model. */
+ * windowed rendering with sections, checkpoints and resume, and the final
+ * EnCodec decode in chunks, on the tiny model. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -322,6 +322,47 @@ TEST(bad_long_requests_are_refused_with_a_reason)
     CHECK(st == JEN1_ERR_ABORTED && out == NULL, "abort in window 1: %s", jen1_status_name(st));
 }
 
+/* Random codes, so that every codebook entry and the whole waveform are
+ * exercised. */
+static void random_codes(int64_t *codes, int n, unsigned seed)
+{
+    const int V = jen1_model_codebook_size(model);
+    for (int i = 0; i < n; i++) {
+        seed = seed * 1103515245u + 12345u;
+        codes[i] = (seed >> 16) % (unsigned)V;
+    }
+}
+
+/* The final decode runs in chunks; its seams are exact up to the rounding
+ * of differently sized products: compare with the whole decode for chunks
+ * forced down to a single frame. */
+TEST(chunked_decode_equals_the_whole_decode)
+{
+    enum { FRAMES = 300 };
+    static int64_t codes[K * FRAMES];
+    random_codes(codes, K * FRAMES, 99);
+    char err[256];
+    jen1_tensor whole = {0};
+    REQUIRE(jen1_decode_codes(model, codes, 1, K, FRAMES, NULL, &whole, err, sizeof err) == JEN1_OK, "%s", err);
+    const int chunks[] = {1, 2, 7, 64, 250, FRAMES + 5};
+    double peak = 0;
+    for (int64_t i = 0; i < jen1_tensor_numel(&whole); i++) peak = fmax(peak, fabs(((float *)whole.data)[i]));
+    for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
+        jen1_tensor part = {0};
+        REQUIRE(jen1_decode_codes_chunked(model, codes, K, FRAMES, chunks[c], &part, err, sizeof err) == JEN1_OK,
+                "chunk %d: %s", chunks[c], err);
+        REQUIRE(jen1_tensor_numel(&part) == jen1_tensor_numel(&whole), "chunk %d: %lld samples", chunks[c],
+                (long long)jen1_tensor_numel(&part));
+        double d = 0;
+        for (int64_t i = 0; i < jen1_tensor_numel(&whole); i++)
+            d = fmax(d, fabs((double)((float *)part.data)[i] - ((float *)whole.data)[i]));
+        CHECK(d <= 1e-6, "chunks of %d frames: max abs diff %.3g from the whole decode", chunks[c], d);
+        printf("     chunks of %3d frames: max abs diff %.3g (peak %.3g)\n", chunks[c], d, peak);
+        jen1_tensor_free(&part);
+    }
+    jen1_tensor_free(&whole);
+}
+
 int main(void)
 {
     model = fixture_model_load("test_windows");
@@ -335,6 +376,7 @@ int main(void)
     RUN(a_batch_mixes_long_and_short_songs);
     RUN(longer_than_the_position_table);
     RUN(bad_long_requests_are_refused_with_a_reason);
+    RUN(chunked_decode_equals_the_whole_decode);
     jen1_model_free(model);
     return check_summary("test_windows");
 }
