@@ -3,8 +3,11 @@
 #ifndef JEN1_TEST_FIXTURE_H
 #define JEN1_TEST_FIXTURE_H
 
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "buf.h"
 #include "check.h"
@@ -21,7 +24,51 @@ static inline unsigned char *fixture_read_file(const char *path, size_t *len)
     return (unsigned char *)buf_detach(&data, len);
 }
 
+/* Largest |a - b| over n floats; infinity when a NaN shows up. */
+static inline double fixture_max_abs_diff(const float *a, const float *b, int64_t n)
+{
+    double worst = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]);
+        if (isnan(d)) return INFINITY;
+        if (d > worst) worst = d;
+    }
+    return worst;
+}
+
+#ifdef JEN1_NPY_H
+/* Reads `name` from the golden/ folder of the fixture at `fixture_dir`;
+ * on failure prints why and returns -1. */
+static inline int fixture_golden(const char *fixture_dir, const char *name, npy_array *a)
+{
+    char path[1024], err[512];
+    snprintf(path, sizeof path, "%s/golden/%s", fixture_dir, name);
+    if (npy_read(path, a, err, sizeof err) != 0) {
+        fprintf(stderr, "  %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+#endif
+
 #ifdef JEN1_H
+/* jen1_generate on the fixture model; NULL (with the reason printed) on error. */
+static inline jen1_output *fixture_generate(const jen1_model *model, const jen1_request *reqs, int n,
+                                            const jen1_generate_params *p)
+{
+    char err[512];
+    jen1_output *out = NULL;
+    jen1_status st = jen1_generate(model, reqs, n, p, &out, err, sizeof err);
+    if (st != JEN1_OK) fprintf(stderr, "  generate: %s (%s)\n", err, jen1_status_name(st));
+    return out;
+}
+
+static inline int fixture_same_codes(const jen1_output_item *a, const jen1_output_item *b)
+{
+    return a->n_frames == b->n_frames &&
+           memcmp(a->codes, b->codes, sizeof(int64_t) * a->n_codebooks * a->n_frames) == 0;
+}
+
 /* Loads the fixture's tiny model on 2 threads; on failure prints why and the
  * suite's failing RESULT line, and returns NULL. */
 static inline jen1_model *fixture_model_load(const char *suite)

@@ -26,7 +26,21 @@
  *     if (jen1_generate(model, &req, 1, &gp, &out, err, sizeof err) != JEN1_OK) ...
  *     // out->items[0].audio: out->items[0].n_samples mono floats at
  *     // jen1_model_sample_rate(model) Hz; out->items[0].codes: the audio codes.
- *     jen1_output_free(out);   // frees the items, their codes and audio
+ *     jen1_output_free(out);   // frees the items, their codes, audio and windows
+ *
+ * A song of several minutes in sections, checkpointed after every window:
+ *
+ *     const int fps = jen1_model_frame_rate(model);
+ *     jen1_section sections[] = { {0, "calm piano intro"},
+ *                                 {45 * fps, "full band chorus, driving drums"} };
+ *     jen1_request song = { .sections = sections, .n_sections = 2,
+ *                           .n_frames = 180 * fps, .seed = 42 };
+ *     gp.on_window = save_checkpoint;   // int save_checkpoint(const jen1_window *w,
+ *     gp.window_user_data = job;        //   const int64_t *codes, int K, int F, void *job)
+ *     jen1_generate(model, &song, 1, &gp, &out, err, sizeof err);
+ *     // After a crash: the same request with .resume_codes/.n_resume_frames
+ *     // set to the last checkpoint gives the same song, bit for bit.
+ *     // out->items[0].windows: what was rendered (span, context, section).
  *     jen1_model_free(model);
  *
  * Errors: every function that can fail returns a jen1_status and writes a
@@ -39,15 +53,19 @@
  * same time; each call keeps its own state (KV caches, RNG) and frees it
  * before returning. jen1_model_load/jen1_model_free must not race with other
  * calls on the same model. Intra-op parallelism is LibTorch's, set by
- * jen1_model_params.n_threads (process-wide).
+ * jen1_model_params.n_threads (process-wide). The callbacks (progress, abort,
+ * on_window) run on the calling thread, between decoder steps.
  *
  * Ownership: what a function hands out belongs to the caller until it gives
  * it back to the function named for it: a jen1_model to jen1_model_free, a
  * jen1_output (with everything it points to) to jen1_output_free. A caller may
- * keep an item's audio or codes past jen1_output_free: take the pointer, set
- * the field to NULL (jen1_output_free skips NULLs), and release the buffer
- * later with jen1_free, never with free() or delete: which allocator the
- * engine uses is not part of this API.
+ * keep an item's audio, codes or windows past jen1_output_free: take the
+ * pointer, set the field to NULL (jen1_output_free skips NULLs), and release
+ * the buffer later with jen1_free, never with free() or delete: which
+ * allocator the engine uses is not part of this API. What the engine hands a
+ * callback (on_window's window and codes) is the engine's, valid during the
+ * call only; what a caller passes in (requests, sections, prompt and resume
+ * codes) stays the caller's and is not kept after jen1_generate returns.
  *
  * Symbols: every function here is marked JEN1_API. The engine is compiled
  * with hidden visibility, so a shared build (make shared: build/lib/libjen1.so)
@@ -139,7 +157,9 @@ JEN1_API int jen1_model_sample_rate(const jen1_model *model);  /* Hz, e.g. 32000
 JEN1_API int jen1_model_frame_rate(const jen1_model *model);   /* codes per second, e.g. 50 */
 JEN1_API int jen1_model_num_codebooks(const jen1_model *model);
 JEN1_API int jen1_model_codebook_size(const jen1_model *model); /* decoder vocab, e.g. 2048 */
-/* The longest request in frames: the position table less the delay. */
+/* The longest window in frames: the position table less the delay. A
+ * request longer than this renders in windows (see jen1_generate); a
+ * continuation from prompt_codes must fit in it. */
 JEN1_API int jen1_model_max_frames(const jen1_model *model);
 /* "cpu" or "cuda:N". */
 JEN1_API const char *jen1_model_device(const jen1_model *model);
@@ -163,6 +183,44 @@ typedef struct jen1_sampling {
     float guidance_scale;   /* classifier-free guidance; <= 1 disables it */
 } jen1_sampling;
 
+/* ---- Long songs: windows and sections ---------------------------------- */
+
+/* A timed prompt: from start_frame on, new audio is generated under `prompt`. */
+typedef struct jen1_section {
+    int start_frame;          /* sections[0].start_frame == 0; strictly increasing */
+    const char *prompt;       /* UTF-8 text, not NULL */
+} jen1_section;
+
+/* One window of a long song: the decoder primed with context_frames frames
+ * (the song's frames [start_frame - context_frames, start_frame)) generates
+ * the new frames [start_frame, end_frame) under sections[section].prompt. */
+typedef struct jen1_window {
+    int index;
+    int start_frame, end_frame;
+    int context_frames;       /* 0 for the first window */
+    int section;              /* index into the request's sections (0 without) */
+} jen1_window;
+
+/* Called after each window with the song's codes so far ([n_codebooks][n_frames],
+ * row-major, n_frames == w->end_frame; valid during the call only). Nonzero
+ * stops the call with JEN1_ERR_ABORTED. */
+typedef int (*jen1_window_callback)(const jen1_window *w, const int64_t *codes, int n_codebooks,
+                                    int n_frames, void *user_data);
+
+/* The window schedule of a song, a pure function (no model): windows of at most
+ * window_frames frames; the first generates min(window_frames, n_frames, next section
+ * start) frames; each later one is primed with min(T, window_frames - stride_frames)
+ * frames of context (T = frames so far) and generates min(stride_frames, n_frames - T,
+ * next section start - T) new frames, so that a section change always starts a
+ * window's new part. Sections starting at or after n_frames are never reached;
+ * n_sections 0 means one section (sections may then be NULL). Returns the number
+ * of windows (writing at most max_out; out may be NULL when max_out is 0), or -1
+ * with a message for bad arguments (n_frames < 1, stride_frames not in
+ * [1, window_frames), sections not starting at 0 or not strictly increasing). */
+JEN1_API int jen1_plan_windows(int n_frames, const jen1_section *sections, int n_sections,
+                               int window_frames, int stride_frames,
+                               jen1_window *out, int max_out, char *err, size_t errlen);
+
 typedef struct jen1_generate_params {
     jen1_sampling sampling;
     int decode_audio;       /* nonzero: run EnCodec and fill audio */
@@ -170,7 +228,23 @@ typedef struct jen1_generate_params {
     void *progress_user_data;
     jen1_abort_callback abort;
     void *abort_user_data;
+    /* Windowed rendering of requests longer than one window. 0 takes
+     * jen1_model_default_window's value; window_frames may not exceed
+     * jen1_model_max_frames (JEN1_ERR_TOO_LONG), stride_frames must be
+     * in [1, window_frames). */
+    int window_frames;
+    int stride_frames;
+    /* After each window (for checkpoints). Only with a single request per
+     * call: the callback does not say which request a window belongs to. */
+    jen1_window_callback on_window;
+    void *window_user_data;
 } jen1_generate_params;
+
+/* The model's default window and stride in frames: 30 s and 18 s (audiocraft's
+ * extend_stride), the window capped by the position table (jen1_model_max_frames);
+ * when the cap makes the window no longer than 18 s, the stride keeps
+ * audiocraft's ratio (3/5 of the window). */
+JEN1_API void jen1_model_default_window(const jen1_model *model, int *window_frames, int *stride_frames);
 
 /* Defaults from the model's generation_config.json where present
  * (guidance_scale, top_k, top_p, temperature, do_sample), otherwise
@@ -178,16 +252,38 @@ typedef struct jen1_generate_params {
 JEN1_API jen1_generate_params jen1_generate_default_params(const jen1_model *model);
 
 typedef struct jen1_request {
-    const char *prompt;          /* UTF-8 text; "" is a valid (empty) prompt */
-    int n_frames;                /* audio frames to produce, >= 1 */
+    const char *prompt;          /* UTF-8 text; "" is a valid (empty) prompt;
+                                    ignored (may be NULL) when sections are given */
+    int n_frames;                /* audio frames to produce, >= 1, prompt
+                                    frames included; any length (longer than
+                                    one window renders in windows) */
     uint64_t seed;               /* this request's own random stream: the same
                                     seed gives the same song, whatever else
-                                    shares the batch */
-    /* Optional continuation: the first n_prompt_frames frames of the result
-     * are these codes ([num_codebooks][n_prompt_frames], row-major, values in
-     * [0, codebook_size)); the model continues from them. */
+                                    shares the batch. Window w of a long song
+                                    draws from a stream derived from (seed, w);
+                                    window 0 from the seed itself. */
+    /* Optional continuation, the reference's generate(decoder_input_ids=...):
+     * the first n_prompt_frames frames of the result are these codes
+     * ([num_codebooks][n_prompt_frames], row-major, values in
+     * [0, codebook_size)); the model continues from them, consuming them in
+     * one forward pass. Such a request is one window: n_frames may not exceed
+     * jen1_model_max_frames (JEN1_ERR_TOO_LONG), and it takes no sections or
+     * resume_codes. */
     const int64_t *prompt_codes;
     int n_prompt_frames;
+    /* Optional timed prompts (see jen1_section); when n_sections > 0,
+     * `prompt` is ignored. */
+    const jen1_section *sections;
+    int n_sections;
+    /* Optional checkpoint: the song's first n_resume_frames frames
+     * ([num_codebooks][n_resume_frames], row-major) as an earlier call with
+     * the same request and parameters produced them. n_resume_frames must be
+     * the end_frame of a window of the schedule (else
+     * JEN1_ERR_INVALID_ARGUMENT); the call continues with the next window and
+     * its result equals the uninterrupted one bit for bit (same device and
+     * thread count). 0 = none. */
+    const int64_t *resume_codes;
+    int n_resume_frames;
 } jen1_request;
 
 /* codes and audio belong to the jen1_output holding the item; a caller may
@@ -198,6 +294,9 @@ typedef struct jen1_output_item {
     int n_frames;
     float *audio;         /* mono PCM in [-1, 1]-ish, NULL if not decoded */
     int64_t n_samples;    /* n_frames * samples per frame */
+    jen1_window *windows; /* the schedule that rendered it (resumed windows
+                             included); one window for a one-window request */
+    int n_windows;
 } jen1_output_item;
 
 typedef struct jen1_output {
@@ -209,12 +308,22 @@ typedef struct jen1_output {
     double seconds_audio;
 } jen1_output;
 
-/* Generates audio codes (and audio when params->decode_audio) for n requests
- * as one batch. Durations may differ; each request's result is what it would
- * be alone, up to floating-point noise. Returns JEN1_OK and sets *out, or
- * JEN1_ERR_TOO_LONG when a request needs more positions than the model has,
- * JEN1_ERR_INVALID_ARGUMENT for a bad parameter, JEN1_ERR_ABORTED when the
- * abort callback stopped it. */
+/* Generates audio codes (and audio when params->decode_audio) for n requests.
+ * Durations may differ; each request's result is what it would be alone, up
+ * to floating-point noise. Requests that fit one window run together as one
+ * batch; a request longer than one window (or resumed) renders window by
+ * window on its own, after the batch: the schedule of jen1_plan_windows with
+ * params' window and stride, each window's new part generated under its
+ * section's prompt (each section's text encoded once), primed by a prefill
+ * over its context frames. Memory is bounded by one window (its KV cache)
+ * plus the song's codes and audio: the final audio is one EnCodec decode of
+ * the whole song's codes, run in chunks whose seams are exact (so no seam is
+ * heard between windows). Progress runs 0 -> 1 once over the whole call (a
+ * resumed song starts where its checkpoint ends); abort is polled before
+ * every decoder step. Returns JEN1_OK and sets *out, or JEN1_ERR_TOO_LONG
+ * when the window (or a continuation from prompt_codes) needs more positions
+ * than the model has, JEN1_ERR_INVALID_ARGUMENT for a bad parameter,
+ * JEN1_ERR_ABORTED when the abort or on_window callback stopped it. */
 JEN1_API jen1_status jen1_generate(const jen1_model *model, const jen1_request *requests,
                                    int n_requests, const jen1_generate_params *params,
                                    jen1_output **out, char *err, size_t errlen);

@@ -64,6 +64,29 @@ JEN1_API jen1_status jen1_decode_codes(const jen1_model *model, const int64_t *c
                                        jen1_tensor *quantized, jen1_tensor *audio,
                                        char *err, size_t errlen);
 
+/* The same decode of one item (codes [n_codebooks][n_frames]) as jen1_generate
+ * runs it: chunk_frames frames of audio at a time, in memory bounded by a
+ * chunk (see jen1_generate). audio: [1, n_frames * hop] float32. */
+JEN1_API jen1_status jen1_decode_codes_chunked(const jen1_model *model, const int64_t *codes,
+                                               int n_codebooks, int n_frames, int chunk_frames,
+                                               jen1_tensor *audio, char *err, size_t errlen);
+
+/* jen1_generate, also returning what the reference's generate(output_scores=True)
+ * does, for requests that each fit one window (prompt_codes allowed; no
+ * sections longer than the window, no resume_codes):
+ *   scores      [steps, n_requests * K, V] float32: one entry per decoder
+ *               forward pass, the logits after guidance (before temperature,
+ *               top-k, top-p) at the fed column predicting the next. The
+ *               first pass is the prefill over BOS and the shortest prompt,
+ *               so steps = longest n_frames + K - 1 - shortest n_prompt_frames.
+ *   decoder_ids [n_requests * K, longest n_frames + K] int64: the final
+ *               delayed grid (BOS/pad = the model's pad id), rows b * K + k.
+ * Either may be NULL. On error both are left empty. */
+JEN1_API jen1_status jen1_generate_traced(const jen1_model *model, const jen1_request *requests,
+                                          int n_requests, const jen1_generate_params *params,
+                                          jen1_output **out, jen1_tensor *scores,
+                                          jen1_tensor *decoder_ids, char *err, size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif

@@ -223,12 +223,51 @@ jen1_status jen1_generate(const jen1_model *model, const jen1_request *requests,
     return guarded(err, errlen, [&] { *out = jen1::generate(*model, requests, n_requests, *params); });
 }
 
+void jen1_model_default_window(const jen1_model *model, int *window_frames, int *stride_frames)
+{
+    int window = 0, stride = 0;
+    if (model) jen1::default_window(*model, window, stride);
+    if (window_frames) *window_frames = window;
+    if (stride_frames) *stride_frames = stride;
+}
+
+jen1_status jen1_generate_traced(const jen1_model *model, const jen1_request *requests, int n_requests,
+                                 const jen1_generate_params *params, jen1_output **out, jen1_tensor *scores,
+                                 jen1_tensor *decoder_ids, char *err, size_t errlen)
+{
+    if (!model || !params || !out) {
+        errbuf_printf(err, errlen, "jen1_generate_traced: model, params and out must not be NULL");
+        return JEN1_ERR_INVALID_ARGUMENT;
+    }
+    *out = nullptr;
+    jen1_output *result = nullptr;
+    jen1_status st = guarded(err, errlen, [&] {
+        jen1::Trace trace;
+        result = jen1::generate(*model, requests, n_requests, *params, &trace);
+        const int64_t rows = (int64_t)n_requests * model->cfg.decoder.num_codebooks;
+        if (scores)
+            to_c_tensor(at::from_blob(trace.scores.data(), {trace.steps, rows, model->cfg.decoder.vocab_size},
+                                      at::kFloat),
+                        scores);
+        if (decoder_ids) to_c_tensor(at::from_blob(trace.grid.data(), {rows, trace.length}, at::kLong), decoder_ids);
+    });
+    if (st != JEN1_OK) {
+        jen1_output_free(result);
+        if (scores) jen1_tensor_free(scores);
+        if (decoder_ids) jen1_tensor_free(decoder_ids);
+        return st;
+    }
+    *out = result;
+    return JEN1_OK;
+}
+
 void jen1_output_free(jen1_output *out)
 {
     if (!out) return;
     for (int i = 0; out->items && i < out->n_items; i++) {
         std::free(out->items[i].codes);
         std::free(out->items[i].audio);
+        std::free(out->items[i].windows);
     }
     std::free(out->items);
     std::free(out);
@@ -342,6 +381,23 @@ jen1_status jen1_decode_codes(const jen1_model *model, const int64_t *codes, int
                            .to(model->device);
         if (quantized) to_c_tensor(model->encodec.dequantize(c), quantized);
         if (audio) to_c_tensor(model->encodec.decode(c), audio);
+    });
+}
+
+jen1_status jen1_decode_codes_chunked(const jen1_model *model, const int64_t *codes, int n_codebooks, int n_frames,
+                                      int chunk_frames, jen1_tensor *audio, char *err, size_t errlen)
+{
+    if (!model || !codes || !audio || n_codebooks < 1 || n_frames < 1 || chunk_frames < 1) {
+        errbuf_printf(err, errlen, "jen1_decode_codes_chunked: need a model, codes, an output and positive sizes");
+        return JEN1_ERR_INVALID_ARGUMENT;
+    }
+    return guarded(err, errlen, [&] {
+        at::NoGradGuard no_grad;
+        at::Tensor c = at::from_blob(const_cast<int64_t *>(codes), {1, n_codebooks, n_frames}, at::kLong)
+                           .to(model->device);
+        at::Tensor samples = at::empty({1, (int64_t)n_frames * model->cfg.encodec.hop_length}, at::kFloat);
+        model->encodec.decode_chunked(c, chunk_frames, samples.data_ptr<float>());
+        to_c_tensor(samples, audio);
     });
 }
 

@@ -179,7 +179,7 @@ static at::Tensor attend(const at::Tensor &q, const at::Tensor &k, const at::Ten
 }
 
 at::Tensor decoder_forward(const Decoder &d, DecoderState &s, const at::Tensor &ids,
-                           std::vector<at::Tensor> *hidden_states)
+                           std::vector<at::Tensor> *hidden_states, bool last_logits_only)
 {
     const int64_t rows = ids.size(0), K = ids.size(1), T = ids.size(2);
     const int64_t heads = d.cfg.num_attention_heads, H = d.cfg.hidden_size;
@@ -236,6 +236,7 @@ at::Tensor decoder_forward(const Decoder &d, DecoderState &s, const at::Tensor &
     x = at::layer_norm(x, {H}, d.ln_w, d.ln_b, 1e-5);
     if (hidden_states) hidden_states->push_back(x);
     s.length = (int)end;
+    if (last_logits_only) x = x.narrow(1, T - 1, 1);
 
     std::vector<at::Tensor> logits;
     for (int64_t k = 0; k < K; k++) logits.push_back(d.heads[k](x));

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "musicgen.hpp"
 #include "matvec.h"
@@ -179,20 +180,22 @@ float sigmoid(float x)
     return 1.0f / (1.0f + std::exp(-x));
 }
 
-// One LSTM layer over seq [T, B, H] (CPU float32, contiguous) from a zero
-// state, in torch's gate order (i, f, g, o). at::lstm steps through BLAS
+// One LSTM layer over seq [T, B, H] (CPU float32, contiguous) from the state
+// (h, c) ([B, H] each; zero when undefined), which it leaves at the last
+// step's, in torch's gate order (i, f, g, o). at::lstm steps through BLAS
 // GEMMs with a single row, which stream the recurrent weights several times
 // slower than the skinny-product kernels of matvec.h; for musicgen-small
 // (H = 1024) this recurrence is most of EnCodec's decoding time.
 at::Tensor lstm_layer_cpu(const at::Tensor &seq, const at::Tensor &w_ih, const at::Tensor &w_hh,
-                          const at::Tensor &b_ih, const at::Tensor &b_hh)
+                          const at::Tensor &b_ih, const at::Tensor &b_hh, at::Tensor &h_state,
+                          at::Tensor &c_state)
 {
     const int64_t steps = seq.size(0), batch = seq.size(1), hidden = w_hh.size(1), n_gates = 4 * hidden;
     // Input projections of every step at once; the recurrent half adds b_hh.
     at::Tensor gates_x = at::linear(seq, w_ih, b_ih).contiguous();  // [T, B, 4H]
     at::Tensor gates_h = at::empty({batch, n_gates}, seq.options());
-    at::Tensor cell = at::zeros({batch, hidden}, seq.options());
-    at::Tensor h0 = at::zeros({batch, hidden}, seq.options());
+    at::Tensor cell = c_state.defined() ? c_state.clone() : at::zeros({batch, hidden}, seq.options());
+    at::Tensor h0 = h_state.defined() ? h_state.contiguous() : at::zeros({batch, hidden}, seq.options());
     at::Tensor out = at::empty({steps, batch, hidden}, seq.options());
 
     at::Tensor w_hh_dense = w_hh.contiguous(), b_hh_dense = b_hh.contiguous();
@@ -224,25 +227,42 @@ at::Tensor lstm_layer_cpu(const at::Tensor &seq, const at::Tensor &w_ih, const a
         }
         h_prev = h;
     }
+    if (steps > 0) {
+        h_state = out[steps - 1].clone();
+        c_state = cell;
+    }
     return out;
 }
 
-// x [B, C, T] -> lstm over T, plus x.
-at::Tensor lstm_forward(const Encodec::Lstm &lstm, const at::Tensor &x)
+// x [B, C, T] -> lstm over T, plus x. With `state`, the sequence continues
+// from it, and it is left at the end of x: a sequence fed in stretches gives
+// what it gives whole.
+at::Tensor lstm_forward(const Encodec::Lstm &lstm, const at::Tensor &x, LstmState *state = nullptr)
 {
     at::Tensor seq = x.permute({2, 0, 1});  // [T, B, C]
+    LstmState fresh;
+    LstmState &s = state ? *state : fresh;
+    s.h.resize(lstm.layers);
+    s.c.resize(lstm.layers);
     at::Tensor y;
     if (x.is_cpu()) {
         y = seq.contiguous();
         for (int l = 0; l < lstm.layers; l++) {
             const at::Tensor *p = &lstm.params[4 * l];
-            y = lstm_layer_cpu(y, p[0], p[1], p[2], p[3]);
+            y = lstm_layer_cpu(y, p[0], p[1], p[2], p[3], s.h[l], s.c[l]);
         }
     } else {
         at::Tensor zeros = at::zeros({lstm.layers, x.size(0), x.size(1)}, x.options());
-        y = std::get<0>(at::lstm(seq, {zeros, zeros}, lstm.params, /*has_biases=*/true, lstm.layers,
-                                 /*dropout=*/0.0, /*train=*/false, /*bidirectional=*/false,
-                                 /*batch_first=*/false));
+        at::Tensor h0 = s.h[0].defined() ? at::stack(s.h, 0) : zeros;
+        at::Tensor c0 = s.c[0].defined() ? at::stack(s.c, 0) : zeros;
+        auto result = at::lstm(seq, {h0, c0}, lstm.params, /*has_biases=*/true, lstm.layers,
+                               /*dropout=*/0.0, /*train=*/false, /*bidirectional=*/false,
+                               /*batch_first=*/false);
+        y = std::get<0>(result);
+        for (int l = 0; l < lstm.layers; l++) {
+            s.h[l] = std::get<1>(result)[l];
+            s.c[l] = std::get<2>(result)[l];
+        }
     }
     return (y + seq).permute({1, 2, 0});
 }
@@ -341,19 +361,106 @@ at::Tensor Encodec::dequantize(const at::Tensor &codes) const
     return sum.permute({0, 2, 1}).contiguous();
 }
 
-at::Tensor Encodec::decode(const at::Tensor &codes) const
+at::Tensor Encodec::run_layers(at::Tensor x, size_t first, size_t last, LstmState *lstm_state) const
 {
-    at::Tensor x = dequantize(codes);
-    c10::InferenceMode inference;
-    for (const Layer &layer : layers) {
+    for (size_t i = first; i < last; i++) {
+        const Layer &layer = layers[i];
         switch (layer.kind) {
         case Layer::CONV: x = conv_forward(layer.conv, x, cfg); break;
-        case Layer::LSTM: x = lstm_forward(layer.lstm, x); break;
+        case Layer::LSTM: x = lstm_forward(layer.lstm, x, lstm_state); break;
         case Layer::ELU: x = at::elu(x); break;
         case Layer::RESBLOCK: x = resblock_forward(layer.res, x, cfg); break;
         }
     }
-    return x.squeeze(1).contiguous();  // [B, 1, T] -> [B, T]
+    return x;
 }
+
+at::Tensor Encodec::decode(const at::Tensor &codes) const
+{
+    at::Tensor x = dequantize(codes);
+    c10::InferenceMode inference;
+    return run_layers(x, 0, layers.size(), nullptr).squeeze(1).contiguous();  // [B, 1, T] -> [B, T]
+}
+
+// How far (in frames) the error at a cut edge of the input spreads into the
+// output of layers [first, last): the padding of every convolution, in
+// samples at its resolution, over the samples per frame there. A stretch
+// decoded with at least this much true context on each side is exact in
+// its middle.
+double Encodec::reach_frames(size_t first, size_t last) const
+{
+    double frames = 0, per_frame = 1;
+    auto conv_reach = [&](const Conv &c) {
+        if (c.transposed) {
+            // An output sample sums the inputs within kernel/stride steps.
+            frames += (double)((c.kernel + c.stride - 1) / c.stride + 1) / per_frame;
+            per_frame *= c.stride;
+        } else {
+            frames += (double)((c.kernel - 1) * c.dilation) / per_frame;
+        }
+    };
+    for (size_t i = first; i < last; i++) {
+        const Layer &layer = layers[i];
+        if (layer.kind == Layer::CONV) conv_reach(layer.conv);
+        if (layer.kind == Layer::RESBLOCK) {
+            conv_reach(layer.res.conv1);
+            conv_reach(layer.res.conv2);
+            if (layer.res.has_shortcut) conv_reach(layer.res.shortcut);
+        }
+    }
+    return frames;
+}
+
+// The whole decode, a stretch at a time (see musicgen.hpp): the layers up to
+// the LSTM run over each new stretch of frames with `before` frames of
+// context each side, the LSTM carries its state from stretch to stretch, and
+// the layers after it (convolutions only) run over each output chunk with
+// `after` frames of LSTM output each side, cut off again. Only a chunk's
+// activations and a window of LSTM output are alive at a time.
+void Encodec::decode_chunked(const at::Tensor &codes, int64_t chunk_frames, float *audio) const
+{
+    if (codes.dim() != 3 || codes.size(0) != 1)
+        throw Error(JEN1_ERR_INVALID_ARGUMENT, "chunked decoding takes one item: codes [1, K, F]");
+    // load() builds convolutions at the frame rate, one LSTM, then the
+    // upsampling convolutions; the stretches below rely on that.
+    size_t lstm_at = 0;
+    while (lstm_at < layers.size() && layers[lstm_at].kind != Layer::LSTM) lstm_at++;
+    for (size_t i = 0; i < layers.size(); i++) {
+        const Layer &l = layers[i];
+        bool resamples = l.kind == Layer::CONV && (l.conv.transposed || l.conv.stride != 1);
+        if ((i < lstm_at && resamples) || (i > lstm_at && l.kind == Layer::LSTM) || lstm_at == layers.size())
+            throw Error(JEN1_ERR_UNSUPPORTED, "chunked decoding needs the SEANet layout: convolutions, one LSTM, "
+                                              "upsampling");
+    }
+    const int64_t F = codes.size(2), hop = cfg.hop_length;
+    const int64_t before = (int64_t)std::ceil(reach_frames(0, lstm_at)) + 1;
+    const int64_t after = (int64_t)std::ceil(reach_frames(lstm_at + 1, layers.size())) + 1;
+    chunk_frames = std::max<int64_t>(1, chunk_frames);
+
+    c10::InferenceMode inference;
+    LstmState state;
+    at::Tensor lstm_out;        // LSTM output of frames [kept_from, done)
+    int64_t kept_from = 0, done = 0;
+    for (int64_t a = 0; a < F; a += chunk_frames) {
+        const int64_t b = std::min(F, a + chunk_frames);
+        const int64_t lo = std::max<int64_t>(0, a - after), hi = std::min(F, b + after);
+        if (hi > done) {  // the LSTM's next stretch: frames [done, hi)
+            const int64_t from = std::max<int64_t>(0, done - before), to = std::min(F, hi + before);
+            at::Tensor x = dequantize(codes.narrow(2, from, to - from));
+            x = run_layers(x, 0, lstm_at, nullptr).narrow(2, done - from, hi - done);
+            x = run_layers(x, lstm_at, std::min(lstm_at + 1, layers.size()), &state);
+            lstm_out = lstm_out.defined() ? at::cat({lstm_out, x}, 2) : x;
+            done = hi;
+        }
+        if (lo > kept_from) {  // what no later chunk needs
+            lstm_out = lstm_out.narrow(2, lo - kept_from, done - lo);
+            kept_from = lo;
+        }
+        at::Tensor y = run_layers(lstm_out.narrow(2, lo - kept_from, hi - lo), lstm_at + 1, layers.size(), nullptr);
+        y = y.narrow(2, (a - lo) * hop, (b - a) * hop).to(at::kCPU).contiguous();
+        std::memcpy(audio + a * hop, y.data_ptr<float>(), sizeof(float) * (size_t)((b - a) * hop));
+    }
+}
+
 
 }  // namespace jen1

@@ -20,6 +20,12 @@
 
 namespace jen1 {
 
+// The state of EnCodec's LSTM between two stretches of one sequence: h and c
+// of every layer (undefined: zero, the start of a sequence).
+struct LstmState {
+    std::vector<at::Tensor> h, c;
+};
+
 // EnCodec's decoding half: residual-VQ dequantisation, then the SEANet decoder.
 struct Encodec {
     jen1_encodec_config cfg{};
@@ -49,6 +55,16 @@ struct Encodec {
     at::Tensor dequantize(const at::Tensor &codes) const;
     // codes [B, K, F] int64 -> audio [B, F * hop_length] float32.
     at::Tensor decode(const at::Tensor &codes) const;
+    // The same decode of one item, codes [1, K, F], written to audio
+    // (F * hop_length floats, CPU) chunk_frames frames at a time in memory
+    // bounded by a chunk: the LSTM carries its state across chunks and the
+    // convolutions get enough context each side, so the seams are exact (up
+    // to the rounding of differently sized matrix products).
+    void decode_chunked(const at::Tensor &codes, int64_t chunk_frames, float *audio) const;
+
+private:
+    at::Tensor run_layers(at::Tensor x, size_t first, size_t last, LstmState *lstm_state) const;
+    double reach_frames(size_t first, size_t last) const;
 };
 
 // SentencePiece over the checkpoint's spiece.model (tokenizer.cpp keeps
@@ -135,11 +151,13 @@ struct DecoderState {
 // mask [Bc, S]), the others (the unconditional half) do not.
 DecoderState decoder_begin(const Decoder &d, int rows, int capacity,
                            const at::Tensor &encoder_states, const at::Tensor &mask);
-// Feeds ids [rows, K, T] (T >= 1 new positions); returns logits
-// [rows, K, T, vocab]. hidden_states, when given, receives the input of every
-// layer and the final normed output ([layers + 1] of [rows, T, hidden]).
+// Feeds ids [rows, K, T] (T >= 1 new positions: several at once are a
+// prefill, causally masked); returns logits [rows, K, T, vocab], or of the
+// last position only ([rows, K, 1, vocab]) when last_logits_only.
+// hidden_states, when given, receives the input of every layer and the final
+// normed output ([layers + 1] of [rows, T, hidden]).
 at::Tensor decoder_forward(const Decoder &d, DecoderState &state, const at::Tensor &ids,
-                           std::vector<at::Tensor> *hidden_states = nullptr);
+                           std::vector<at::Tensor> *hidden_states = nullptr, bool last_logits_only = false);
 
 }  // namespace jen1
 
@@ -164,8 +182,23 @@ namespace jen1 {
 void tokenize_batch(const jen1_model &m, const std::vector<std::string> &prompts,
                     at::Tensor &ids, at::Tensor &mask);
 
+// What jen1_generate_traced returns besides the output: one entry of
+// processed scores per decoder forward pass, and the final delayed grid.
+struct Trace {
+    std::vector<float> scores;      // [steps][n * K][vocab]
+    std::vector<int64_t> grid;      // [n * K][length]
+    int steps = 0, length = 0;
+};
+
 // The whole of jen1_generate, throwing on error. *out is owned by the caller.
+// With a trace, every request must fit one window.
 jen1_output *generate(const jen1_model &m, const jen1_request *requests, int n,
-                      const jen1_generate_params &params);
+                      const jen1_generate_params &params, Trace *trace = nullptr);
+
+// The model's default window and stride (jen1_model_default_window).
+void default_window(const jen1_model &m, int &window_frames, int &stride_frames);
+
+// Output chunk of the final EnCodec decode, in frames.
+constexpr int64_t kDecodeChunkFrames = 250;
 
 }  // namespace jen1

@@ -1,5 +1,6 @@
-/* jen1-gen - one-shot generation from the command line: the engine's own
- * front door, for users trying a model and for parity checks (.npy dumps). */
+/* jen1-gen - generation from the command line: the engine's own front door,
+ * for users trying a model (one prompt, a batch, or a long song in timed
+ * sections) and for parity checks (.npy dumps, continuation from codes). */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -14,13 +15,23 @@
 #include "util.h"
 
 #define MAX_PROMPTS 64
+#define MAX_SECTIONS 64
+
+typedef struct timed_prompt {
+    double start;         /* seconds */
+    const char *prompt;
+} timed_prompt;
 
 typedef struct options {
     const char *model_dir;
     const char *prompts[MAX_PROMPTS];
     int n_prompts;
+    timed_prompt sections[MAX_SECTIONS];
+    int n_sections;
     double duration;      /* seconds, or */
-    int frames;           /* frames (wins when set) */
+    int frames;           /* frames (wins when set); new frames after --prompt-codes */
+    double window, stride;  /* seconds; 0 = the model's default */
+    const char *prompt_codes;
     unsigned long long seed;
     int top_k, greedy, threads, quiet;
     float top_p, temperature, guidance;
@@ -34,16 +45,29 @@ static void usage(FILE *to)
 {
     fprintf(to,
             "usage: jen1-gen --model DIR --prompt TEXT [--prompt TEXT ...] (--duration S | --frames N) [options]\n"
+            "       jen1-gen --model DIR [--prompt TEXT] --section START:TEXT [--section ...] --duration S [options]\n"
+            "       jen1-gen --model DIR --prompt TEXT ... --prompt-codes CODES.npy --frames N [options]\n"
             "       jen1-gen --model DIR --codes CODES.npy [--out FILE.wav] [--dump-audio FILE.npy]\n"
             "\n"
             "Generates music from text with a MusicGen checkpoint directory (config.json,\n"
-            "model.safetensors, spiece.model). Several --prompt flags make one batch.\n"
+            "model.safetensors, spiece.model). Several --prompt flags make one batch. A song\n"
+            "longer than one window (30 s, or what the model's position table allows) renders\n"
+            "in windows, each primed with the end of the one before.\n"
             "\n"
             "  --model DIR          checkpoint directory (default $JEN1_MODEL_DIR)\n"
             "  --prompt TEXT        a text prompt; repeat for a batch (up to %d)\n"
+            "  --section START:TEXT from START seconds on, the song is generated under TEXT;\n"
+            "                       repeat for a song in sections (one song; a --prompt is\n"
+            "                       then the section at 0)\n"
             "  --duration SECONDS   length of the audio\n"
             "  --frames N           length in audio frames (50 per second for musicgen-small);\n"
             "                       the reference's max_new_tokens is N + codebooks - 1\n"
+            "  --prompt-codes F.npy continue these codes (int64 [batch, codebooks, P], one row per\n"
+            "                       --prompt): --frames/--duration count the new frames, the\n"
+            "                       outputs hold all P + N\n"
+            "  --window SECONDS     window of a long song (default 30, capped by the model)\n"
+            "  --stride SECONDS     new audio per later window (default 18; the rest of the\n"
+            "                       window is context from the song so far)\n"
             "  --seed N             random seed; prompt i uses seed + i (default 0)\n"
             "  --greedy             argmax decoding (exact, for comparisons)\n"
             "  --top-k N            sample among the N most likely codes (model default: 50)\n"
@@ -91,7 +115,43 @@ static int parse_float(const char *flag, const char *s, float *out)
 }
 
 enum { OPT_DURATION = 256, OPT_FRAMES, OPT_SEED, OPT_TOPK, OPT_TOPP, OPT_TEMP, OPT_GUIDANCE, OPT_GREEDY,
-       OPT_THREADS, OPT_OUT, OPT_DUMP_CODES, OPT_DUMP_AUDIO, OPT_CODES, OPT_DEVICE, OPT_BF16, OPT_QUIET };
+       OPT_THREADS, OPT_OUT, OPT_DUMP_CODES, OPT_DUMP_AUDIO, OPT_CODES, OPT_DEVICE, OPT_BF16, OPT_QUIET,
+       OPT_SECTION, OPT_PROMPT_CODES, OPT_WINDOW, OPT_STRIDE };
+
+/* --section START:TEXT */
+static int parse_section(const char *arg, options *o)
+{
+    const char *colon = strchr(arg, ':');
+    char start[64];
+    float seconds;
+    if (!colon || colon == arg || (size_t)(colon - arg) >= sizeof start) {
+        fprintf(stderr, "jen1-gen: --section wants START:TEXT (START in seconds), not '%s'\n", arg);
+        return -1;
+    }
+    memcpy(start, arg, (size_t)(colon - arg));
+    start[colon - arg] = '\0';
+    if (parse_float("--section", start, &seconds) || seconds < 0) {
+        fprintf(stderr, "jen1-gen: --section: START must be a number of seconds >= 0, not '%s'\n", start);
+        return -1;
+    }
+    if (o->n_sections == MAX_SECTIONS) {
+        fprintf(stderr, "jen1-gen: at most %d sections\n", MAX_SECTIONS);
+        return -1;
+    }
+    o->sections[o->n_sections++] = (timed_prompt){seconds, colon + 1};
+    return 0;
+}
+
+static int parse_seconds(const char *flag, const char *arg, double *out)
+{
+    float f;
+    if (parse_float(flag, arg, &f) || f <= 0) {
+        fprintf(stderr, "jen1-gen: %s must be a positive number of seconds\n", flag);
+        return -1;
+    }
+    *out = f;
+    return 0;
+}
 
 static int parse_options(int argc, char **argv, options *o)
 {
@@ -106,6 +166,9 @@ static int parse_options(int argc, char **argv, options *o)
         {"dump-audio", required_argument, 0, OPT_DUMP_AUDIO}, {"codes", required_argument, 0, OPT_CODES},
         {"device", required_argument, 0, OPT_DEVICE}, {"bf16", no_argument, 0, OPT_BF16},
         {"quiet", no_argument, 0, OPT_QUIET},         {"help", no_argument, 0, 'h'},
+        {"section", required_argument, 0, OPT_SECTION},
+        {"prompt-codes", required_argument, 0, OPT_PROMPT_CODES},
+        {"window", required_argument, 0, OPT_WINDOW}, {"stride", required_argument, 0, OPT_STRIDE},
         {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->model_dir = getenv("JEN1_MODEL_DIR");
@@ -164,6 +227,10 @@ static int parse_options(int argc, char **argv, options *o)
             break;
         case OPT_BF16: o->weights = JEN1_WEIGHTS_BF16; break;
         case OPT_QUIET: o->quiet = 1; break;
+        case OPT_SECTION: if (parse_section(optarg, o)) return -1; break;
+        case OPT_PROMPT_CODES: o->prompt_codes = optarg; break;
+        case OPT_WINDOW: if (parse_seconds("--window", optarg, &o->window)) return -1; break;
+        case OPT_STRIDE: if (parse_seconds("--stride", optarg, &o->stride)) return -1; break;
         case 'h': usage(stdout); exit(0);
         default:
             fprintf(stderr, "jen1-gen: unknown or incomplete option '%s' (see --help)\n", argv[optind - 1]);
@@ -179,7 +246,7 @@ static int parse_options(int argc, char **argv, options *o)
         return -1;
     }
     if (o->codes) {
-        if (o->n_prompts) {
+        if (o->n_prompts || o->n_sections) {
             fprintf(stderr, "jen1-gen: --codes decodes given codes; it takes no --prompt\n");
             return -1;
         }
@@ -189,8 +256,12 @@ static int parse_options(int argc, char **argv, options *o)
         }
         return 0;
     }
-    if (o->n_prompts == 0) {
-        fprintf(stderr, "jen1-gen: give at least one --prompt (see --help)\n");
+    if (o->n_prompts == 0 && o->n_sections == 0) {
+        fprintf(stderr, "jen1-gen: give at least one --prompt or --section (see --help)\n");
+        return -1;
+    }
+    if (o->n_sections && (o->n_prompts > 1 || o->prompt_codes)) {
+        fprintf(stderr, "jen1-gen: --section makes one song: at most one --prompt (its opening), no --prompt-codes\n");
         return -1;
     }
     if (o->frames == 0 && o->duration < 0) {
@@ -321,6 +392,71 @@ static int decode_given_codes(const options *o, const jen1_model *model, jen1_ou
     return out->items ? 0 : -1;
 }
 
+static int by_start(const void *a, const void *b)
+{
+    const timed_prompt *x = a, *y = b;
+    return (x->start > y->start) - (x->start < y->start);
+}
+
+/* The song's sections in frames: a --prompt opens it at 0, the --section
+ * flags follow in time order. Returns the count, or -1 with a message. */
+static int build_sections(const options *o, int frame_rate, jen1_section *out)
+{
+    timed_prompt all[MAX_SECTIONS + 1];
+    int n = 0;
+    if (o->n_prompts) all[n++] = (timed_prompt){0, o->prompts[0]};
+    for (int i = 0; i < o->n_sections; i++) all[n++] = o->sections[i];
+    qsort(all, (size_t)n, sizeof *all, by_start);
+    for (int i = 0; i < n; i++) {
+        out[i].start_frame = (int)lround(all[i].start * frame_rate);
+        out[i].prompt = all[i].prompt;
+        if (i > 0 && out[i].start_frame <= out[i - 1].start_frame) {
+            fprintf(stderr, "jen1-gen: two sections start at %.3f s%s\n", all[i].start,
+                    all[i].start == 0 ? " (a --prompt is the section at 0)" : "");
+            return -1;
+        }
+    }
+    if (out[0].start_frame != 0) {
+        fprintf(stderr, "jen1-gen: the song needs a section at 0: give --prompt TEXT or --section 0:TEXT\n");
+        return -1;
+    }
+    return n;
+}
+
+/* --prompt-codes: int64 [batch, codebooks, P] (or with a leading 1), one row
+ * per --prompt. */
+static int load_prompt_codes(const options *o, const jen1_model *model, npy_array *a)
+{
+    char err[512];
+    if (npy_read(o->prompt_codes, a, err, sizeof err)) {
+        fprintf(stderr, "jen1-gen: %s\n", err);
+        return -1;
+    }
+    int lead = a->ndim == 4 && a->shape[0] == 1 ? 1 : 0;
+    if (a->dtype != NPY_I64 || a->ndim - lead != 3 || a->shape[lead] != o->n_prompts ||
+        a->shape[lead + 1] != jen1_model_num_codebooks(model) || a->shape[lead + 2] < 1) {
+        fprintf(stderr, "jen1-gen: %s: expected int64 codes [%d prompts, %d codebooks, frames]\n", o->prompt_codes,
+                o->n_prompts, jen1_model_num_codebooks(model));
+        npy_free(a);
+        return -1;
+    }
+    if (lead) {
+        memmove(a->shape, a->shape + 1, sizeof(a->shape[0]) * 3);
+        a->ndim = 3;
+    }
+    return 0;
+}
+
+/* Decoder forward passes behind an item: one per fed column after the
+ * prefill, in every window. */
+static int decoder_passes(const jen1_output_item *item, int n_codebooks)
+{
+    int passes = 0;
+    for (int w = 0; w < item->n_windows; w++)
+        passes += item->windows[w].end_frame - item->windows[w].start_frame + n_codebooks - 1;
+    return passes;
+}
+
 int main(int argc, char **argv)
 {
     options o;
@@ -348,16 +484,43 @@ int main(int argc, char **argv)
         return rc ? 1 : 0;
     }
 
-    int frames = o.frames ? o.frames : (int)lround(o.duration * jen1_model_frame_rate(model));
+    const int frame_rate = jen1_model_frame_rate(model);
+    int frames = o.frames ? o.frames : (int)lround(o.duration * frame_rate);
     if (frames < 1) frames = 1;
+    npy_array prompt_codes = {0};
+    int n_prompt_frames = 0;
+    if (o.prompt_codes) {
+        if (load_prompt_codes(&o, model, &prompt_codes)) {
+            jen1_model_free(model);
+            return 1;
+        }
+        n_prompt_frames = (int)prompt_codes.shape[2];
+        frames += n_prompt_frames;
+    }
+    jen1_section sections[MAX_SECTIONS + 1];
+    int n_sections = 0;
+    if (o.n_sections && (n_sections = build_sections(&o, frame_rate, sections)) < 0) {
+        jen1_model_free(model);
+        return 2;
+    }
+    const int n_requests = n_sections ? 1 : o.n_prompts;
     jen1_request reqs[MAX_PROMPTS];
     memset(reqs, 0, sizeof reqs);
-    for (int i = 0; i < o.n_prompts; i++) {
-        reqs[i].prompt = o.prompts[i];
+    for (int i = 0; i < n_requests; i++) {
+        reqs[i].prompt = n_sections ? NULL : o.prompts[i];
+        reqs[i].sections = n_sections ? sections : NULL;
+        reqs[i].n_sections = n_sections;
         reqs[i].n_frames = frames;
         reqs[i].seed = o.seed + (unsigned long long)i;
+        if (n_prompt_frames) {
+            reqs[i].prompt_codes = (const int64_t *)prompt_codes.data +
+                                   (size_t)i * jen1_model_num_codebooks(model) * n_prompt_frames;
+            reqs[i].n_prompt_frames = n_prompt_frames;
+        }
     }
     jen1_generate_params gp = jen1_generate_default_params(model);
+    gp.window_frames = (int)lround(o.window * frame_rate);
+    gp.stride_frames = (int)lround(o.stride * frame_rate);
     if (o.greedy) gp.sampling.greedy = 1;
     else if (o.set_top_k || o.set_top_p || o.set_temperature) gp.sampling.greedy = 0;
     if (o.set_top_k) gp.sampling.top_k = o.top_k;
@@ -368,7 +531,8 @@ int main(int argc, char **argv)
     if (!o.quiet && isatty(STDERR_FILENO)) gp.progress = show_progress;
 
     jen1_output *out;
-    jen1_status st = jen1_generate(model, reqs, o.n_prompts, &gp, &out, err, sizeof err);
+    jen1_status st = jen1_generate(model, reqs, n_requests, &gp, &out, err, sizeof err);
+    npy_free(&prompt_codes);
     if (st != JEN1_OK) {
         fprintf(stderr, "jen1-gen: %s (%s)\n", err, jen1_status_name(st));
         jen1_model_free(model);
@@ -377,15 +541,24 @@ int main(int argc, char **argv)
     double t_done = clock_monotonic_s();
     rc = write_outputs(&o, out);
     if (!o.quiet) {
-        double audio_s = (double)frames / jen1_model_frame_rate(model);
+        double audio_s = (double)frames / frame_rate;
         double wall = t_done - t_loaded;
+        const jen1_output_item *first = &out->items[0];
+        char windows[64] = "";
+        if (first->n_windows > 1) snprintf(windows, sizeof windows, " in %d windows", first->n_windows);
         fprintf(stderr,
-                "jen1-gen: %d x %d frames (%.2f s of audio each) on %s in %.2f s (load %.2f s; text %.2f s, "
+                "jen1-gen: %d x %d frames (%.2f s of audio each%s) on %s in %.2f s (load %.2f s; text %.2f s, "
                 "decoder %.2f s = %.1f ms/step, audio %.2f s); %.3f s of audio per wall second\n",
-                o.n_prompts, frames, audio_s, jen1_model_device(model), wall, t_loaded - t0, out->seconds_text,
-                out->seconds_decoder,
-                1e3 * out->seconds_decoder / (frames + jen1_model_num_codebooks(model) - 1), out->seconds_audio,
-                audio_s * o.n_prompts / wall);
+                n_requests, frames, audio_s, windows, jen1_model_device(model), wall, t_loaded - t0,
+                out->seconds_text, out->seconds_decoder,
+                1e3 * out->seconds_decoder / decoder_passes(first, jen1_model_num_codebooks(model)),
+                out->seconds_audio, audio_s * n_requests / wall);
+        for (int w = 0; n_sections && w < first->n_windows; w++) {
+            const jen1_window *win = &first->windows[w];
+            fprintf(stderr, "jen1-gen: window %d: %.2f-%.2f s after %.2f s of context, section %d: %s\n", w,
+                    (double)win->start_frame / frame_rate, (double)win->end_frame / frame_rate,
+                    (double)win->context_frames / frame_rate, win->section, sections[win->section].prompt);
+        }
     }
     jen1_output_free(out);
     jen1_model_free(model);

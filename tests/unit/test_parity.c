@@ -7,8 +7,8 @@
 
 #include "check.h"
 #include "jen1_stages.h"
-#include "fixture.h"
 #include "npy.h"
+#include "fixture.h"
 
 static jen1_model *model;
 static const char *prompts[3] = {"upbeat electronic dance track with heavy bass", "calm solo piano, slow tempo", ""};
@@ -16,25 +16,7 @@ enum { K = 4, V = 64 };
 
 static int golden(const char *name, npy_array *a)
 {
-    char path[512], err[512];
-    snprintf(path, sizeof path, "%s/golden/%s", check_fixture_dir(), name);
-    if (npy_read(path, a, err, sizeof err) != 0) {
-        fprintf(stderr, "  %s\n", err);
-        return -1;
-    }
-    return 0;
-}
-
-/* Largest |a - b| over n floats; infinity when a NaN shows up. */
-static double max_abs_diff(const float *a, const float *b, int64_t n)
-{
-    double worst = 0;
-    for (int64_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - (double)b[i]);
-        if (isnan(d)) return INFINITY;
-        if (d > worst) worst = d;
-    }
-    return worst;
+    return fixture_golden(check_fixture_dir(), name, a);
 }
 
 /* Compares a float tensor with a golden file of the same element count. */
@@ -45,7 +27,7 @@ static void check_close(const jen1_tensor *t, const char *name, double tol)
     CHECK(t->dtype == JEN1_F32 && jen1_tensor_numel(t) == npy_numel(&g), "%s: %lld elements, golden has %lld", name,
           (long long)jen1_tensor_numel(t), (long long)npy_numel(&g));
     if (jen1_tensor_numel(t) == npy_numel(&g)) {
-        double d = max_abs_diff(t->data, g.data, npy_numel(&g));
+        double d = fixture_max_abs_diff(t->data, g.data, npy_numel(&g));
         CHECK(d <= tol, "%s: max abs diff %.3g > %.3g", name, d, tol);
         printf("     %s: max abs diff %.3g\n", name, d);
     }
@@ -228,7 +210,7 @@ static void check_greedy_generation(float guidance, const char *tag)
         check_equal_i64(grid, (int64_t *)want_grid.data + (size_t)b * K * L, (int64_t)K * L, "decoder grid");
         CHECK(it->n_samples == want_audio.shape[2], "item %d: %lld samples", b, (long long)it->n_samples);
         if (it->n_samples == want_audio.shape[2]) {
-            double d = max_abs_diff(it->audio, (float *)want_audio.data + (size_t)b * it->n_samples, it->n_samples);
+            double d = fixture_max_abs_diff(it->audio, (float *)want_audio.data + (size_t)b * it->n_samples, it->n_samples);
             CHECK(d <= 1e-5, "item %d audio: max abs diff %.3g", b, d);
         }
     }
