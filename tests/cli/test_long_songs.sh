@@ -28,7 +28,7 @@ set -u
 . tests/cli/pool.sh
 
 tmp=$JEN1_TEST_TMP/long_songs
-rm -rf "$tmp"
+rm -rf "$tmp" "$JEN1_TEST_TMP"/long-*.log
 mkdir -p "$tmp/blobs"
 validate=tests/tools/validate-song
 engine=${JEN1_LONG_SONGS_ENGINE:-none}
