@@ -171,7 +171,8 @@ static stage_end blob_end(blob_status bs)
 }
 
 /* Ends the attempt with an error; transient codes are retried by the queue.
- * Returns whether the job ended (rather than waiting for a retry). */
+ * Returns whether the job ended for good: failed at once, or ended
+ * elsewhere (not waiting for a retry, nor in the dead list for one). */
 static bool fail_job(worker *w, const queue_job *job, protocol_error code, const char *message)
 {
     char err[512];
@@ -187,7 +188,7 @@ static bool fail_job(worker *w, const queue_job *job, protocol_error code, const
         return false;
     }
     count_outcome(w, outcome == QUEUE_FAIL_RETRY ? JEN1_OUTCOME_RETRIED : JEN1_OUTCOME_FAILED);
-    return outcome != QUEUE_FAIL_RETRY;
+    return outcome == QUEUE_FAIL_FAILED || outcome == QUEUE_FAIL_ENDED;
 }
 
 static void end_cancelled(worker *w, const queue_job *job)
@@ -211,7 +212,7 @@ static void remove_checkpoint(job_run *run)
 }
 
 /* Ends the job as a stage that did not succeed says. The checkpoint stays
- * for a retry or another worker. */
+ * for a retry, another worker, or jen1ctl retry of a dead job. */
 static void end_job(job_run *run, stage_end end)
 {
     if (end == PROTOCOL_CANCELLED) {
