@@ -251,18 +251,18 @@ static size_t preamble_size(const unsigned char *pre, const char *path, char *er
     return 0;
 }
 
-/* The header length a whole preamble gives, checked against MAX_HEADER_LEN;
- * 0 (with a message) when it is implausible. */
-static size_t header_length(const unsigned char *pre, size_t preamble, const char *path, char *err,
-                            size_t errlen)
+/* The header length a whole preamble gives into *len. Returns 0, or -1
+ * (with a message) when it is implausibly large. */
+static int header_length(const unsigned char *pre, size_t preamble, size_t *len, const char *path, char *err,
+                         size_t errlen)
 {
-    size_t len = (size_t)pre[8] | (size_t)pre[9] << 8;
-    if (preamble == PREAMBLE_V2) len |= (size_t)pre[10] << 16 | (size_t)pre[11] << 24;
-    if (len > MAX_HEADER_LEN) {
-        errbuf_printf(err, errlen, "%s: header length %zu is implausibly large", path, len);
-        return 0;
+    *len = (size_t)pre[8] | (size_t)pre[9] << 8;
+    if (preamble == PREAMBLE_V2) *len |= (size_t)pre[10] << 16 | (size_t)pre[11] << 24;
+    if (*len > MAX_HEADER_LEN) {
+        errbuf_printf(err, errlen, "%s: header length %zu is implausibly large", path, *len);
+        return -1;
     }
-    return len;
+    return 0;
 }
 
 /* Reads the preamble and header dict; leaves f at the first data byte and
@@ -281,8 +281,8 @@ static int read_header(FILE *f, const char *path, npy_array *out, long *data_sta
         errbuf_printf(err, errlen, "%s: truncated .npy preamble", path);
         return -1;
     }
-    size_t header_len = header_length(pre, preamble, path, err, errlen);
-    if (header_len == 0) return -1;
+    size_t header_len;
+    if (header_length(pre, preamble, &header_len, path, err, errlen) != 0) return -1;
     char *text = malloc(header_len + 1);
     if (!text) {
         errbuf_printf(err, errlen, "%s: out of memory", path);
@@ -375,8 +375,8 @@ int npy_decode(const void *bytes, size_t len, const char *name, npy_array *out, 
         errbuf_printf(err, errlen, "%s: truncated .npy preamble", name);
         return -1;
     }
-    size_t header_len = header_length(p, preamble, name, err, errlen);
-    if (header_len == 0) return -1;
+    size_t header_len;
+    if (header_length(p, preamble, &header_len, name, err, errlen) != 0) return -1;
     if (len - preamble < header_len) {
         errbuf_printf(err, errlen, "%s: truncated .npy header", name);
         return -1;
