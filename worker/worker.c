@@ -332,6 +332,13 @@ static stage_end stage_generating(job_run *run)
     run->n_windows = engine_count_windows(run->w->engine, &er);
     load_checkpoint(run, &er);
     engine_status es = engine_render(run->w->engine, &er, &run->audio, run->err, sizeof run->err);
+    if (es == ENGINE_INVALID && er.resume_codes) {
+        /* The engine refused what engine_check_resume let through: still not the job's fault. */
+        log_kv(LOG_WARN, "checkpoint not used: the song starts over", LOG_STR("detail", run->err));
+        er.resume_codes = NULL;
+        er.n_resume_frames = 0;
+        es = engine_render(run->w->engine, &er, &run->audio, run->err, sizeof run->err);
+    }
     if (es == ENGINE_ABORTED && run->timed_out)
         snprintf(run->err, sizeof run->err, "the job ran past its %d s time limit and was stopped",
                  run->w->cfg->job_timeout_s);
