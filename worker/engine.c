@@ -253,27 +253,9 @@ static int check_resume(const engine *e, const song_frames *s, const int64_t *co
     return 0;
 }
 
-#ifdef JEN1_TMP_NO_WINDOWS
-/* TEMPORARY: the real engine renders one window, under the first section's prompt. */
-static const engine_request *one_window(const engine *e, const engine_request *req, engine_request *one)
-{
-    *one = *req;
-    if (e->model && req->sections && req->n_sections > 0) {
-        one->prompt = req->sections[0].prompt;
-        one->sections = NULL;
-        one->n_sections = 0;
-    }
-    return one;
-}
-#endif
-
 int engine_check_resume(const engine *e, const engine_request *req, const int64_t *codes, int n_codebooks,
                         int n_frames, char *err, size_t errlen)
 {
-#ifdef JEN1_TMP_NO_WINDOWS
-    engine_request one;
-    req = one_window(e, req, &one);
-#endif
     song_frames s;
     if (song_frames_make(e, req, &s, err, errlen) != 0) return -1;
     int rc = check_resume(e, &s, codes, n_codebooks, n_frames, err, errlen);
@@ -283,10 +265,6 @@ int engine_check_resume(const engine *e, const engine_request *req, const int64_
 
 int engine_count_windows(const engine *e, const engine_request *req)
 {
-#ifdef JEN1_TMP_NO_WINDOWS
-    engine_request one;
-    req = one_window(e, req, &one);
-#endif
     char err[256];
     song_frames s;
     if (song_frames_make(e, req, &s, err, sizeof err) != 0) return -1;
@@ -421,7 +399,99 @@ static engine_status engine_status_of(jen1_status st)
     }
 }
 
-#ifndef JEN1_TMP_NO_WINDOWS
+#ifdef JEN1_TMP_NO_WINDOWS
+/* TEMPORARY until the windowed engine is merged (see plan_windows_tmp.h):
+ * each window (a section: the song fits the position table) is one
+ * jen1_generate that continues the song so far (prompt_codes) under its
+ * section's prompt, window w with seed + w; the last one decodes the audio. */
+typedef struct progress_relay {
+    const engine_request *req;
+    float from, to;
+} progress_relay;
+
+static void relay_progress(float done, void *user)
+{
+    const progress_relay *r = user;
+    r->req->progress(r->from + done * (r->to - r->from), r->req->user);
+}
+
+static engine_status render_model(engine *e, const engine_request *req, const song_frames *s, engine_result *out,
+                                  char *err, size_t errlen)
+{
+    const int K = e->n_codebooks, n = s->n_frames;
+    jen1_generate_params p = jen1_generate_default_params(e->model);
+    p.sampling = song_sampling(p.sampling, &req->sampling);
+    p.abort = req->should_stop;
+    p.abort_user_data = req->user;
+    progress_relay relay = {.req = req};
+    if (req->progress) {
+        p.progress = relay_progress;
+        p.progress_user_data = &relay;
+    }
+    out->codes = calloc((size_t)K * (size_t)n, sizeof *out->codes);
+    out->free_codes = free;
+    out->windows = engine_windows(s, s->windows, s->n_windows);
+    int64_t *so_far = malloc((size_t)K * (size_t)n * sizeof *so_far);
+    if (!out->codes || !out->windows || !so_far) {
+        free(so_far);
+        snprintf(err, errlen, "out of memory");
+        return ENGINE_FAILED;
+    }
+    out->n_codebooks = K;
+    out->n_frames = n;
+    out->n_windows = s->n_windows;
+    out->frame_rate = e->frame_rate;
+    int resumed = req->resume_codes ? req->n_resume_frames : 0;
+    for (int k = 0; k < K && resumed > 0; k++)
+        memcpy(out->codes + (size_t)k * n, req->resume_codes + (size_t)k * resumed, (size_t)resumed * sizeof(int64_t));
+    jen1_output *o = NULL;
+    engine_status st = ENGINE_OK;
+    for (int i = 0; i < s->n_windows && st == ENGINE_OK; i++) {
+        const jen1_window *w = &s->windows[i];
+        out->windows[i].context_frames = w->start_frame; /* the whole song so far */
+        int last = i == s->n_windows - 1;
+        if (w->end_frame <= resumed && !last) continue;
+        for (int k = 0; k < K; k++)
+            memcpy(so_far + (size_t)k * w->start_frame, out->codes + (size_t)k * n, (size_t)w->start_frame * sizeof *so_far);
+        jen1_request r = {.prompt = s->sections[w->section].prompt, .n_frames = w->end_frame, .seed = req->seed + (uint64_t)i,
+                          .prompt_codes = so_far, .n_prompt_frames = w->end_frame <= resumed ? w->end_frame : w->start_frame};
+        if (w->end_frame <= resumed) /* the last window resumed: decode it alone */
+            for (int k = 0; k < K; k++)
+                memcpy(so_far + (size_t)k * w->end_frame, out->codes + (size_t)k * n, (size_t)w->end_frame * sizeof *so_far);
+        p.decode_audio = last;
+        relay.from = (float)w->start_frame / n;
+        relay.to = (float)w->end_frame / n;
+        jen1_output_free(o);
+        o = NULL;
+        jen1_status js = jen1_generate(e->model, &r, 1, &p, &o, err, errlen);
+        if (js != JEN1_OK) {
+            st = engine_status_of(js);
+            break;
+        }
+        for (int k = 0; k < K; k++)
+            memcpy(out->codes + (size_t)k * n, o->items[0].codes + (size_t)k * w->end_frame,
+                   (size_t)w->end_frame * sizeof *out->codes);
+        out->seconds_text += o->seconds_text;
+        out->seconds_decoder += o->seconds_decoder;
+        out->seconds_audio += o->seconds_audio;
+        if (req->on_window && w->end_frame > resumed && report_window(s, w, out->codes, K, n, req) != 0) {
+            snprintf(err, errlen, "out of memory");
+            st = ENGINE_FAILED;
+        }
+    }
+    free(so_far);
+    if (st == ENGINE_OK) {
+        out->audio = o->items[0].audio; /* taken: jen1_free releases it (jen1.h) */
+        out->free_audio = jen1_free;
+        out->n_samples = o->items[0].n_samples;
+        o->items[0].audio = NULL;
+        out->sample_rate = o->sample_rate;
+        out->sampling = p.sampling;
+    }
+    jen1_output_free(o);
+    return st;
+}
+#else
 /* jen1's window callback, in the worker's terms. */
 typedef struct window_relay {
     const song_frames *song;
@@ -435,7 +505,6 @@ static int relay_window(const jen1_window *w, const int64_t *codes, int n_codebo
     r->req->on_window(&ew, codes, n_codebooks, n_frames, r->req->user);
     return 0; /* stopping is the abort callback's business */
 }
-#endif
 
 static engine_status render_model(engine *e, const engine_request *req, const song_frames *s, engine_result *out,
                                   char *err, size_t errlen)
@@ -447,11 +516,6 @@ static engine_status render_model(engine *e, const engine_request *req, const so
     p.progress_user_data = req->user;
     p.abort = req->should_stop;
     p.abort_user_data = req->user;
-#ifdef JEN1_TMP_NO_WINDOWS
-    /* One window under the first section's prompt; resume codes are not
-     * used (the render is deterministic: it makes them again). */
-    jen1_request r = {.prompt = s->sections[0].prompt, .n_frames = s->n_frames, .seed = req->seed};
-#else
     window_relay relay = {.song = s, .req = req};
     p.window_frames = e->window_frames;
     p.stride_frames = e->stride_frames;
@@ -462,7 +526,6 @@ static engine_status render_model(engine *e, const engine_request *req, const so
     jen1_request r = {.n_frames = s->n_frames, .seed = req->seed, .sections = s->sections,
                       .n_sections = s->n_sections, .resume_codes = req->resume_codes,
                       .n_resume_frames = req->resume_codes ? req->n_resume_frames : 0};
-#endif
     jen1_output *o;
     jen1_status st = jen1_generate(e->model, &r, 1, &p, &o, err, errlen);
     if (st != JEN1_OK) return engine_status_of(st);
@@ -478,15 +541,8 @@ static engine_status render_model(engine *e, const engine_request *req, const so
     out->n_frames = item->n_frames;
     item->codes = NULL;
     out->frame_rate = e->frame_rate;
-#ifdef JEN1_TMP_NO_WINDOWS
-    out->windows = engine_windows(s, s->windows, s->n_windows);
-    out->n_windows = s->n_windows;
-    if (req->on_window && out->windows && out->n_windows > 0)
-        req->on_window(&out->windows[0], out->codes, out->n_codebooks, out->n_frames, req->user);
-#else
     out->windows = engine_windows(s, item->windows, item->n_windows);
     out->n_windows = item->n_windows;
-#endif
     out->sample_rate = o->sample_rate;
     out->seconds_text = o->seconds_text;
     out->seconds_decoder = o->seconds_decoder;
@@ -499,14 +555,11 @@ static engine_status render_model(engine *e, const engine_request *req, const so
     }
     return ENGINE_OK;
 }
+#endif
 
 engine_status engine_render(engine *e, const engine_request *req, engine_result *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
-#ifdef JEN1_TMP_NO_WINDOWS
-    engine_request one;
-    req = one_window(e, req, &one);
-#endif
     song_frames s;
     if (song_frames_make(e, req, &s, err, errlen) != 0) return ENGINE_INVALID;
     engine_status st = ENGINE_INVALID;
