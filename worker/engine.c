@@ -326,6 +326,25 @@ static int pace_window(const engine *e, const engine_request *req, double new_se
     return req->should_stop && req->should_stop(req->user) ? -1 : 0;
 }
 
+/* The song's codes and windows in *out, the resume codes in place: returns
+ * how many frames they are, or -1 when memory runs out. */
+static int start_song(const engine *e, const engine_request *req, const song_frames *s, engine_result *out)
+{
+    const int n = s->n_frames, K = e->n_codebooks;
+    out->codes = calloc((size_t)K * (size_t)n, sizeof *out->codes);
+    out->free_codes = free;
+    out->windows = engine_windows(s, s->windows, s->n_windows);
+    if (!out->codes || !out->windows) return -1;
+    out->n_codebooks = K;
+    out->n_frames = n;
+    out->n_windows = s->n_windows;
+    out->frame_rate = e->frame_rate;
+    int resumed = req->resume_codes ? req->n_resume_frames : 0;
+    for (int k = 0; k < K && resumed > 0; k++)
+        memcpy(out->codes + (size_t)k * n, req->resume_codes + (size_t)k * resumed, (size_t)resumed * sizeof(int64_t));
+    return resumed;
+}
+
 /* Hands the song so far to on_window as jen1 does: [K][w->end_frame], each
  * codebook's frames together (the silent engine keeps [K][n_frames]). */
 static int report_window(const song_frames *s, const jen1_window *w, const int64_t *codes, int K, int n_frames,
@@ -345,20 +364,11 @@ static engine_status render_silence(const engine *e, const engine_request *req, 
                                     engine_result *out, char *err, size_t errlen)
 {
     const int n = s->n_frames, K = e->n_codebooks;
-    out->codes = calloc((size_t)K * (size_t)n, sizeof *out->codes);
-    out->free_codes = free;
-    out->windows = engine_windows(s, s->windows, s->n_windows);
-    if (!out->codes || !out->windows) {
+    int resumed = start_song(e, req, s, out);
+    if (resumed < 0) {
         snprintf(err, errlen, "out of memory");
         return ENGINE_FAILED;
     }
-    out->n_codebooks = K;
-    out->n_frames = n;
-    out->n_windows = s->n_windows;
-    out->frame_rate = e->frame_rate;
-    int resumed = req->resume_codes ? req->n_resume_frames : 0;
-    for (int k = 0; k < K && resumed > 0; k++)
-        memcpy(out->codes + (size_t)k * n, req->resume_codes + (size_t)k * resumed, (size_t)resumed * sizeof(int64_t));
     for (int i = 0; i < s->n_windows; i++) {
         const jen1_window *w = &s->windows[i];
         if (w->end_frame <= resumed) continue;
@@ -428,22 +438,13 @@ static engine_status render_model(engine *e, const engine_request *req, const so
         p.progress = relay_progress;
         p.progress_user_data = &relay;
     }
-    out->codes = calloc((size_t)K * (size_t)n, sizeof *out->codes);
-    out->free_codes = free;
-    out->windows = engine_windows(s, s->windows, s->n_windows);
     int64_t *so_far = malloc((size_t)K * (size_t)n * sizeof *so_far);
-    if (!out->codes || !out->windows || !so_far) {
+    int resumed = so_far ? start_song(e, req, s, out) : -1;
+    if (resumed < 0) {
         free(so_far);
         snprintf(err, errlen, "out of memory");
         return ENGINE_FAILED;
     }
-    out->n_codebooks = K;
-    out->n_frames = n;
-    out->n_windows = s->n_windows;
-    out->frame_rate = e->frame_rate;
-    int resumed = req->resume_codes ? req->n_resume_frames : 0;
-    for (int k = 0; k < K && resumed > 0; k++)
-        memcpy(out->codes + (size_t)k * n, req->resume_codes + (size_t)k * resumed, (size_t)resumed * sizeof(int64_t));
     jen1_output *o = NULL;
     engine_status st = ENGINE_OK;
     for (int i = 0; i < s->n_windows && st == ENGINE_OK; i++) {
