@@ -236,36 +236,53 @@ static int read_exact(FILE *f, void *buf, size_t len)
     return fread(buf, 1, len, f) == len ? 0 : -1;
 }
 
+/* The magic and version of the first PREAMBLE_V1 bytes: the preamble's
+ * length (PREAMBLE_V1 for 1.0, PREAMBLE_V2 for 2.0 and 3.0), or 0. */
+static size_t preamble_size(const unsigned char *pre, const char *path, char *err, size_t errlen)
+{
+    if (memcmp(pre, MAGIC, sizeof MAGIC) != 0) {
+        errbuf_printf(err, errlen, "%s: not a .npy file (bad magic)", path);
+        return 0;
+    }
+    unsigned major = pre[6], minor = pre[7];
+    if (major == 1) return PREAMBLE_V1;
+    if (major == 2 || major == 3) return PREAMBLE_V2;
+    errbuf_printf(err, errlen, "%s: unsupported .npy format version %u.%u", path, major, minor);
+    return 0;
+}
+
+/* The header length a whole preamble gives into *len. Returns 0, or -1
+ * (with a message) when it is implausibly large. */
+static int header_length(const unsigned char *pre, size_t preamble, size_t *len, const char *path, char *err,
+                         size_t errlen)
+{
+    *len = (size_t)pre[8] | (size_t)pre[9] << 8;
+    if (preamble == PREAMBLE_V2) *len |= (size_t)pre[10] << 16 | (size_t)pre[11] << 24;
+    if (*len > MAX_HEADER_LEN) {
+        errbuf_printf(err, errlen, "%s: header length %zu is implausibly large", path, *len);
+        return -1;
+    }
+    return 0;
+}
+
 /* Reads the preamble and header dict; leaves f at the first data byte and
  * sets *data_start. */
 static int read_header(FILE *f, const char *path, npy_array *out, long *data_start,
                        char *err, size_t errlen)
 {
     unsigned char pre[PREAMBLE_V2];
-    if (read_exact(f, pre, PREAMBLE_V1) != 0 || memcmp(pre, MAGIC, sizeof MAGIC) != 0) {
+    if (read_exact(f, pre, PREAMBLE_V1) != 0) {
         errbuf_printf(err, errlen, "%s: not a .npy file (bad magic)", path);
         return -1;
     }
-    unsigned major = pre[6], minor = pre[7];
-    size_t header_len, preamble = PREAMBLE_V1;
-    if (major == 1) {
-        header_len = (size_t)pre[8] | (size_t)pre[9] << 8;
-    } else if (major == 2 || major == 3) {
-        if (read_exact(f, pre + PREAMBLE_V1, 2) != 0) {
-            errbuf_printf(err, errlen, "%s: truncated .npy preamble", path);
-            return -1;
-        }
-        header_len = (size_t)pre[8] | (size_t)pre[9] << 8 | (size_t)pre[10] << 16 |
-                     (size_t)pre[11] << 24;
-        preamble = PREAMBLE_V2;
-    } else {
-        errbuf_printf(err, errlen, "%s: unsupported .npy format version %u.%u", path, major, minor);
+    size_t preamble = preamble_size(pre, path, err, errlen);
+    if (preamble == 0) return -1;
+    if (preamble > PREAMBLE_V1 && read_exact(f, pre + PREAMBLE_V1, preamble - PREAMBLE_V1) != 0) {
+        errbuf_printf(err, errlen, "%s: truncated .npy preamble", path);
         return -1;
     }
-    if (header_len > MAX_HEADER_LEN) {
-        errbuf_printf(err, errlen, "%s: header length %zu is implausibly large", path, header_len);
-        return -1;
-    }
+    size_t header_len;
+    if (header_length(pre, preamble, &header_len, path, err, errlen) != 0) return -1;
     char *text = malloc(header_len + 1);
     if (!text) {
         errbuf_printf(err, errlen, "%s: out of memory", path);
@@ -281,6 +298,28 @@ static int read_header(FILE *f, const char *path, npy_array *out, long *data_sta
     free(text);
     *data_start = (long)(preamble + header_len);
     return status;
+}
+
+/* The data's size for a's header, checked against the `available` bytes
+ * after the header: -1 (with a message) unless they match exactly. */
+static int64_t data_size(const npy_array *a, int64_t available, const char *path, char *err, size_t errlen)
+{
+    int64_t nbytes = shape_bytes(a->shape, a->ndim, element_size(a->dtype));
+    if (nbytes < 0) {
+        errbuf_printf(err, errlen, "%s: shape is too large (size overflows)", path);
+        return -1;
+    }
+    if (available < nbytes) {
+        errbuf_printf(err, errlen, "%s: truncated: %s data needs %lld bytes, the file has %lld", path,
+                dtype_descr(a->dtype), (long long)nbytes, (long long)(available < 0 ? 0 : available));
+        return -1;
+    }
+    if (available > nbytes) {
+        errbuf_printf(err, errlen, "%s: unexpected data after the array (%lld bytes)", path,
+                (long long)(available - nbytes));
+        return -1;
+    }
+    return nbytes;
 }
 
 int npy_read(const char *path, npy_array *out, char *err, size_t errlen)
@@ -300,23 +339,10 @@ int npy_read(const char *path, npy_array *out, char *err, size_t errlen)
         errbuf_printf(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
         goto fail;
     }
-    int64_t nbytes = shape_bytes(a.shape, a.ndim, element_size(a.dtype));
-    if (nbytes < 0) {
-        errbuf_printf(err, errlen, "%s: shape is too large (size overflows)", path);
-        goto fail;
-    }
     /* Compare with the file size before allocating what the header claims. */
-    int64_t available = (int64_t)st.st_size - data_start;
-    if (available < nbytes) {
-        errbuf_printf(err, errlen, "%s: truncated: %s data needs %lld bytes, the file has %lld", path,
-                dtype_descr(a.dtype), (long long)nbytes, (long long)(available < 0 ? 0 : available));
+    int64_t nbytes = data_size(&a, (int64_t)st.st_size - data_start, path, err, errlen);
+    if (nbytes < 0)
         goto fail;
-    }
-    if (available > nbytes) {
-        errbuf_printf(err, errlen, "%s: unexpected data after the array (%lld bytes)", path,
-                (long long)(available - nbytes));
-        goto fail;
-    }
     a.data = malloc(nbytes ? (size_t)nbytes : 1);
     if (!a.data) {
         errbuf_printf(err, errlen, "%s: out of memory for %lld bytes", path, (long long)nbytes);
@@ -333,6 +359,41 @@ fail:
     free(a.data);
     fclose(f);
     return -1;
+}
+
+int npy_decode(const void *bytes, size_t len, const char *name, npy_array *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    const unsigned char *p = bytes;
+    if (len < PREAMBLE_V1) {
+        errbuf_printf(err, errlen, "%s: not a .npy file (bad magic)", name);
+        return -1;
+    }
+    size_t preamble = preamble_size(p, name, err, errlen);
+    if (preamble == 0) return -1;
+    if (len < preamble) {
+        errbuf_printf(err, errlen, "%s: truncated .npy preamble", name);
+        return -1;
+    }
+    size_t header_len;
+    if (header_length(p, preamble, &header_len, name, err, errlen) != 0) return -1;
+    if (len - preamble < header_len) {
+        errbuf_printf(err, errlen, "%s: truncated .npy header", name);
+        return -1;
+    }
+    npy_array a = {0};
+    if (parse_header((const char *)p + preamble, header_len, &a, name, err, errlen) != 0) return -1;
+    size_t start = preamble + header_len;
+    int64_t nbytes = data_size(&a, (int64_t)(len - start), name, err, errlen);
+    if (nbytes < 0) return -1;
+    a.data = malloc(nbytes ? (size_t)nbytes : 1);
+    if (!a.data) {
+        errbuf_printf(err, errlen, "%s: out of memory for %lld bytes", name, (long long)nbytes);
+        return -1;
+    }
+    memcpy(a.data, p + start, (size_t)nbytes);
+    *out = a;
+    return 0;
 }
 
 /* --------------------------------------------------------------- writing */
@@ -358,42 +419,52 @@ static size_t format_header(const npy_array *a, char *buf, size_t len)
     return header_len;
 }
 
-int npy_write(const char *path, const npy_array *a, char *err, size_t errlen)
+/* Checks `a` and formats its preamble and header (into header, cap bytes)
+ * and data size. Returns the header's length, or 0 with a message. */
+static size_t prepare(const npy_array *a, const char *path, unsigned char pre[PREAMBLE_V1], char *header,
+                      size_t cap, int64_t *nbytes, char *err, size_t errlen)
 {
     if (a->dtype != NPY_F32 && a->dtype != NPY_I64) {
         errbuf_printf(err, errlen, "%s: invalid dtype %d", path, (int)a->dtype);
-        return -1;
+        return 0;
     }
     if (a->ndim < 0 || a->ndim > NPY_MAX_DIMS) {
         errbuf_printf(err, errlen, "%s: %d dimensions (0 to %d supported)", path, a->ndim,
                 NPY_MAX_DIMS);
-        return -1;
+        return 0;
     }
     for (int i = 0; i < a->ndim; i++) {
         if (a->shape[i] < 0) {
             errbuf_printf(err, errlen, "%s: shape[%d] is negative", path, i);
-            return -1;
+            return 0;
         }
     }
-    int64_t nbytes = shape_bytes(a->shape, a->ndim, element_size(a->dtype));
-    if (nbytes < 0 || (nbytes > 0 && !a->data)) {
-        errbuf_printf(err, errlen, "%s: %s", path, nbytes < 0 ? "shape is too large" : "no data");
-        return -1;
+    *nbytes = shape_bytes(a->shape, a->ndim, element_size(a->dtype));
+    if (*nbytes < 0 || (*nbytes > 0 && !a->data)) {
+        errbuf_printf(err, errlen, "%s: %s", path, *nbytes < 0 ? "shape is too large" : "no data");
+        return 0;
     }
-
-    char header[512];
-    size_t header_len = format_header(a, header, sizeof header);
+    size_t header_len = format_header(a, header, cap);
     if (header_len == 0 || header_len > 0xffff) {
         errbuf_printf(err, errlen, "%s: header does not fit", path);
-        return -1;
+        return 0;
     }
-    unsigned char pre[PREAMBLE_V1];
     memcpy(pre, MAGIC, sizeof MAGIC);
     pre[6] = 1;
     pre[7] = 0;
     pre[8] = (unsigned char)(header_len & 0xff);
     pre[9] = (unsigned char)(header_len >> 8);
+    return header_len;
+}
 
+int npy_write(const char *path, const npy_array *a, char *err, size_t errlen)
+{
+    char header[512];
+    unsigned char pre[PREAMBLE_V1];
+    int64_t nbytes;
+    size_t header_len = prepare(a, path, pre, header, sizeof header, &nbytes, err, errlen);
+    if (header_len == 0)
+        return -1;
     FILE *f = fopen(path, "wb");
     if (!f) {
         errbuf_printf(err, errlen, "%s: cannot create: %s", path, strerror(errno));
@@ -412,6 +483,32 @@ int npy_write(const char *path, const npy_array *a, char *err, size_t errlen)
         unlink(path);
         return -1;
     }
+    return 0;
+}
+
+int npy_encode(const npy_array *a, const char *name, unsigned char **out, size_t *len, char *err,
+               size_t errlen)
+{
+    *out = NULL;
+    *len = 0;
+    char header[512];
+    unsigned char pre[PREAMBLE_V1];
+    int64_t nbytes;
+    size_t header_len = prepare(a, name, pre, header, sizeof header, &nbytes, err, errlen);
+    if (header_len == 0)
+        return -1;
+    size_t total = sizeof pre + header_len + (size_t)nbytes;
+    unsigned char *bytes = malloc(total);
+    if (!bytes) {
+        errbuf_printf(err, errlen, "%s: out of memory for %zu bytes", name, total);
+        return -1;
+    }
+    memcpy(bytes, pre, sizeof pre);
+    memcpy(bytes + sizeof pre, header, header_len);
+    if (nbytes > 0)
+        memcpy(bytes + sizeof pre + header_len, a->data, (size_t)nbytes);
+    *out = bytes;
+    *len = total;
     return 0;
 }
 

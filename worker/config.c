@@ -65,7 +65,7 @@ void config_defaults(struct jen1_config *c)
     c->result_ttl_s = 604800;
     c->heartbeat_ms = 2000;
     c->grace_s = 30;
-    c->max_duration_s = 30;
+    c->max_duration_s = CONFIG_MAX_DURATION_DEFAULT;
     c->loudness_lufs = LOUDNESS_DEFAULT_LUFS;
     c->device = JEN1_DEVICE_AUTO;
     c->log_level = LOG_INFO;
@@ -206,16 +206,16 @@ static int set_http_addr(const struct option *o, struct jen1_config *c, const ch
     return 0;
 }
 
-static int set_max_duration(const struct option *o, struct jen1_config *c, const char *v,
-                            const char *name, char *err, size_t errlen)
+/* A number of seconds from o->min to o->max into a double field. */
+static int set_seconds(const struct option *o, struct jen1_config *c, const char *v, const char *name,
+                       char *err, size_t errlen)
 {
-    (void)o;
     char *end;
     errno = 0;
     double d = strtod(v, &end);
-    if (end == v || *end || errno || !isfinite(d) || d < 1 || d > 3600)
-        FAIL("%s must be a number of seconds from 1 to 3600, not \"%s\"", name, v);
-    c->max_duration_s = d;
+    if (end == v || *end || errno || !isfinite(d) || d < o->min || d > o->max)
+        FAIL("%s must be a number of seconds from %ld to %ld, not \"%s\"", name, o->min, o->max, v);
+    *(double *)field(c, o) = d;
     return 0;
 }
 
@@ -406,7 +406,8 @@ static const struct option options[] = {
       "a job running longer is stopped and fails with \"timeout\"", set_int,
       FIELD(job_timeout_s), 1, 86400, false },
     { "--max-attempts", "JEN1_MAX_ATTEMPTS", "N", "3",
-      "attempts before a transient failure is final", set_int, FIELD(max_attempts), 1, 100,
+      "attempts without progress (no new checkpoint) before a job fails: transient failures, dead workers",
+      set_int, FIELD(max_attempts), 1, 100,
       false },
     { "--retry-base-ms", "JEN1_RETRY_BASE_MS", "MS", "1000",
       "first retry delay, doubled per attempt (capped at 60 s)", set_int,
@@ -419,8 +420,13 @@ static const struct option options[] = {
     { "--grace-seconds", "JEN1_GRACE_SECONDS", "SECONDS", "30",
       "on SIGTERM, how long running jobs may finish", set_int, FIELD(grace_s), 0, 86400,
       false },
-    { "--max-duration", "JEN1_MAX_DURATION", "SECONDS", "30", "longest duration a job may ask",
-      set_max_duration, FIELD(max_duration_s), 0, 0, false },
+    { "--max-duration", "JEN1_MAX_DURATION", "SECONDS", "300", "longest duration a job may ask",
+      set_seconds, FIELD(max_duration_s), 1, 3600, false },
+    { "--window", "JEN1_WINDOW_SECONDS", "SECONDS", "0 (the model's: 30, within its position table)",
+      "a long song is rendered in windows this long", set_seconds, FIELD(window_s), 0, 3600, false },
+    { "--stride", "JEN1_STRIDE_SECONDS", "SECONDS", "0 (18, or 3/5 of a shorter window)",
+      "new seconds per window after the first; the rest of a window is context", set_seconds,
+      FIELD(stride_s), 0, 3600, false },
     { "--loudness", "JEN1_LOUDNESS", "LUFS|off", "-14",
       "integrated loudness (EBU R128) of jobs that give none, true peak under -1 dBTP; off: "
       "the model's level", set_loudness, FIELD(loudness_lufs), 0, 0, false },
@@ -688,7 +694,7 @@ int config_describe(const struct jen1_config *c, char *buf, size_t len)
     redis_url_describe(&c->redis, redis, sizeof redis);
     json_t *o = json_pack(
         "{s:s, s:s?, s:s?, s:s, s:s, s:s, s:i, s:i, s:s?, s:i, s:b, s:s?, s:i, s:i, s:i, s:i, s:i, "
-        "s:i, s:f, s:s, s:b, s:s, s:s, s:s}",
+        "s:i, s:f, s:f, s:f, s:s, s:b, s:s, s:s, s:s}",
         "redis", redis, "redis_user", c->redis.user[0] ? c->redis.user : NULL, "redis_password",
         c->redis.password[0] ? "***" : NULL, "prefix", c->prefix, "model_dir", c->model_dir, "blob_url", c->blob_url,
         "workers", c->workers, "threads", c->threads, "http_addr",
@@ -696,7 +702,7 @@ int config_describe(const struct jen1_config *c, char *buf, size_t len)
         c->use_torch, "api_token", c->api_token[0] ? "***" : NULL, "job_timeout_s", c->job_timeout_s, "max_attempts",
         c->max_attempts, "retry_base_ms", c->retry_base_ms, "result_ttl_s", c->result_ttl_s,
         "heartbeat_ms", c->heartbeat_ms, "grace_s", c->grace_s, "max_duration_s",
-        c->max_duration_s, "device", device_names[c->device], "bf16", c->bf16, "log_level",
+        c->max_duration_s, "window_s", c->window_s, "stride_s", c->stride_s, "device", device_names[c->device], "bf16", c->bf16, "log_level",
         log_level_name(c->log_level), "worker_id", c->worker_id, "engine",
         c->engine == CONFIG_ENGINE_NONE ? "none" : "torch");
     if (o && json_object_set_new(o, "loudness_lufs",

@@ -62,7 +62,9 @@ struct jen1_config {
     int heartbeat_ms;     /* the heartbeat key lives 3 times as long: heartbeat_ttl_ms */
     int heartbeat_ttl_ms;
     int grace_s;          /* how long SIGTERM lets running jobs finish */
-    double max_duration_s;
+    double max_duration_s; /* the longest job (the windowed engine renders any length) */
+    double window_s;     /* the engine's window in seconds, 0: the model's default */
+    double stride_s;     /* new seconds per later window, 0: the default */
     double loudness_lufs; /* JEN1_LOUDNESS: the target of jobs that name none; NAN: off */
     jen1_device device;  /* handed to the engine as it is */
     bool bf16;
@@ -71,6 +73,10 @@ struct jen1_config {
     enum config_engine engine;
     double none_pace;    /* engine none: wall seconds per second of audio */
 };
+
+/* JEN1_MAX_DURATION's default, seconds: a song of five minutes (jen1ctl
+ * checks jobs against it too). */
+#define CONFIG_MAX_DURATION_DEFAULT 300
 
 enum config_status { CONFIG_OK = 0, CONFIG_ERROR = -1, CONFIG_HELP = 1 };
 

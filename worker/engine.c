@@ -1,4 +1,5 @@
-/* engine.c - see engine.h. */
+/* engine.c - see engine.h. The only file of the daemon that talks to the
+ * engine (jen1.h); the silent engine lives here too, on the same schedule. */
 #include "engine.h"
 
 #include <math.h>
@@ -13,10 +14,15 @@
 struct engine {
     jen1_model *model;   /* NULL for the silent engine */
     double none_pace;
+    int frame_rate, n_codebooks, codebook_size;
+    int window_frames, stride_frames; /* the schedule every song follows */
     char name[256];
 };
 
-static const int kSilentRate = 32000;
+/* The silent engine's model: musicgen-small's shape. */
+static const int kSilentRate = 32000, kSilentFrameRate = 50, kSilentCodebooks = 4, kSilentCodebookSize = 2048;
+/* audiocraft's defaults: 30-second windows, 18 new seconds per later window. */
+static const double kDefaultWindowS = 30, kDefaultStrideS = 18;
 
 /* "/var/lib/jen1/models/musicgen-small/" -> "musicgen-small". */
 static void model_name(const char *dir, char *name, size_t len)
@@ -26,6 +32,34 @@ static void model_name(const char *dir, char *name, size_t len)
     size_t start = end;
     while (start > 0 && dir[start - 1] != '/') start--;
     snprintf(name, len, "%.*s", (int)(end - start), dir + start);
+}
+
+static int frames_of(double seconds, int frame_rate) { return (int)llround(seconds * frame_rate); }
+
+/* The window and stride in frames: the options' when given, else the
+ * defaults (window_default frames: the model's). A stride must leave some
+ * context: by default 18 s, or 3/5 of a window shorter than 30 s. */
+static int set_schedule(engine *e, const engine_options *o, int window_default, int max_window, char *err,
+                        size_t errlen)
+{
+    e->window_frames = o->window_s > 0 ? frames_of(o->window_s, e->frame_rate) : window_default;
+    if (o->stride_s > 0) {
+        e->stride_frames = frames_of(o->stride_s, e->frame_rate);
+    } else {
+        e->stride_frames = frames_of(kDefaultStrideS, e->frame_rate);
+        if (e->stride_frames >= e->window_frames) e->stride_frames = e->window_frames * 3 / 5;
+    }
+    if (e->window_frames < 2 || e->window_frames > max_window) {
+        snprintf(err, errlen, "the window (%d frames) must be 2 frames to %d frames (%.2f s): the model's position table",
+                 e->window_frames, max_window, (double)max_window / e->frame_rate);
+        return -1;
+    }
+    if (e->stride_frames < 1 || e->stride_frames >= e->window_frames) {
+        snprintf(err, errlen, "the stride (%d frames) must be at least a frame and shorter than the window (%d frames)",
+                 e->stride_frames, e->window_frames);
+        return -1;
+    }
+    return 0;
 }
 
 engine *engine_open(const engine_options *o, char *err, size_t errlen)
@@ -40,6 +74,14 @@ engine *engine_open(const engine_options *o, char *err, size_t errlen)
     if (!o->use_torch) {
         snprintf(e->name, sizeof e->name, "none");
         e->none_pace = o->none_pace > 0 ? o->none_pace : 0;
+        e->frame_rate = kSilentFrameRate;
+        e->n_codebooks = kSilentCodebooks;
+        e->codebook_size = kSilentCodebookSize;
+        int window = frames_of(kDefaultWindowS, e->frame_rate);
+        if (set_schedule(e, o, window, INT32_MAX / 2, err, errlen) != 0) {
+            free(e);
+            return NULL;
+        }
         return e;
     }
     jen1_model_params mp = jen1_model_default_params();
@@ -50,6 +92,18 @@ engine *engine_open(const engine_options *o, char *err, size_t errlen)
         free(e);
         return NULL;
     }
+    e->frame_rate = jen1_model_frame_rate(e->model);
+    e->n_codebooks = jen1_model_num_codebooks(e->model);
+    e->codebook_size = jen1_model_codebook_size(e->model);
+    int max_window = jen1_model_max_frames(e->model);
+    int window = 0, stride = 0;
+    jen1_model_default_window(e->model, &window, &stride);
+    if (set_schedule(e, o, window, max_window, err, errlen) != 0) {
+        jen1_model_free(e->model);
+        free(e);
+        return NULL;
+    }
+    if (!(o->stride_s > 0) && !(o->window_s > 0)) e->stride_frames = stride;
     return e;
 }
 
@@ -66,8 +120,8 @@ const char *engine_device(const engine *e) { return e->model ? jen1_model_device
 
 double engine_max_duration(const engine *e)
 {
-    if (!e->model) return 3600;
-    return (double)jen1_model_max_frames(e->model) / jen1_model_frame_rate(e->model);
+    (void)e;
+    return INFINITY; /* windows: any length */
 }
 
 int engine_runtime_json(const engine *e, char *buf, size_t len)
@@ -87,6 +141,130 @@ int engine_runtime_json(const engine *e, char *buf, size_t len)
     return n >= 0 && (size_t)n < len ? 0 : -1;
 }
 
+/* ---- The song's schedule ------------------------------------------------------- */
+
+/* A request in the engine's terms: frames, and the sections as jen1_sections
+ * with, for each, the index of the request's section it came from. */
+typedef struct song_frames {
+    int n_frames;
+    int n_sections;
+    jen1_section *sections;
+    int *origin;
+    jen1_window *windows;
+    int n_windows;
+} song_frames;
+
+static void song_frames_free(song_frames *s)
+{
+    free(s->sections);
+    free(s->origin);
+    free(s->windows);
+    memset(s, 0, sizeof *s);
+}
+
+/* Sections to frames: the first starts at 0; one that rounds onto the
+ * previous one's start replaces it (that one would have no frames), one at
+ * or past the song's end is dropped. Then the windows. Returns 0, or -1 with
+ * a message (out of memory, or arguments the schedule refuses). */
+static int song_frames_make(const engine *e, const engine_request *req, song_frames *s, char *err, size_t errlen)
+{
+    memset(s, 0, sizeof *s);
+    int n_frames = frames_of(req->duration, e->frame_rate);
+    s->n_frames = n_frames > 0 ? n_frames : 1;
+    int n_in = req->sections && req->n_sections > 0 ? req->n_sections : 1;
+    s->sections = calloc((size_t)n_in, sizeof *s->sections);
+    s->origin = calloc((size_t)n_in, sizeof *s->origin);
+    if (!s->sections || !s->origin) goto oom;
+    if (!req->sections || req->n_sections <= 0) {
+        s->sections[0] = (jen1_section){.start_frame = 0, .prompt = req->prompt ? req->prompt : ""};
+        s->n_sections = 1;
+    }
+    for (int i = 0; req->sections && i < req->n_sections; i++) {
+        int f = i == 0 ? 0 : frames_of(req->sections[i].start, e->frame_rate);
+        const char *prompt = req->sections[i].prompt ? req->sections[i].prompt : "";
+        if (f >= s->n_frames) break;
+        if (s->n_sections > 0 && f <= s->sections[s->n_sections - 1].start_frame) s->n_sections--;
+        int at = s->n_sections++;
+        s->sections[at] = (jen1_section){.start_frame = at == 0 ? 0 : f, .prompt = prompt};
+        s->origin[at] = i;
+    }
+    int n = jen1_plan_windows(s->n_frames, s->sections, s->n_sections, e->window_frames, e->stride_frames, NULL, 0,
+                              err, errlen);
+    if (n < 1) {
+        song_frames_free(s);
+        return -1;
+    }
+    s->windows = calloc((size_t)n, sizeof *s->windows);
+    if (!s->windows) goto oom;
+    s->n_windows = jen1_plan_windows(s->n_frames, s->sections, s->n_sections, e->window_frames, e->stride_frames,
+                                     s->windows, n, err, errlen);
+    return 0;
+oom:
+    song_frames_free(s);
+    snprintf(err, errlen, "out of memory");
+    return -1;
+}
+
+static engine_window to_engine_window(const song_frames *s, const jen1_window *w)
+{
+    return (engine_window){.index = w->index, .start_frame = w->start_frame, .end_frame = w->end_frame,
+                           .context_frames = w->context_frames, .section = s->origin[w->section]};
+}
+
+/* The windows as the worker reports them (malloc'd), or NULL. */
+static engine_window *engine_windows(const song_frames *s, const jen1_window *windows, int n)
+{
+    engine_window *out = calloc((size_t)(n > 0 ? n : 1), sizeof *out);
+    for (int i = 0; out && i < n; i++) out[i] = to_engine_window(s, &windows[i]);
+    return out;
+}
+
+static int check_resume(const engine *e, const song_frames *s, const int64_t *codes, int n_codebooks, int n_frames,
+                        char *err, size_t errlen)
+{
+    if (n_codebooks != e->n_codebooks) {
+        snprintf(err, errlen, "the checkpoint has %d codebooks, the model %d", n_codebooks, e->n_codebooks);
+        return -1;
+    }
+    int at_window_end = 0;
+    for (int i = 0; i < s->n_windows; i++) at_window_end |= s->windows[i].end_frame == n_frames;
+    if (!at_window_end) {
+        snprintf(err, errlen, "the checkpoint's %d frames do not end a window of this song's schedule (%d frames, %d windows)",
+                 n_frames, s->n_frames, s->n_windows);
+        return -1;
+    }
+    for (size_t i = 0; i < (size_t)n_codebooks * (size_t)n_frames; i++) {
+        if (codes[i] < 0 || codes[i] >= e->codebook_size) {
+            snprintf(err, errlen, "the checkpoint holds code %lld, outside the codebook (0 to %d)", (long long)codes[i],
+                     e->codebook_size - 1);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int engine_check_resume(const engine *e, const engine_request *req, const int64_t *codes, int n_codebooks,
+                        int n_frames, char *err, size_t errlen)
+{
+    song_frames s;
+    if (song_frames_make(e, req, &s, err, errlen) != 0) return -1;
+    int rc = check_resume(e, &s, codes, n_codebooks, n_frames, err, errlen);
+    song_frames_free(&s);
+    return rc;
+}
+
+int engine_count_windows(const engine *e, const engine_request *req)
+{
+    char err[256];
+    song_frames s;
+    if (song_frames_make(e, req, &s, err, sizeof err) != 0) return -1;
+    int n = s.n_windows;
+    song_frames_free(&s);
+    return n;
+}
+
+/* ---- Sampling ------------------------------------------------------------------ */
+
 /* What a song is sampled with: the model's defaults, sampled (whatever the
  * checkpoint's do_sample says), with the fields the job gave over them. */
 static jen1_sampling song_sampling(jen1_sampling model_defaults, const job_sampling *job)
@@ -99,18 +277,99 @@ static jen1_sampling song_sampling(jen1_sampling model_defaults, const job_sampl
 static const jen1_sampling kSilentSampling = {.greedy = 0, .top_k = 0, .top_p = 1, .temperature = 1,
                                               .guidance_scale = 1};
 
-/* Silence of the right length, taking pace * duration seconds of wall time
- * in 20 ms steps that report progress and honour the abort callback, as the
- * real engine does between decoder steps. */
-static engine_status render_silence(const engine *e, const engine_request *req, engine_result *out, char *err,
-                                    size_t errlen)
+/* ---- The silent engine ----------------------------------------------------------- */
+
+/* splitmix64's finaliser. */
+static uint64_t mix64(uint64_t z)
 {
-    const double total = e->none_pace * req->duration, start = clock_monotonic_s();
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+/* Window w's codes: a function of the seed, the window's index and its
+ * context (each codebook's last frame before it), as a model's would be. */
+static void silent_window_codes(const engine *e, uint64_t seed, const jen1_window *w, int64_t *codes, int n_frames)
+{
+    for (int k = 0; k < e->n_codebooks; k++) {
+        int64_t *row = codes + (size_t)k * (size_t)n_frames;
+        uint64_t context = w->start_frame > 0 ? (uint64_t)row[w->start_frame - 1] + 1 : 0;
+        uint64_t base = mix64(seed ^ mix64(((uint64_t)w->index << 32) + (uint64_t)k * 0x9E3779B97F4A7C15ULL + context));
+        for (int t = w->start_frame; t < w->end_frame; t++)
+            row[t] = (int64_t)(mix64(base + (uint64_t)t) % (uint64_t)e->codebook_size);
+    }
+}
+
+/* Takes pace seconds per second of new audio in 20 ms steps that report
+ * progress (from done_before to done_after) and honour the abort callback,
+ * as the real engine does between decoder steps. Returns 0, or -1 to abort. */
+static int pace_window(const engine *e, const engine_request *req, double new_seconds, float done_before,
+                       float done_after)
+{
+    const double total = e->none_pace * new_seconds, start = clock_monotonic_s();
     for (double done = 0; done < total; done = clock_monotonic_s() - start) {
-        if (req->should_stop && req->should_stop(req->user)) return ENGINE_ABORTED;
-        if (req->progress) req->progress((float)(done / total), req->user);
+        if (req->should_stop && req->should_stop(req->user)) return -1;
+        if (req->progress) req->progress(done_before + (float)(done / total) * (done_after - done_before), req->user);
         struct timespec step = {0, 20 * 1000000L};
         nanosleep(&step, NULL);
+    }
+    return req->should_stop && req->should_stop(req->user) ? -1 : 0;
+}
+
+/* The song's codes and windows in *out, the resume codes in place: returns
+ * how many frames they are, or -1 when memory runs out. */
+static int start_song(const engine *e, const engine_request *req, const song_frames *s, engine_result *out)
+{
+    const int n = s->n_frames, K = e->n_codebooks;
+    out->codes = calloc((size_t)K * (size_t)n, sizeof *out->codes);
+    out->free_codes = free;
+    out->windows = engine_windows(s, s->windows, s->n_windows);
+    if (!out->codes || !out->windows) return -1;
+    out->n_codebooks = K;
+    out->n_frames = n;
+    out->n_windows = s->n_windows;
+    out->frame_rate = e->frame_rate;
+    int resumed = req->resume_codes ? req->n_resume_frames : 0;
+    for (int k = 0; k < K && resumed > 0; k++)
+        memcpy(out->codes + (size_t)k * n, req->resume_codes + (size_t)k * resumed, (size_t)resumed * sizeof(int64_t));
+    return resumed;
+}
+
+/* Hands the song so far to on_window as jen1 does: [K][w->end_frame], each
+ * codebook's frames together (the silent engine keeps [K][n_frames]). */
+static int report_window(const song_frames *s, const jen1_window *w, const int64_t *codes, int K, int n_frames,
+                         const engine_request *req)
+{
+    int64_t *so_far = malloc((size_t)K * (size_t)w->end_frame * sizeof *so_far);
+    if (!so_far) return -1;
+    for (int k = 0; k < K; k++)
+        memcpy(so_far + (size_t)k * w->end_frame, codes + (size_t)k * n_frames, (size_t)w->end_frame * sizeof *so_far);
+    engine_window ew = to_engine_window(s, w);
+    req->on_window(&ew, so_far, K, w->end_frame, req->user);
+    free(so_far);
+    return 0;
+}
+
+static engine_status render_silence(const engine *e, const engine_request *req, const song_frames *s,
+                                    engine_result *out, char *err, size_t errlen)
+{
+    const int n = s->n_frames, K = e->n_codebooks;
+    int resumed = start_song(e, req, s, out);
+    if (resumed < 0) {
+        snprintf(err, errlen, "out of memory");
+        return ENGINE_FAILED;
+    }
+    for (int i = 0; i < s->n_windows; i++) {
+        const jen1_window *w = &s->windows[i];
+        if (w->end_frame <= resumed) continue;
+        silent_window_codes(e, req->seed, w, out->codes, n);
+        if (pace_window(e, req, (double)(w->end_frame - w->start_frame) / e->frame_rate, (float)w->start_frame / n,
+                        (float)w->end_frame / n) != 0)
+            return ENGINE_ABORTED;
+        if (req->on_window && report_window(s, w, out->codes, K, n, req) != 0) {
+            snprintf(err, errlen, "out of memory");
+            return ENGINE_FAILED;
+        }
     }
     out->sample_rate = kSilentRate;
     /* Report the parameters asked for, as the real engine would have used them. */
@@ -127,11 +386,36 @@ static engine_status render_silence(const engine *e, const engine_request *req, 
     return ENGINE_OK;
 }
 
-engine_status engine_render(engine *e, const engine_request *req, engine_result *out, char *err, size_t errlen)
-{
-    memset(out, 0, sizeof *out);
-    if (!e->model) return render_silence(e, req, out, err, errlen);
+/* ---- The real engine ------------------------------------------------------------- */
 
+static engine_status engine_status_of(jen1_status st)
+{
+    switch (st) {
+    case JEN1_OK: return ENGINE_OK;
+    case JEN1_ERR_ABORTED: return ENGINE_ABORTED;
+    case JEN1_ERR_TOO_LONG: return ENGINE_TOO_LONG;
+    case JEN1_ERR_INVALID_ARGUMENT: return ENGINE_INVALID;
+    default: return ENGINE_FAILED;
+    }
+}
+
+/* jen1's window callback, in the worker's terms. */
+typedef struct window_relay {
+    const song_frames *song;
+    const engine_request *req;
+} window_relay;
+
+static int relay_window(const jen1_window *w, const int64_t *codes, int n_codebooks, int n_frames, void *user)
+{
+    const window_relay *r = user;
+    engine_window ew = to_engine_window(r->song, w);
+    r->req->on_window(&ew, codes, n_codebooks, n_frames, r->req->user);
+    return 0; /* stopping is the abort callback's business */
+}
+
+static engine_status render_model(engine *e, const engine_request *req, const song_frames *s, engine_result *out,
+                                  char *err, size_t errlen)
+{
     jen1_generate_params p = jen1_generate_default_params(e->model);
     p.sampling = song_sampling(p.sampling, &req->sampling);
     p.decode_audio = 1;
@@ -139,34 +423,66 @@ engine_status engine_render(engine *e, const engine_request *req, engine_result 
     p.progress_user_data = req->user;
     p.abort = req->should_stop;
     p.abort_user_data = req->user;
-
-    int frames = (int)llround(req->duration * jen1_model_frame_rate(e->model));
-    jen1_request r = {.prompt = req->prompt, .n_frames = frames > 0 ? frames : 1, .seed = req->seed};
+    window_relay relay = {.song = s, .req = req};
+    p.window_frames = e->window_frames;
+    p.stride_frames = e->stride_frames;
+    if (req->on_window) {
+        p.on_window = relay_window;
+        p.window_user_data = &relay;
+    }
+    jen1_request r = {.n_frames = s->n_frames, .seed = req->seed, .sections = s->sections,
+                      .n_sections = s->n_sections, .resume_codes = req->resume_codes,
+                      .n_resume_frames = req->resume_codes ? req->n_resume_frames : 0};
     jen1_output *o;
     jen1_status st = jen1_generate(e->model, &r, 1, &p, &o, err, errlen);
-    switch (st) {
-    case JEN1_OK: break;
-    case JEN1_ERR_ABORTED: return ENGINE_ABORTED;
-    case JEN1_ERR_TOO_LONG: return ENGINE_TOO_LONG;
-    case JEN1_ERR_INVALID_ARGUMENT: return ENGINE_INVALID;
-    default: return ENGINE_FAILED;
-    }
-    /* Hand the audio over without a copy. */
-    out->audio = o->items[0].audio; /* taken: jen1_free releases it (jen1.h) */
+    if (st != JEN1_OK) return engine_status_of(st);
+    jen1_output_item *item = &o->items[0];
+    /* Hand the audio and codes over without a copy; jen1_free releases them (jen1.h). */
+    out->audio = item->audio;
     out->free_audio = jen1_free;
-    out->n_samples = o->items[0].n_samples;
-    o->items[0].audio = NULL;
+    out->n_samples = item->n_samples;
+    item->audio = NULL;
+    out->codes = item->codes;
+    out->free_codes = jen1_free;
+    out->n_codebooks = item->n_codebooks;
+    out->n_frames = item->n_frames;
+    item->codes = NULL;
+    out->frame_rate = e->frame_rate;
+    out->windows = engine_windows(s, item->windows, item->n_windows);
+    out->n_windows = item->n_windows;
     out->sample_rate = o->sample_rate;
     out->seconds_text = o->seconds_text;
     out->seconds_decoder = o->seconds_decoder;
     out->seconds_audio = o->seconds_audio;
     out->sampling = p.sampling;
     jen1_output_free(o);
+    if (!out->windows) {
+        snprintf(err, errlen, "out of memory");
+        return ENGINE_FAILED;
+    }
     return ENGINE_OK;
+}
+
+engine_status engine_render(engine *e, const engine_request *req, engine_result *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    song_frames s;
+    if (song_frames_make(e, req, &s, err, errlen) != 0) return ENGINE_INVALID;
+    engine_status st = ENGINE_INVALID;
+    if (req->resume_codes && check_resume(e, &s, req->resume_codes, e->n_codebooks, req->n_resume_frames, err,
+                                          errlen) != 0)
+        goto done;
+    st = e->model ? render_model(e, req, &s, out, err, errlen) : render_silence(e, req, &s, out, err, errlen);
+done:
+    song_frames_free(&s);
+    if (st != ENGINE_OK) engine_result_free(out);
+    return st;
 }
 
 void engine_result_free(engine_result *r)
 {
     if (r->audio) r->free_audio(r->audio);
+    if (r->codes) r->free_codes(r->codes);
+    free(r->windows);
     memset(r, 0, sizeof *r);
 }

@@ -4,9 +4,12 @@
  *
  *   queue_reserve (takes and starts it) -> job_parse -> the stages, each one
  *   reported, timed and observed by run_stage():
- *     planning (plan_song) -> generating (engine_render; progress ->
- *     queue_progress, abort <- cancel, timeout, shutdown) -> encoding
- *     (loudness_normalise, audio_encode) -> uploading (blob_put)
+ *     planning (plan_song) -> generating (engine_render of the plan's
+ *     sections, window by window, resumed from the job's checkpoint when an
+ *     earlier attempt left one; progress -> queue_progress, each window ->
+ *     a checkpoint and queue_checkpoint, abort <- cancel, timeout, shutdown)
+ *     -> encoding (loudness_normalise, audio_encode) -> uploading (blob_put: the audio and the
+ *     song's codes)
  *   -> song_to_string -> queue_finish
  *
  * A stage that does not succeed ends the job in one place (end_job), with a
@@ -47,6 +50,7 @@
 #include "queue.h"
 #include "reconnect.h"
 #include "song.h"
+#include "song_codes.h"
 #include "util.h"
 
 /* Set from signal handlers. */
@@ -74,12 +78,17 @@ typedef struct job_run {
     const queue_job *job;
     job_request req;
     song_plan plan;
+    engine_section sections[PLAN_MAX_SECTIONS]; /* the plan's, for the engine */
+    npy_array resume;           /* the checkpoint this attempt resumed from */
+    bool has_checkpoint;        /* the job may have a checkpoint object: remove it when the job ends */
+    int n_windows;              /* the song's windows: one needs no checkpoint */
     engine_result audio;
     int normalised;             /* loudness holds what normalisation did */
     loudness_report loudness;
     unsigned char *encoded;
     size_t encoded_len;
     char url[BLOB_URL_MAX];
+    char codes_url[BLOB_URL_MAX];
     song_timings timings;
     double started;
     double deadline;            /* JEN1_JOB_TIMEOUT */
@@ -164,8 +173,10 @@ static stage_end blob_end(blob_status bs)
     return bs == BLOB_OK ? PROTOCOL_OK : bs == BLOB_UNAVAILABLE ? PROTOCOL_BLOB_UNAVAILABLE : PROTOCOL_BLOB_REJECTED;
 }
 
-/* Ends the attempt with an error; transient codes are retried by the queue. */
-static void fail_job(worker *w, const queue_job *job, protocol_error code, const char *message)
+/* Ends the attempt with an error; transient codes are retried by the queue.
+ * Returns whether the job ended for good: failed at once, or ended
+ * elsewhere (not waiting for a retry, nor in the dead list for one). */
+static bool fail_job(worker *w, const queue_job *job, protocol_error code, const char *message)
 {
     char err[512];
     const char *name = protocol_error_name(code);
@@ -177,9 +188,10 @@ static void fail_job(worker *w, const queue_job *job, protocol_error code, const
     REDIS_CALL(w, rc, queue_fail(w->q, job, name, message, transient, &outcome, err, sizeof err));
     if (rc != 0) {
         log_kv(LOG_ERROR, "could not record the failure", LOG_STR("error", err));
-        return;
+        return false;
     }
     count_outcome(w, outcome == QUEUE_FAIL_RETRY ? JEN1_OUTCOME_RETRIED : JEN1_OUTCOME_FAILED);
+    return outcome == QUEUE_FAIL_FAILED || outcome == QUEUE_FAIL_ENDED;
 }
 
 static void end_cancelled(worker *w, const queue_job *job)
@@ -191,15 +203,29 @@ static void end_cancelled(worker *w, const queue_job *job)
     if (rc == 0) count_outcome(w, JEN1_OUTCOME_CANCELLED);
 }
 
-/* Ends the job as a stage that did not succeed says. */
+/* A job that has ended needs its checkpoint no more. A failed removal
+ * leaves an object no attempt will read (a new job of the same id ignores it). */
+static void remove_checkpoint(job_run *run)
+{
+    if (!run->has_checkpoint) return;
+    char key[BLOB_KEY_MAX + 1], err[512];
+    song_codes_key(run->job->id, SONG_CODES_CHECKPOINT, key);
+    if (blob_delete(run->w->blobs, key, err, sizeof err) != BLOB_OK)
+        log_kv(LOG_WARN, "could not remove the checkpoint", LOG_STR("error", err));
+}
+
+/* Ends the job as a stage that did not succeed says. The checkpoint stays
+ * for a retry, another worker, or jen1ctl retry of a dead job. */
 static void end_job(job_run *run, stage_end end)
 {
-    if (end == PROTOCOL_CANCELLED)
+    if (end == PROTOCOL_CANCELLED) {
         end_cancelled(run->w, run->job);
-    else if (end == STAGE_LEFT)
+        remove_checkpoint(run);
+    } else if (end == STAGE_LEFT) {
         log_info("job interrupted by shutdown; returning it to the queue");
-    else
-        fail_job(run->w, run->job, (protocol_error)end, run->err);
+    } else if (fail_job(run->w, run->job, (protocol_error)end, run->err)) {
+        remove_checkpoint(run);
+    }
 }
 
 /* A payload that is no job (no JSON object with a valid id): to the dead list, raw. */
@@ -232,6 +258,27 @@ static void on_progress(float done, void *user)
     }
 }
 
+/* After each window of a song of several: the codes so far go to the blob
+ * store (whole), then Redis learns of the progress. Neither failing stops
+ * the song: a missed checkpoint only means a crash would cost more. */
+static void on_window(const engine_window *win, const int64_t *codes, int n_codebooks, int n_frames, void *user)
+{
+    job_run *run = user;
+    if (run->n_windows < 2) return;
+    char key[BLOB_KEY_MAX + 1], err[512];
+    song_codes_key(run->job->id, SONG_CODES_CHECKPOINT, key);
+    run->has_checkpoint = true;
+    blob_status bs = song_codes_put(run->w->blobs, key, codes, n_codebooks, n_frames, NULL, 0, err, sizeof err);
+    if (bs != BLOB_OK) {
+        log_kv(LOG_WARN, "checkpoint not written", LOG_INT("window", win->index), LOG_STR("error", err));
+        return;
+    }
+    bool stop = false;
+    /* Not REDIS_CALL, as for progress: the engine must not stall here. */
+    if (queue_checkpoint(run->w->q, run->job, n_frames, &stop, err, sizeof err) == 0 && stop) run->cancelled = 1;
+    log_kv(LOG_DEBUG, "checkpoint written", LOG_INT("window", win->index), LOG_INT("frames", n_frames));
+}
+
 static int on_should_stop(void *user)
 {
     job_run *run = user;
@@ -251,12 +298,50 @@ static stage_end stage_planning(job_run *run)
     return PROTOCOL_OK;
 }
 
+/* The checkpoint an earlier attempt of this job left, when the take script
+ * says there is one and it fits this song: the engine then resumes after
+ * it. Anything wrong with it is logged and the song starts over: a
+ * checkpoint never fails a job. */
+static void load_checkpoint(job_run *run, engine_request *er)
+{
+    if (run->job->checkpoint_frames <= 0) return;
+    run->has_checkpoint = true;
+    char key[BLOB_KEY_MAX + 1], why[512];
+    song_codes_key(run->job->id, SONG_CODES_CHECKPOINT, key);
+    npy_array *c = &run->resume;
+    blob_status bs = song_codes_get(run->w->blobs, key, c, why, sizeof why);
+    if (bs == BLOB_OK && engine_check_resume(run->w->engine, er, c->data, (int)c->shape[0], (int)c->shape[1], why,
+                                             sizeof why) == 0) {
+        er->resume_codes = c->data;
+        er->n_resume_frames = (int)c->shape[1];
+        log_kv(LOG_INFO, "resuming from a checkpoint", LOG_INT("frames", c->shape[1]));
+        return;
+    }
+    if (bs == BLOB_NOT_FOUND) snprintf(why, sizeof why, "%s is missing", key);
+    log_kv(LOG_WARN, "checkpoint not used: the song starts over", LOG_STR("detail", why));
+    npy_free(c);
+}
+
 static stage_end stage_generating(job_run *run)
 {
-    engine_request er = {.prompt = run->plan.model_prompt, .duration = run->req.duration, .seed = run->req.seed,
-                         .sampling = run->req.sampling, .progress = on_progress,
-                         .should_stop = on_should_stop, .user = run};
+    const song_plan *plan = &run->plan;
+    for (int i = 0; i < plan->n_sections; i++)
+        run->sections[i] = (engine_section){.start = plan_seconds(plan->sections[i].start_ms),
+                                            .prompt = plan->sections[i].prompt};
+    engine_request er = {.prompt = plan->model_prompt, .sections = run->sections, .n_sections = plan->n_sections,
+                         .duration = run->req.duration, .seed = run->req.seed, .sampling = run->req.sampling,
+                         .progress = on_progress, .should_stop = on_should_stop, .on_window = on_window,
+                         .user = run};
+    run->n_windows = engine_count_windows(run->w->engine, &er);
+    load_checkpoint(run, &er);
     engine_status es = engine_render(run->w->engine, &er, &run->audio, run->err, sizeof run->err);
+    if (es == ENGINE_INVALID && er.resume_codes) {
+        /* The engine refused what engine_check_resume let through: still not the job's fault. */
+        log_kv(LOG_WARN, "checkpoint not used: the song starts over", LOG_STR("detail", run->err));
+        er.resume_codes = NULL;
+        er.n_resume_frames = 0;
+        es = engine_render(run->w->engine, &er, &run->audio, run->err, sizeof run->err);
+    }
     if (es == ENGINE_ABORTED && run->timed_out)
         snprintf(run->err, sizeof run->err, "the job ran past its %d s time limit and was stopped",
                  run->w->cfg->job_timeout_s);
@@ -280,14 +365,20 @@ static stage_end stage_encoding(job_run *run)
     return PROTOCOL_OK;
 }
 
-/* The object's name is the job's, so every attempt writes the same one. */
+/* The objects' names are the job's, so every attempt writes the same ones:
+ * the audio, then the song's codes. */
 static stage_end stage_uploading(job_run *run)
 {
     char key[BLOB_KEY_MAX + 1];
     audio_format format = run->req.format;
     snprintf(key, sizeof key, "%s.%s", run->job->id, audio_format_name(format));
-    return blob_end(blob_put(run->w->blobs, key, run->encoded, run->encoded_len, audio_format_mime(format), run->url,
-                             sizeof run->url, run->err, sizeof run->err));
+    stage_end end = blob_end(blob_put(run->w->blobs, key, run->encoded, run->encoded_len, audio_format_mime(format),
+                                      run->url, sizeof run->url, run->err, sizeof run->err));
+    if (end != PROTOCOL_OK) return end;
+    const engine_result *a = &run->audio;
+    song_codes_key(run->job->id, SONG_CODES_FINAL, key);
+    return blob_end(song_codes_put(run->w->blobs, key, a->codes, a->n_codebooks, a->n_frames, run->codes_url,
+                                   sizeof run->codes_url, run->err, sizeof run->err));
 }
 
 typedef struct stage {
@@ -330,6 +421,21 @@ static int run_stage(job_run *run, const stage *st, double *seconds)
     return -1;
 }
 
+/* What the engine rendered, as the GeneratedSong reports it: the windows
+ * in seconds (into windows, the engine's count of them), and the codes. */
+static song_render rendered(const job_run *run, song_window *windows)
+{
+    const engine_result *a = &run->audio;
+    double rate = a->frame_rate;
+    for (int i = 0; i < a->n_windows; i++) {
+        const engine_window *w = &a->windows[i];
+        windows[i] = (song_window){.start = w->start_frame / rate, .end = w->end_frame / rate,
+                                   .context = w->context_frames / rate, .section = w->section};
+    }
+    return (song_render){.windows = windows, .n_windows = a->n_windows, .codes_url = run->codes_url,
+                         .n_codebooks = a->n_codebooks, .n_frames = a->n_frames, .frame_rate = a->frame_rate};
+}
+
 /* The song, and the end of the job. */
 static void finish(job_run *run)
 {
@@ -341,8 +447,17 @@ static void finish(job_run *run)
     sha256_hex(run->encoded, run->encoded_len, sa.sha256);
     song_model sm = {.name = engine_model_name(w->engine), .seed = run->req.seed, .sampling = a->sampling,
                      .device = engine_device(w->engine)};
+    song_window *windows = calloc((size_t)(a->n_windows > 0 ? a->n_windows : 1), sizeof *windows);
+    if (!windows) {
+        snprintf(run->err, sizeof run->err, "out of memory for the song's windows");
+        end_job(run, PROTOCOL_ENGINE_ERROR);
+        return;
+    }
+    song_render sr = rendered(run, windows);
     run->timings.total_s = clock_monotonic_s() - run->started;
-    char *song = song_to_string(&run->plan, &sa, &sm, &run->timings, clock_unix_ms(), 0, run->err, sizeof run->err);
+    char *song = song_to_string(&run->plan, &sr, &sa, &sm, &run->timings, clock_unix_ms(), 0, run->err,
+                                sizeof run->err);
+    free(windows);
     if (!song) {
         end_job(run, PROTOCOL_ENGINE_ERROR);
         return;
@@ -357,6 +472,7 @@ static void finish(job_run *run)
         count_outcome(w, JEN1_OUTCOME_SUCCEEDED);
         metrics_add(w->metrics->registry, w->metrics->audio_seconds, sa.duration);
         metrics_observe(w->metrics->registry, w->metrics->job_duration, run->timings.total_s);
+        remove_checkpoint(run);
     } else {
         log_kv(LOG_ERROR, "could not record the result", LOG_STR("error", err));
     }
@@ -402,6 +518,7 @@ static void run_job(worker *w, queue_job *job, job_run *run)
     metrics_add(w->metrics->registry, w->metrics->inflight, -1);
     free(run->encoded);
     engine_result_free(&run->audio);
+    npy_free(&run->resume);
     job_request_free(&run->req);
     set_current_job(w, NULL);
 }
@@ -480,7 +597,7 @@ int worker_main(const struct jen1_config *cfg, unsigned slot, struct jen1_metric
 
     engine_options eo = {.model_dir = cfg->model_dir, .use_torch = cfg->engine == CONFIG_ENGINE_TORCH,
                          .threads = cfg->threads, .device = cfg->device, .bf16 = cfg->bf16,
-                         .none_pace = cfg->none_pace};
+                         .none_pace = cfg->none_pace, .window_s = cfg->window_s, .stride_s = cfg->stride_s};
     double t = clock_monotonic_s();
     w.engine = engine_open(&eo, err, sizeof err);
     if (!w.engine) {

@@ -13,17 +13,18 @@ void queue_job_clear(queue_job *job)
     memset(job, 0, sizeof *job);
 }
 
-/* Fills *job from a payload and start_job's {decision, id, attempts}
- * (elements `first`.. of the reply r). */
+/* Fills *job from a payload and start_job's {decision, id, attempts,
+ * checkpoint frames} (elements `first`.. of the reply r). */
 static int fill_job(queue *q, queue_job *job, const char *payload, size_t len, const redisReply *r, size_t first,
                     char *err, size_t errlen)
 {
     static const queue_take_decision decisions[] = {QUEUE_TAKE_RUN, QUEUE_TAKE_NOT_A_JOB, QUEUE_TAKE_ENDED,
                                                     QUEUE_TAKE_CANCELLED, QUEUE_TAKE_LOST};
-    long long decision, attempts;
+    long long decision, attempts, frames;
     if (queue_reply_elem_int(r, first, &decision) != 0 || decision < 0 || decision > 4 ||
-        r->elements != first + 3 || r->element[first + 1]->type != REDIS_REPLY_STRING ||
-        r->element[first + 1]->len > PROTOCOL_ID_MAX || queue_reply_elem_int(r, first + 2, &attempts) != 0)
+        r->elements != first + 4 || r->element[first + 1]->type != REDIS_REPLY_STRING ||
+        r->element[first + 1]->len > PROTOCOL_ID_MAX || queue_reply_elem_int(r, first + 2, &attempts) != 0 ||
+        queue_reply_elem_int(r, first + 3, &frames) != 0)
         return queue_bad_reply(q, "taking a job", err, errlen);
     job->payload = malloc(len + 1);
     if (!job->payload) {
@@ -37,6 +38,7 @@ static int fill_job(queue *q, queue_job *job, const char *payload, size_t len, c
     job->id[r->element[first + 1]->len] = '\0';
     job->decision = decisions[decision];
     job->attempts = attempts;
+    job->checkpoint_frames = frames;
     return 1;
 }
 
@@ -143,6 +145,25 @@ int queue_progress(queue *q, const queue_job *job, double progress, const char *
     if (queue_call(q, &c, "reporting progress", job->id, &r, err, errlen) != 0) return -1;
     long long v;
     int rc = queue_reply_int(r, &v) == 0 ? 0 : queue_bad_reply(q, "reporting progress", err, errlen);
+    if (rc == 0) *stop = v != 0;
+    freeReplyObject(r);
+    return rc;
+}
+
+int queue_checkpoint(queue *q, const queue_job *job, long long frames, bool *stop, char *err, size_t errlen)
+{
+    if (check_job(q, job, "checkpoint", err, errlen) != 0) return -1;
+    char job_key[QUEUE_KEY_MAX];
+    qcmd c;
+    redisReply *r;
+    qcmd_script(&c, q, QS_CHECKPOINT, 1);
+    qcmd_arg(&c, queue_job_key(q, job->id, job_key));
+    qcmd_arg(&c, q->worker_id);
+    qcmd_int(&c, job->attempts);
+    qcmd_int(&c, frames);
+    if (queue_call(q, &c, "recording a checkpoint", job->id, &r, err, errlen) != 0) return -1;
+    long long v;
+    int rc = queue_reply_int(r, &v) == 0 ? 0 : queue_bad_reply(q, "recording a checkpoint", err, errlen);
     if (rc == 0) *stop = v != 0;
     freeReplyObject(r);
     return rc;

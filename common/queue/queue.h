@@ -30,6 +30,7 @@
  *       anything else but RUN: nothing to do
  *       RUN, invalid job: queue_fail(q, &job, "invalid_job", why, false, NULL)
  *       RUN: ... queue_progress(q, &job, p, stage, &stop); on stop: queue_cancelled
+ *            after each window: queue_checkpoint(q, &job, frames, &stop)
  *       queue_finish(q, &job, result, url) or queue_fail(...)
  *       queue_job_clear(&job)
  *   }
@@ -79,6 +80,9 @@ typedef struct queue_job {
     char id[PROTOCOL_ID_MAX + 1]; /* "" with QUEUE_TAKE_NOT_A_JOB */
     queue_take_decision decision;
     long long attempts; /* with QUEUE_TAKE_RUN: this is attempt number N */
+    long long checkpoint_frames; /* with QUEUE_TAKE_RUN: the frames of the job's
+                                    checkpoint an earlier attempt recorded
+                                    (queue_checkpoint), 0 when none */
 } queue_job;
 
 /* ---- Connection ------------------------------------------------------------ */
@@ -137,7 +141,8 @@ int queue_cancel(queue *q, const char *id, queue_cancel_outcome *outcome, bool *
 int queue_retry_dead(queue *q, const char *id, long long *moved, char *err, size_t errlen);
 
 /* The job hash as a JSON object (*out, new reference), typed: progress a
- * real; attempts and the *_at times integers; cancel a boolean; request and
+ * real; attempts, stalled_attempts, progress_attempt, checkpoint_frames
+ * and the *_at times integers; cancel a boolean; request and
  * result the JSON they hold (a string when they hold no valid JSON); every
  * other field a string. Returns 1 found, 0 no such job (*out NULL), -1 error. */
 int queue_job_get(queue *q, const char *id, json_t **out, char *err, size_t errlen);
@@ -188,6 +193,14 @@ int queue_reserve(queue *q, int timeout_ms, queue_job *job, char *err, size_t er
  * queue_cancelled. Returns 0 or -1. */
 int queue_progress(queue *q, const queue_job *job, double progress, const char *stage, bool *stop,
                    char *err, size_t errlen);
+
+/* Records that this attempt wrote a checkpoint of `frames` frames (the
+ * song's codes so far, in the blob store). One that advances the job's
+ * checkpoint (checkpoint_frames) marks the attempt as having made progress
+ * (progress_attempt): should its worker die, the next take does not count it
+ * against JEN1_MAX_ATTEMPTS (docs/protocol.md). *stop as queue_progress's.
+ * Returns 0 or -1. */
+int queue_checkpoint(queue *q, const queue_job *job, long long frames, bool *stop, char *err, size_t errlen);
 
 /* Ends a job as succeeded: result (the GeneratedSong JSON), audio_url (may be
  * NULL), progress 1, stage done, the expiry, the done list and the event -

@@ -139,7 +139,9 @@ static json_t *typed_field(const char *name, const char *v, size_t n)
 {
     if (strcmp(name, "progress") == 0) return json_real(strtod(v, NULL));
     size_t len = strlen(name);
-    if (strcmp(name, "attempts") == 0 || (len > 3 && strcmp(name + len - 3, "_at") == 0))
+    if (strcmp(name, "attempts") == 0 || strcmp(name, "stalled_attempts") == 0 ||
+        strcmp(name, "progress_attempt") == 0 || strcmp(name, "checkpoint_frames") == 0 ||
+        (len > 3 && strcmp(name + len - 3, "_at") == 0))
         return json_integer(strtoll(v, NULL, 10));
     if (strcmp(name, "cancel") == 0) return json_boolean(strcmp(v, "1") == 0);
     if (strcmp(name, "request") == 0 || strcmp(name, "result") == 0) {

@@ -63,61 +63,75 @@
     "    .. ',\"error\":' .. cjson.encode(code) .. ',\"error_message\":' .. cjson.encode(message)\n" \
     "    .. ',\"attempts\":' .. int(attempts) .. ',\"at\":' .. int(now) .. '}'\n" \
     "end\n" \
+    /* Whether attempt n of a job made progress: it wrote a checkpoint that
+     * advanced the job's (the checkpoint script recorded it). */ \
+    "local function progressed(progress_attempt, n)\n" \
+    "  return n > 0 and progress_attempt == int(n)\n" \
+    "end\n" \
     /* Starts the job of a payload that is in `inflight`. Returns {decision,
-     * id, attempts}; decisions: 0 run, 1 not a job (no valid id), 2 it had
-     * ended (dropped), 3 it was cancelled (ended now, dropped). A job started
-     * max_attempts times that never ended (its workers died or were stopped
-     * mid-job) fails here instead of killing worker after worker: decision 2,
-     * error too_many_attempts, and a dead entry. */ \
+     * id, attempts, checkpoint frames}; decisions: 0 run, 1 not a job (no
+     * valid id), 2 it had ended (dropped), 3 it was cancelled (ended now,
+     * dropped). The attempt before this one is judged here: one that wrote
+     * no new checkpoint counts in stalled_attempts. A job with max_attempts
+     * such attempts (its workers died or were stopped mid-job without
+     * progress) fails here instead of killing worker after worker: decision
+     * 2, error too_many_attempts, and a dead entry. A job whose attempts
+     * each advance its checkpoint is never stopped so: it comes closer to
+     * its end every time. */ \
     "local function start_job(prefix, inflight, payload, worker, ttl, max_attempts)\n" \
     "  local id = payload_info(payload)\n" \
-    "  if not id then return {1, '', 0} end\n" \
+    "  if not id then return {1, '', 0, 0} end\n" \
     "  local job = prefix .. ':job:' .. id\n" \
-    "  local st, cancel, attempts, created, retry_at = unpack(redis.call('HMGET', job, 'status', 'cancel',\n" \
-    "    'attempts', 'created_at', 'retry_at'))\n" \
+    "  local st, cancel, attempts, created, retry_at, stalled, progress_attempt, frames = unpack(redis.call('HMGET',\n" \
+    "    job, 'status', 'cancel', 'attempts', 'created_at', 'retry_at', 'stalled_attempts', 'progress_attempt',\n" \
+    "    'checkpoint_frames'))\n" \
     "  if st and FINAL[st] then\n" \
     "    redis.call('LREM', inflight, 1, payload)\n" \
-    "    return {2, id, 0}\n" \
+    "    return {2, id, 0, 0}\n" \
     "  end\n" \
     "  local now = now_ms()\n" \
     "  if not created then redis.call('HSET', job, 'request', payload, 'created_at', int(now)) end\n" \
     "  if cancel == '1' then\n" \
     "    end_job(job, prefix .. ':done:' .. id, prefix .. ':events', id, 'cancelled', {}, '', ttl, now)\n" \
     "    redis.call('LREM', inflight, 1, payload)\n" \
-    "    return {3, id, 0}\n" \
+    "    return {3, id, 0, 0}\n" \
     "  end\n" \
     "  attempts = tonumber(attempts) or 0\n" \
-    "  if attempts >= max_attempts then\n" \
-    "    local msg = 'started ' .. int(attempts) .. ' times without ending: its workers died or were stopped mid-job'\n" \
+    "  stalled = tonumber(stalled) or 0\n" \
+    "  if attempts > 0 and not progressed(progress_attempt, attempts) then stalled = stalled + 1 end\n" \
+    "  if stalled >= max_attempts then\n" \
+    "    local msg = 'started ' .. int(attempts) .. ' times, ' .. int(stalled) .. ' of them ending without progress'\n" \
+    "      .. ' (no new checkpoint): its workers died or were stopped mid-job'\n" \
     "    end_job(job, prefix .. ':done:' .. id, prefix .. ':events', id, 'failed',\n" \
-    "      {'error', ERR_TOO_MANY_ATTEMPTS, 'error_message', msg}, ',\"error\":\"' .. ERR_TOO_MANY_ATTEMPTS .. '\"', ttl, now)\n" \
+    "      {'error', ERR_TOO_MANY_ATTEMPTS, 'error_message', msg, 'stalled_attempts', int(stalled)},\n" \
+    "      ',\"error\":\"' .. ERR_TOO_MANY_ATTEMPTS .. '\"', ttl, now)\n" \
     "    redis.call('LPUSH', prefix .. ':dead', dead_entry(id, payload, ERR_TOO_MANY_ATTEMPTS, msg, attempts, now))\n" \
     "    redis.call('LREM', inflight, 1, payload)\n" \
-    "    return {2, id, attempts}\n" \
+    "    return {2, id, attempts, 0}\n" \
     "  end\n" \
     "  attempts = attempts + 1\n" \
     "  redis.call('HSET', job, 'status', 'running', 'stage', 'planning', 'progress', '0', 'worker', worker,\n" \
-    "    'started_at', int(now), 'updated_at', int(now), 'attempts', int(attempts))\n" \
+    "    'started_at', int(now), 'updated_at', int(now), 'attempts', int(attempts), 'stalled_attempts', int(stalled))\n" \
     "  if retry_at then redis.call('HDEL', job, 'retry_at') end\n" \
-    "  return {0, id, attempts}\n" \
+    "  return {0, id, attempts, tonumber(frames) or 0}\n" \
     "end\n"
 
 /* KEYS queue:high, queue, inflight; ARGV prefix, worker, ttl, max attempts.
  * Takes a payload and starts its job. Returns nil when both queues are
- * empty, else {payload, decision, id, attempts} (start_job's). */
+ * empty, else {payload, decision, id, attempts, checkpoint frames} (start_job's). */
 static const char take_lua[] = PRELUDE
     "local p = redis.call('LMOVE', KEYS[1], KEYS[3], 'RIGHT', 'LEFT')\n"
     "if not p then p = redis.call('LMOVE', KEYS[2], KEYS[3], 'RIGHT', 'LEFT') end\n"
     "if not p then return false end\n"
     "local r = start_job(ARGV[1], KEYS[3], p, ARGV[2], ARGV[3], tonumber(ARGV[4]))\n"
-    "return {p, r[1], r[2], r[3]}\n";
+    "return {p, r[1], r[2], r[3], r[4]}\n";
 
 /* KEYS inflight; ARGV prefix, payload, worker, ttl, max attempts.
  * Starts the job of a payload a blocking take moved. Returns start_job's
- * {decision, id, attempts}, or {4} when the payload is no longer in flight
- * (reaped meanwhile: another worker will run it). */
+ * {decision, id, attempts, checkpoint frames}, or {4, '', 0, 0} when the
+ * payload is no longer in flight (reaped meanwhile: another worker will run it). */
 static const char start_lua[] = PRELUDE
-    "if not redis.call('LPOS', KEYS[1], ARGV[2]) then return {4, '', 0} end\n"
+    "if not redis.call('LPOS', KEYS[1], ARGV[2]) then return {4, '', 0, 0} end\n"
     "return start_job(ARGV[1], KEYS[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]))\n";
 
 /* KEYS job, enqueue list (main or high); ARGV payload.
@@ -143,6 +157,24 @@ static const char progress_lua[] = PRELUDE
     "  else\n"
     "    redis.call('HSET', KEYS[1], 'progress', ARGV[1], 'updated_at', now)\n"
     "  end\n"
+    "end\n"
+    "if cancel == '1' then return 1 end\n"
+    "return 0\n";
+
+/* KEYS job; ARGV worker, attempt, frames.
+ * A checkpoint of `frames` frames was written by this attempt: when it
+ * advances the job's (checkpoint_frames), the attempt made progress
+ * (progress_attempt), which the poison-pill count spares. Only the running
+ * attempt of this worker counts. Returns 1 when the worker should stop, as
+ * progress does. */
+static const char checkpoint_lua[] = PRELUDE
+    "local st, cancel, w, attempts, frames = unpack(redis.call('HMGET', KEYS[1], 'status', 'cancel', 'worker',\n"
+    "  'attempts', 'checkpoint_frames'))\n"
+    "if st and FINAL[st] then return 1 end\n"
+    "if st == 'running' and w == ARGV[1] and attempts == ARGV[2]\n"
+    "    and tonumber(ARGV[3]) > (tonumber(frames) or 0) then\n"
+    "  redis.call('HSET', KEYS[1], 'checkpoint_frames', ARGV[3], 'progress_attempt', ARGV[2],\n"
+    "    'updated_at', int(now_ms()))\n"
     "end\n"
     "if cancel == '1' then return 1 end\n"
     "return 0\n";
@@ -174,17 +206,23 @@ static const char finish_lua[] = PRELUDE
 
 /* KEYS job, inflight, done, events, scheduled, dead;
  * ARGV payload, id, code, message, transient (1/0), max attempts, retry base ms, ttl.
- * Returns {outcome, due ms}: 0 retry, 1 failed, 2 failed and dead, 3 had ended. */
+ * A transient failure is retried while fewer than max attempts ended
+ * without progress (this one included). Returns {outcome, due ms}: 0 retry,
+ * 1 failed, 2 failed and dead, 3 had ended. */
 static const char fail_lua[] = PRELUDE
-    "local st, attempts = unpack(redis.call('HMGET', KEYS[1], 'status', 'attempts'))\n"
+    "local st, attempts, stalled, progress_attempt = unpack(redis.call('HMGET', KEYS[1], 'status', 'attempts',\n"
+    "  'stalled_attempts', 'progress_attempt'))\n"
     "attempts = tonumber(attempts) or 0\n"
+    /* This attempt counts as the next take would count it. */
+    "stalled = tonumber(stalled) or 0\n"
+    "if not progressed(progress_attempt, attempts) then stalled = stalled + 1 end\n"
     "local outcome, due = 3, 0\n"
     "if not (st and FINAL[st]) then\n"
     "  local now = now_ms()\n"
     "  local id, code, message = ARGV[2], ARGV[3], ARGV[4]\n"
     "  redis.call('HSETNX', KEYS[1], 'request', ARGV[1])\n"
     "  redis.call('HSETNX', KEYS[1], 'created_at', int(now))\n"
-    "  if ARGV[5] == '1' and attempts < tonumber(ARGV[6]) then\n"
+    "  if ARGV[5] == '1' and stalled < tonumber(ARGV[6]) then\n"
     "    due = now + math.min(tonumber(ARGV[7]) * 2 ^ (math.max(attempts, 1) - 1), 60000)\n"
     "    redis.call('ZADD', KEYS[5], int(due), ARGV[1])\n"
     "    redis.call('HSET', KEYS[1], 'status', 'queued', 'stage', 'queued', 'error', code,\n"
@@ -318,7 +356,8 @@ static const char retry_dead_lua[] = PRELUDE
     "      local job = prefix .. ':job:' .. e.id\n"
     "      redis.call('HSET', job, 'status', 'queued', 'stage', 'queued', 'progress', '0', 'attempts', '0',\n"
     "        'updated_at', int(now))\n"
-    "      redis.call('HDEL', job, 'finished_at', 'retry_at')\n"
+    /* Its checkpoint stays (checkpoint_frames): the retry resumes from it. */
+    "      redis.call('HDEL', job, 'finished_at', 'retry_at', 'stalled_attempts', 'progress_attempt')\n"
     "      redis.call('PERSIST', job)\n"
     "      redis.call('DEL', prefix .. ':done:' .. e.id)\n"
     "      moved = moved + 1\n"
@@ -364,6 +403,7 @@ static const struct {
     [QS_ENQUEUE] = {"enqueue", enqueue_lua},
     [QS_START] = {"start", start_lua},
     [QS_PROGRESS] = {"progress", progress_lua},
+    [QS_CHECKPOINT] = {"checkpoint", checkpoint_lua},
     [QS_FINISH] = {"finish", finish_lua},
     [QS_FAIL] = {"fail", fail_lua},
     [QS_CANCELLED] = {"cancelled", cancelled_lua},

@@ -9,6 +9,7 @@ typedef enum {
     QS_ENQUEUE,
     QS_START,
     QS_PROGRESS,
+    QS_CHECKPOINT,
     QS_FINISH,
     QS_FAIL,
     QS_CANCELLED,

@@ -338,10 +338,13 @@ static void write_prompts(song_plan *plan, const analysis *a)
 
     snprintf(plan->model_prompt, sizeof plan->model_prompt, "%s %s track with %s, %d bpm, %s%s%s", plan->mood,
              plan->genre, instruments, plan->bpm, plan->key, a->n_images ? ", evoking " : "", images);
+    /* Each section is rendered under its own prompt: it carries the song's
+     * images too, or the narrative would be lost to the music. */
     for (int i = 0; i < plan->n_sections; i++) {
         plan_section *s = &plan->sections[i];
-        snprintf(s->prompt, sizeof s->prompt, "%s %s, %s, %s, %d bpm, %s", plan->mood, plan->genre,
-                 section_character(s->name), instruments, plan->bpm, plan->key);
+        snprintf(s->prompt, sizeof s->prompt, "%s %s, %s, %.100s, %d bpm, %s%s%.100s", plan->mood, plan->genre,
+                 section_character(s->name), instruments, plan->bpm, plan->key, a->n_images ? ", evoking " : "",
+                 images);
     }
 }
 

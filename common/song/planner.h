@@ -11,7 +11,7 @@
  *     song_plan plan;
  *     char err[256];
  *     if (plan_song(&job, lyrics_rules(), &plan, err, sizeof err) != 0) ...
- *     // plan.model_prompt is what the engine renders today
+ *     // each plan.sections[i].prompt is what the engine renders from its start on
  *
  * Every output has a fixed bound (the PLAN_* sizes below), so a plan is one
  * flat struct (about 9 KB) with nothing to free. No global state: plans may
@@ -39,7 +39,7 @@
 typedef struct plan_section {
     const char *name;                          /* "intro", "verse", "chorus", "bridge", "outro" */
     int32_t start_ms, end_ms;
-    char prompt[PLAN_PROMPT_BYTES];            /* this section's text prompt (for later) */
+    char prompt[PLAN_PROMPT_BYTES];            /* the text prompt this section is rendered under */
     int n_lines;                               /* 0 for instrumental sections */
     char lines[PLAN_MAX_LINES][PLAN_LINE_BYTES];
 } plan_section;
@@ -57,7 +57,8 @@ typedef struct song_plan {
     int n_sections;
     plan_section sections[PLAN_MAX_SECTIONS];
     char lyrics[PLAN_LYRICS_BYTES];            /* every sung line, sections apart */
-    char model_prompt[PLAN_PROMPT_BYTES];      /* the one prompt for the whole song */
+    char model_prompt[PLAN_PROMPT_BYTES];      /* the whole song in one prompt (its summary; the
+                                                  engine renders the sections' prompts) */
 } song_plan;
 
 typedef struct lyric_source lyric_source;

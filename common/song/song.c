@@ -105,6 +105,52 @@ static json_t *audio_json(builder *b, const song_audio *a)
     return o;
 }
 
+/* The windows, each with its section's prompt. */
+static json_t *windows_json(builder *b, const song_plan *plan, const song_render *r)
+{
+    json_t *arr = json_array();
+    for (int i = 0; i < r->n_windows; i++) {
+        const song_window *w = &r->windows[i];
+        json_t *o = json_object();
+        put(b, o, "start", json_real(w->start));
+        put(b, o, "end", json_real(w->end));
+        put(b, o, "context", json_real(w->context));
+        put(b, o, "section", json_integer(w->section));
+        put(b, o, "prompt", json_string(plan->sections[w->section].prompt));
+        push(b, arr, o);
+    }
+    return arr;
+}
+
+/* The prompts rendered: each window's, every one once, in order. */
+static json_t *prompts_json(builder *b, const song_plan *plan, const song_render *r)
+{
+    json_t *arr = json_array();
+    if (!r || r->n_windows == 0) {
+        push(b, arr, json_string(plan->model_prompt));
+        return arr;
+    }
+    for (int i = 0; i < r->n_windows; i++) {
+        const char *prompt = plan->sections[r->windows[i].section].prompt;
+        int seen = 0;
+        for (int j = 0; j < i && !seen; j++) seen = strcmp(plan->sections[r->windows[j].section].prompt, prompt) == 0;
+        if (!seen) push(b, arr, json_string(prompt));
+    }
+    return arr;
+}
+
+static json_t *codes_json(builder *b, const song_render *r)
+{
+    json_t *o = json_object(), *shape = json_array();
+    put(b, o, "url", json_string(r->codes_url));
+    put(b, o, "format", json_string("npy"));
+    push(b, shape, json_integer(r->n_codebooks));
+    push(b, shape, json_integer(r->n_frames));
+    put(b, o, "shape", shape);
+    put(b, o, "frame_rate", json_integer(r->frame_rate));
+    return o;
+}
+
 static json_t *model_json(builder *b, const song_model *m)
 {
     json_t *o = json_object();
@@ -132,11 +178,27 @@ static json_t *timings_json(builder *b, const song_timings *t)
     return o;
 }
 
-json_t *song_to_json(const song_plan *plan, const song_audio *audio, const song_model *model,
-                     const song_timings *t, int64_t created_at_ms, char *err, size_t errlen)
+/* NULL when the render is usable, else what is wrong with it. */
+static const char *render_problem(const song_plan *plan, const song_render *r)
+{
+    if (!r) return NULL;
+    if (r->n_windows < 0 || (r->n_windows > 0 && !r->windows)) return "no windows";
+    if (!r->codes_url || r->n_codebooks < 1 || r->n_frames < 1 || r->frame_rate < 1) return "no codes";
+    for (int i = 0; i < r->n_windows; i++)
+        if (r->windows[i].section < 0 || r->windows[i].section >= plan->n_sections) return "a window names no section";
+    return NULL;
+}
+
+json_t *song_to_json(const song_plan *plan, const song_render *render, const song_audio *audio,
+                     const song_model *model, const song_timings *t, int64_t created_at_ms, char *err, size_t errlen)
 {
     if (!plan || !audio || !model || !t || !audio->url || !model->name || !model->device) {
         snprintf(err, errlen, "song: a plan, audio (with its url), model (with name and device) and timings are required");
+        return NULL;
+    }
+    const char *problem = render_problem(plan, render);
+    if (problem) {
+        snprintf(err, errlen, "song: the render: %s", problem);
         return NULL;
     }
     char created_at[40];
@@ -145,7 +207,7 @@ json_t *song_to_json(const song_plan *plan, const song_audio *audio, const song_
         return NULL;
     }
     builder b = { 0 };
-    json_t *doc = json_object(), *instruments = json_array(), *prompts = json_array();
+    json_t *doc = json_object(), *instruments = json_array();
     put(&b, doc, "schema_version", json_integer(SONG_SCHEMA_VERSION));
     put(&b, doc, "id", json_string(plan->id));
     put(&b, doc, "title", json_string(plan->title));
@@ -158,10 +220,10 @@ json_t *song_to_json(const song_plan *plan, const song_audio *audio, const song_
     put(&b, doc, "duration", json_real(plan_seconds(plan->duration_ms)));
     put(&b, doc, "sections", sections_json(&b, plan));
     put(&b, doc, "lyrics", json_string(plan->lyrics));
-    /* The engine renders one prompt for the whole song; section prompts are for later. */
-    push(&b, prompts, json_string(plan->model_prompt));
-    put(&b, doc, "prompts", prompts);
+    put(&b, doc, "prompts", prompts_json(&b, plan, render));
+    if (render) put(&b, doc, "windows", windows_json(&b, plan, render));
     put(&b, doc, "audio", audio_json(&b, audio));
+    if (render) put(&b, doc, "codes", codes_json(&b, render));
     put(&b, doc, "model", model_json(&b, model));
     put(&b, doc, "timings", timings_json(&b, t));
     put(&b, doc, "created_at", json_string(created_at));
@@ -173,10 +235,11 @@ json_t *song_to_json(const song_plan *plan, const song_audio *audio, const song_
     return doc;
 }
 
-char *song_to_string(const song_plan *plan, const song_audio *audio, const song_model *model,
-                     const song_timings *t, int64_t created_at_ms, int indent, char *err, size_t errlen)
+char *song_to_string(const song_plan *plan, const song_render *render, const song_audio *audio,
+                     const song_model *model, const song_timings *t, int64_t created_at_ms, int indent, char *err,
+                     size_t errlen)
 {
-    json_t *doc = song_to_json(plan, audio, model, t, created_at_ms, err, errlen);
+    json_t *doc = song_to_json(plan, render, audio, model, t, created_at_ms, err, errlen);
     if (!doc) return NULL;
     size_t flags = SONG_DUMP_FLAGS | (indent > 0 ? JSON_INDENT(indent) : JSON_COMPACT);
     char *s = json_dumps(doc, flags);

@@ -5,7 +5,7 @@
 # when no job id can be read from it, in the dead list with the payload kept
 # exactly; the worker serves every good job after them and never restarts.
 # The silent engine (JEN1_ENGINE=none) keeps it fast: parsing does not depend
-# on the engine, and its 30 s limit is the corpus's.
+# on the engine. JEN1_MAX_DURATION=30 is the corpus's limit (job_limits_default's).
 set -u
 . tests/cli/lib.sh
 . tests/lib/redis.sh
@@ -23,7 +23,8 @@ if ! redis_start; then
     t_summary test_hostile_jobs
 fi
 P="{$POOL_PREFIX}"
-if ! pool_start hostile-jobs JEN1_ENGINE=none JEN1_BLOB_URL="file://$(pwd)/$tmp/blobs" || ! pool_wait_ready; then
+if ! pool_start hostile-jobs JEN1_ENGINE=none JEN1_MAX_DURATION=30 JEN1_BLOB_URL="file://$(pwd)/$tmp/blobs" ||
+    ! pool_wait_ready; then
     t_fail "pool starts" "see the log above"
     t_summary test_hostile_jobs
 fi

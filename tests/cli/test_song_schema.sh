@@ -63,6 +63,20 @@ break_doc negative-timing "/timings/total_s: must be >= 0" 'd.timings.total_s = 
 break_doc lyrics-mismatch "/lyrics: is not the sections' lines joined" 'd.lyrics = "la la la"'
 break_doc wrong-version "/schema_version: must be equal to constant" 'd.schema_version = 2'
 break_doc seed-too-big "/model/seed: must be <= 9007199254740992" 'd.model.seed = 2 ** 60'
+# The windows (the first document: 8 s, intro, verse, chorus, in 6 windows).
+break_doc window-gap "/windows/2/start: .* is not the previous end" 'd.windows[2].start += 0.02'
+break_doc window-wrong-prompt "/windows/1/prompt: is not section 1's prompt" 'd.windows[1].prompt = d.sections[2].prompt'
+break_doc window-straddles "/windows/2: .* is not within section 1" 'd.windows[2].end = d.windows[3].end; d.windows.splice(3, 1)'
+break_doc section-change-mid-window "/sections/2: its change at 4.324 s starts no window" \
+    'd.windows[2].end = d.windows[3].end; d.windows[2].section = 2; d.windows[2].prompt = d.sections[2].prompt; d.windows.splice(3, 1)'
+break_doc windows-short-of-codes "/windows/4/end: .* is not the codes' length" 'd.windows.pop()'
+break_doc codes-not-the-duration "/codes/shape: .* s of codes for a 8 s song" 'd.codes.shape[1] = 500; d.windows[5].end = 10'
+break_doc context-before-the-song "/windows/0/context" 'd.windows[0].context = 1'
+break_doc window-section-back "/windows/4/section: goes back" 'd.windows[4].section = 1; d.windows[4].prompt = d.sections[1].prompt'
+break_doc prompts-not-rendered "/prompts: are not the windows' prompts" 'd.prompts = [d.prompts[0]]'
+break_doc codes-without-windows "must have property windows when property codes is present" 'delete d.windows'
+break_doc codes-format "/codes/format: must be equal to constant" 'd.codes.format = "wav"'
+break_doc codes-shape "/codes/shape: must NOT have more than 2 items" 'd.codes.shape.push(1)'
 
 printf '{"schema_version": 1,' >"$tmp/broken/not-json.json"
 t_check_fails "not JSON" "not JSON" "$validate" "$tmp/broken/not-json.json"

@@ -82,14 +82,14 @@ rcli LPUSH "$P:queue" 'this is not json' >/dev/null
 rcli LPUSH "$P:queue" '{"id":"bad-neg","narrative":"x","duration":-1}' >/dev/null
 rcli LPUSH "$P:queue" '{"id":"bad-format","narrative":"x","duration":1,"format":"aiff"}' >/dev/null
 rcli LPUSH "$P:queue" '{"id":"bad-loudness","narrative":"x","duration":1,"loudness":-60}' >/dev/null
-rcli LPUSH "$P:queue" '{"id":"bad-long","narrative":"x","duration":29}' >/dev/null
+rcli LPUSH "$P:queue" '{"id":"bad-long","narrative":"x","duration":301}' >/dev/null
 rcli LPUSH "$P:queue" '{"id":"after-bad","narrative":"Rain on a tin roof.","duration":1}' >/dev/null
 t_check "good job after bad ones succeeds" ctl wait after-bad --timeout 60
 t_check "negative duration: failed, invalid_job" test "$(job_field bad-neg status)/$(job_field bad-neg error)" = failed/invalid_job
 t_check "unknown format: failed, invalid_job" test "$(job_field bad-format error)" = invalid_job
 t_check "unknown format: the message lists the formats" grep -q "wav, flac, ogg, mp3" <<<"$(job_field bad-format error_message)"
 t_check "loudness out of range: failed, invalid_job" test "$(job_field bad-loudness error)" = invalid_job
-t_check "too long for the model: failed, too_long" test "$(job_field bad-long error)" = too_long
+t_check "longer than JEN1_MAX_DURATION (300 s): failed, too_long" test "$(job_field bad-long error)" = too_long
 t_check "error message says what is wrong" grep -q duration <<<"$(job_field bad-neg error_message)"
 t_check "non-JSON payload in the dead list, raw" grep -q "this is not json" <<<"$(rcli LRANGE "$P:dead" 0 -1)"
 t_check "jen1ctl list dead shows it" grep -q "invalid_json" <<<"$(ctl list dead)"

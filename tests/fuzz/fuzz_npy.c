@@ -2,7 +2,8 @@
  *
  * npy_read takes a path, so each input is written to an in-memory file
  * (memfd) and read back through /proc/self/fd. An accepted array must have
- * a shape whose size matches the data that followed the header exactly. */
+ * a shape whose size matches the data that followed the header exactly.
+ * npy_decode, on the same bytes in memory, must agree with npy_read. */
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -29,9 +30,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char path[64];
     snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
 
-    npy_array a;
-    char err[512] = "";
+    npy_array a, m;
+    char err[512] = "", merr[512] = "";
+    int decoded = npy_decode(data, size, "mem", &m, merr, sizeof merr) == 0;
+    FUZZ_ASSERT(decoded || fuzz_message_ok(merr, sizeof merr), "bad message: '%s'", merr);
     if (npy_read(path, &a, err, sizeof err) != 0) {
+        FUZZ_ASSERT(!decoded, "npy_decode accepted what npy_read refused: %s", err);
         FUZZ_ASSERT(fuzz_message_ok(err, sizeof err) && strstr(err, path),
                     "the message does not name the file: '%s'", err);
     } else {
@@ -47,8 +51,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             sum += p[i];
         volatile unsigned sink = sum;
         (void)sink;
+        FUZZ_ASSERT(decoded && m.dtype == a.dtype && m.ndim == a.ndim &&
+                        memcmp(m.shape, a.shape, sizeof a.shape) == 0 &&
+                        memcmp(m.data, a.data, (size_t)numel * elsize) == 0,
+                    "npy_decode disagrees with npy_read: %s", merr);
         npy_free(&a);
     }
+    if (decoded) npy_free(&m);
     close(fd);
     return 0;
 }

@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // validate-song.js - checks GeneratedSong documents against
 // docs/generated-song.schema.json, and against the rules a schema cannot
-// express: the sections tile [0, duration] exactly, and `lyrics` is the
-// sections' lines joined.
+// express: the sections tile [0, duration] exactly, `lyrics` is the
+// sections' lines joined, and the windows tile the codes, each under its
+// section's prompt, every section change starting one, with `prompts` the
+// distinct window prompts in order.
 //
 //   node tests/node/validate-song.js FILE...     (or "-" / no FILE: stdin)
 //
@@ -46,6 +48,46 @@ function semanticErrors(song) {
     .map((s) => s.lyrics.join('\n'))
     .join('\n\n');
   if (song.lyrics !== joined) errors.push('/lyrics: is not the sections\' lines joined (a blank line between sections)');
+  if (song.windows) errors.push(...windowErrors(song));
+  return errors;
+}
+
+// The windows against the sections and the codes. Windows are whole frames
+// and sections whole milliseconds, so they meet within half a frame.
+function windowErrors(song) {
+  const errors = [];
+  const { windows, sections, codes } = song;
+  const half = 0.5 / codes.frame_rate + 1e-9;
+  const length = codes.shape[1] / codes.frame_rate;
+  const frame = 1 / codes.frame_rate; // a song has at least one
+
+  windows.forEach((w, i) => {
+    const at = `/windows/${i}`;
+    const expectStart = i === 0 ? 0 : windows[i - 1].end;
+    if (w.start !== expectStart) errors.push(`${at}/start: ${w.start} is not ${i === 0 ? '0' : 'the previous end ' + expectStart}`);
+    if (!(w.start < w.end)) errors.push(`${at}: start ${w.start} is not before end ${w.end}`);
+    if (w.context > w.start + 1e-9) errors.push(`${at}/context: ${w.context} s of context before ${w.start} s`);
+    if (i > 0 && w.section < windows[i - 1].section) errors.push(`${at}/section: goes back to section ${w.section}`);
+    const s = sections[w.section];
+    if (!s) {
+      errors.push(`${at}/section: ${w.section} is not a section`);
+      return;
+    }
+    if (w.prompt !== s.prompt) errors.push(`${at}/prompt: is not section ${w.section}'s prompt`);
+    if (w.start < s.start - half || w.end > Math.max(s.end, frame) + half)
+      errors.push(`${at}: [${w.start}, ${w.end}] is not within section ${w.section} [${s.start}, ${s.end}]`);
+  });
+  const last = windows[windows.length - 1];
+  if (last.end !== length) errors.push(`/windows/${windows.length - 1}/end: ${last.end} is not the codes' length ${length}`);
+  if (Math.abs(length - Math.max(song.duration, frame)) > half) errors.push(`/codes/shape: ${length} s of codes for a ${song.duration} s song`);
+  sections.forEach((s, i) => {
+    if (i > 0 && s.start < length - half && !windows.some((w) => Math.abs(w.start - s.start) <= half))
+      errors.push(`/sections/${i}: its change at ${s.start} s starts no window`);
+  });
+  const rendered = [];
+  windows.forEach((w) => { if (!rendered.includes(w.prompt)) rendered.push(w.prompt); });
+  if (JSON.stringify(rendered) !== JSON.stringify(song.prompts))
+    errors.push('/prompts: are not the windows\' prompts, each once, in order');
   return errors;
 }
 

@@ -17,6 +17,7 @@ static const char *const VARS[] = {
     "JEN1_WORKERS", "JEN1_THREADS", "JEN1_HTTP_ADDR", "USE_TORCH", "JEN1_API_TOKEN",
     "JEN1_API_TOKEN_FILE", "JEN1_JOB_TIMEOUT", "JEN1_MAX_ATTEMPTS", "JEN1_RETRY_BASE_MS",
     "JEN1_RESULT_TTL", "JEN1_HEARTBEAT_MS", "JEN1_GRACE_SECONDS", "JEN1_MAX_DURATION",
+    "JEN1_WINDOW_SECONDS", "JEN1_STRIDE_SECONDS",
     "JEN1_DEVICE", "JEN1_BF16", "JEN1_LOG_LEVEL", "JEN1_WORKER_ID", "JEN1_ENGINE",
     "JEN1_S3_ENDPOINT", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "JEN1_S3_CREDENTIALS_FILE", "AWS_PROFILE",
@@ -83,7 +84,9 @@ TEST(defaults)
           c.grace_s);
     CHECK(c.heartbeat_ms == 2000 && c.heartbeat_ttl_ms == 6000, "%d %d", c.heartbeat_ms,
           c.heartbeat_ttl_ms);
-    CHECK(c.max_duration_s == 30, "%g", c.max_duration_s);
+    /* Songs up to five minutes: the engine renders them in windows. */
+    CHECK(c.max_duration_s == 300, "%g", c.max_duration_s);
+    CHECK(c.window_s == 0 && c.stride_s == 0, "window %g stride %g: the model's defaults", c.window_s, c.stride_s);
     CHECK(c.device == JEN1_DEVICE_AUTO && c.engine == CONFIG_ENGINE_TORCH, "device, engine");
     CHECK(c.log_level == LOG_INFO, "%d", c.log_level);
     char expected[200], host[128] = "";
@@ -113,6 +116,8 @@ TEST(environment)
     setenv("JEN1_HEARTBEAT_MS", "500", 1);
     setenv("JEN1_GRACE_SECONDS", "0", 1);
     setenv("JEN1_MAX_DURATION", "12.5", 1);
+    setenv("JEN1_WINDOW_SECONDS", "20", 1);
+    setenv("JEN1_STRIDE_SECONDS", "12.5", 1);
     setenv("JEN1_DEVICE", "cpu", 1);
     setenv("JEN1_BF16", "true", 1);
     setenv("JEN1_LOG_LEVEL", "debug", 1);
@@ -138,6 +143,7 @@ TEST(environment)
     CHECK(c.result_ttl_s == 3600 && c.grace_s == 0, "ttl, grace");
     CHECK(c.heartbeat_ms == 500 && c.heartbeat_ttl_ms == 1500, "heartbeat");
     CHECK(c.max_duration_s == 12.5, "%g", c.max_duration_s);
+    CHECK(c.window_s == 20 && c.stride_s == 12.5, "window %g stride %g", c.window_s, c.stride_s);
     CHECK(c.device == JEN1_DEVICE_CPU && c.engine == CONFIG_ENGINE_NONE, "device, engine");
     CHECK(c.log_level == LOG_DEBUG && strcmp(c.worker_id, "host-a:1") == 0, "%s", c.worker_id);
     clear_env();
@@ -223,6 +229,8 @@ TEST(validation_errors_name_the_setting)
         { "JEN1_MAX_DURATION", "--max-duration", "0.5", "a number of seconds from 1 to 3600" },
         { "JEN1_MAX_DURATION", "--max-duration", "nan", "from 1 to 3600, not \"nan\"" },
         { "JEN1_MAX_DURATION", "--max-duration", "30s", "from 1 to 3600" },
+        { "JEN1_WINDOW_SECONDS", "--window", "-1", "a number of seconds from 0 to 3600, not \"-1\"" },
+        { "JEN1_STRIDE_SECONDS", "--stride", "18s", "a number of seconds from 0 to 3600" },
         { "USE_TORCH", "--use-torch", "yes", "must be 0 or 1, not \"yes\"" },
         { "JEN1_BF16", "--bf16", "2", "must be 0 or 1" },
         { "JEN1_DEVICE", "--device", "gpu", "must be auto, cpu or cuda, not \"gpu\"" },

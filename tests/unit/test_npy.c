@@ -387,6 +387,50 @@ TEST(every_truncation_of_a_golden_file_is_refused)
     free(buf);
 }
 
+/* In memory: encoding gives the bytes npy_write writes, decoding reads what
+ * npy_read reads, and every truncation is refused there too. */
+TEST(encode_and_decode_in_memory)
+{
+    static const char *names[] = {"tf_codes.npy", "tf_logits.npy", "gen_greedy_cfg1_audio_codes.npy"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char path[512];
+        golden_path(path, sizeof path, names[i]);
+        size_t len = 0;
+        unsigned char *file = fixture_read_file(path, &len);
+        npy_array a, b;
+        if (!file || read_golden(names[i], &a) != 0) {
+            CHECK(0, "read %s", names[i]);
+            free(file);
+            continue;
+        }
+        unsigned char *enc = NULL;
+        size_t enc_len = 0;
+        CHECK(npy_encode(&a, names[i], &enc, &enc_len, err, sizeof err) == 0, "%s", err);
+        CHECK(enc && enc_len == len && memcmp(enc, file, len) == 0, "%s: encoded bytes differ", names[i]);
+        CHECK(npy_decode(file, len, names[i], &b, err, sizeof err) == 0, "%s", err);
+        int64_t n = npy_numel(&a);
+        size_t el = a.dtype == NPY_F32 ? 4 : 8;
+        CHECK(b.dtype == a.dtype && shape_is(&b, a.ndim, a.shape) && memcmp(a.data, b.data, (size_t)n * el) == 0,
+              "%s: decoded array differs", names[i]);
+        npy_free(&b);
+        int accepted = 0;
+        for (size_t cut = 0; cut < len; cut += cut < 140 ? 1 : 61) {
+            if (npy_decode(file, cut, "cut", &b, err, sizeof err) == 0) {
+                accepted++;
+                npy_free(&b);
+            }
+        }
+        CHECK(accepted == 0, "%s: %d truncated copies were accepted", names[i], accepted);
+        CHECK(npy_decode(file, len, "named", &b, err, sizeof err) == 0 && (npy_free(&b), 1), "%s", err);
+        file[0] = 'X';
+        CHECK(npy_decode(file, len, "named", &b, err, sizeof err) != 0 && strstr(err, "named: not a .npy file"),
+              "bad magic: %s", err);
+        free(enc);
+        free(file);
+        npy_free(&a);
+    }
+}
+
 int main(void)
 {
     RUN(every_golden_file_matches_the_index);
@@ -397,5 +441,6 @@ int main(void)
     RUN(reads_version_2);
     RUN(malformed_files_are_refused);
     RUN(every_truncation_of_a_golden_file_is_refused);
+    RUN(encode_and_decode_in_memory);
     return check_summary("test_npy");
 }

@@ -154,7 +154,55 @@ TEST(lighthouse_at_8_seconds)
     CHECK(strcmp(p.lyrics, "A lighthouse keeper finds\n\nThe Lighthouse Keeper\nDuring a storm") == 0,
           "lyrics [%s]", p.lyrics);
     CHECK(strstr(p.sections[2].prompt, "full chorus") != NULL, "chorus prompt %s", p.sections[2].prompt);
+    /* Each section is rendered under its prompt: the song's music and images, its own character. */
+    CHECK(strcmp(p.sections[1].prompt, "tense ambient, steady verse, restrained, bells, strings and pads, 111 bpm, "
+                                        "D minor, evoking lighthouse and storm") == 0,
+          "verse prompt %s", p.sections[1].prompt);
     check_sections(&p, "lighthouse");
+}
+
+/* Songs of one to five minutes, at the slowest and fastest tempos: the full
+ * eight-section form, every section long enough to be heard (two bars and
+ * four seconds at least) and no longer than a real song's (under a minute:
+ * at most three of the engine's 18-second strides), each under a prompt that names its part
+ * and keeps the narrative's images; the choruses share one prompt, so the
+ * hook comes back. */
+TEST(songs_of_one_to_five_minutes)
+{
+    static const char *narratives[] = {
+        "A quiet morning by the lake; tea and a soft breeze.",            /* calm: 60-76 bpm */
+        "Dance at the neon party until the club closes!",                 /* energetic: 124-140 bpm */
+        LIGHTHOUSE,
+    };
+    song_plan *p = malloc(sizeof *p);
+    REQUIRE(p, "out of memory");
+    for (size_t n = 0; n < sizeof narratives / sizeof narratives[0]; n++) {
+        for (int32_t ms = 60000; ms <= 300000; ms += 30000) {
+            char what[64];
+            snprintf(what, sizeof what, "narrative %zu at %d s", n, ms / 1000);
+            if (plan_for(narratives[n], ms, p) != 0 || check_sections(p, what)) {
+                CHECK(0, "%s: no plan", what);
+                continue;
+            }
+            CHECK(p->n_sections == PLAN_MAX_SECTIONS, "%s: %d sections", what, p->n_sections);
+            int32_t bar_ms = 240000 / p->bpm;
+            const char *chorus = NULL;
+            for (int i = 0; i < p->n_sections; i++) {
+                const plan_section *s = &p->sections[i];
+                int32_t len = s->end_ms - s->start_ms;
+                CHECK(len >= 2 * bar_ms && len >= 4000 && len < 60000, "%s: %s %d is %d ms (bar %d ms)", what,
+                      s->name, i, len, bar_ms);
+                CHECK(strstr(s->prompt, p->mood) == s->prompt && strstr(s->prompt, p->key) != NULL,
+                      "%s: prompt %s", what, s->prompt);
+                CHECK(strstr(p->model_prompt, "evoking") == NULL || strstr(s->prompt, "evoking") != NULL,
+                      "%s: the images are lost in %s", what, s->prompt);
+                if (strcmp(s->name, "chorus") != 0) continue;
+                CHECK(!chorus || strcmp(chorus, s->prompt) == 0, "%s: choruses differ", what);
+                chorus = s->prompt;
+            }
+        }
+    }
+    free(p);
 }
 
 TEST(same_input_same_plan)
@@ -445,6 +493,7 @@ int main(void)
     RUN(stems_match_common_endings);
     RUN(utf8_is_never_cut);
     RUN(lighthouse_at_8_seconds);
+    RUN(songs_of_one_to_five_minutes);
     RUN(same_input_same_plan);
     RUN(sections_tile_every_duration);
     RUN(short_songs_get_fewer_sections);

@@ -300,6 +300,158 @@ TEST(a_job_started_max_attempts_times_without_ending_fails)
     queue_free(q);
 }
 
+/* A long song checkpoints after each window. An attempt whose worker died
+ * after advancing the job's checkpoint is not the job's fault: however many
+ * such attempts it takes, the job is never too_many_attempts, and each take
+ * tells the worker how far the checkpoint went. */
+TEST(attempts_that_advance_the_checkpoint_are_never_too_many)
+{
+    flush_all();
+    queue_config cfg = config("w1");
+    cfg.max_attempts = 2;
+    queue *q = open_queue_with(cfg);
+    REQUIRE(q, "connect");
+    REQUIRE(enqueue(q, "long-song") == 0, "%s", err);
+    for (int attempt = 1; attempt <= 6; attempt++) {
+        queue_job job;
+        REQUIRE(take_and_start(q, &job) == 0, "attempt %d: %s", attempt, err);
+        CHECK(job.attempts == attempt, "attempt %lld", job.attempts);
+        CHECK(job.checkpoint_frames == 900 * (attempt - 1), "attempt %d: checkpoint %lld frames", attempt,
+              job.checkpoint_frames);
+        CHECK(atoll(hget("long-song", "stalled_attempts")) == 0, "attempt %d: %s stalled", attempt,
+              hget("long-song", "stalled_attempts"));
+        bool stop = true;
+        REQUIRE(queue_checkpoint(q, &job, 900 * attempt, &stop, err, sizeof err) == 0, "%s", err);
+        CHECK(!stop, "a running job goes on");
+        CHECK(atoll(hget("long-song", "checkpoint_frames")) == 900 * attempt, "checkpoint_frames %s",
+              hget("long-song", "checkpoint_frames"));
+        CHECK(atoll(hget("long-song", "progress_attempt")) == attempt, "progress_attempt %s",
+              hget("long-song", "progress_attempt"));
+        /* The worker dies (preempted): its payload goes back, as the reaper does. */
+        REQUIRE(queue_release(q, NULL, NULL, err, sizeof err) == 0, "%s", err);
+        queue_job_clear(&job);
+    }
+    queue_job job;
+    REQUIRE(take_and_start(q, &job) == 0, "the last attempt: %s", err);
+    REQUIRE(queue_finish(q, &job, "{}", NULL, NULL, err, sizeof err) == 0, "%s", err);
+    CHECK(strcmp(hget("long-song", "status"), "succeeded") == 0, "succeeded after 7 attempts");
+    CHECK(cmd_int("LLEN {jen1}:dead") == 0, "nothing dead");
+    json_t *doc = NULL;
+    REQUIRE(queue_job_get(q, "long-song", &doc, err, sizeof err) == 1, "%s", err);
+    CHECK(json_integer_value(json_object_get(doc, "checkpoint_frames")) == 5400 &&
+              json_integer_value(json_object_get(doc, "progress_attempt")) == 6 &&
+              json_integer_value(json_object_get(doc, "stalled_attempts")) == 0,
+          "typed fields");
+    json_decref(doc);
+    queue_job_clear(&job);
+    queue_free(q);
+}
+
+/* A job that kills its worker at the same spot every time: the first attempt
+ * gets as far as a checkpoint, the next ones write none that advances it
+ * (the same frames again, or none), so after max_attempts attempts without
+ * progress it fails too_many_attempts and goes to the dead list. A
+ * checkpoint reported by another worker, or by an earlier attempt of the
+ * job, is no progress of the attempt running now. */
+TEST(attempts_that_die_at_the_same_spot_end_dead)
+{
+    flush_all();
+    queue_config cfg = config("w1");
+    cfg.max_attempts = 3;
+    queue *q = open_queue_with(cfg), *other = open_queue("w2");
+    REQUIRE(q && other, "connect");
+    REQUIRE(enqueue(q, "stuck") == 0, "%s", err);
+    queue_job first;
+    REQUIRE(take_and_start(q, &first) == 0, "%s", err);
+    bool stop;
+    REQUIRE(queue_checkpoint(q, &first, 1500, &stop, err, sizeof err) == 0, "%s", err);
+    REQUIRE(queue_release(q, NULL, NULL, err, sizeof err) == 0, "%s", err);
+    for (int attempt = 2; attempt <= 4; attempt++) {
+        queue_job job;
+        REQUIRE(take_and_start(q, &job) == 0, "attempt %d: %s", attempt, err);
+        CHECK(job.checkpoint_frames == 1500, "resumes from 1500 frames, not %lld", job.checkpoint_frames);
+        CHECK(atoll(hget("stuck", "stalled_attempts")) == attempt - 2, "attempt %d: %s stalled", attempt,
+              hget("stuck", "stalled_attempts"));
+        REQUIRE(queue_checkpoint(q, &job, 1500, &stop, err, sizeof err) == 0, "%s", err); /* no advance */
+        queue_job stale = first, foreign = job;
+        foreign.payload = job.payload;
+        REQUIRE(queue_checkpoint(q, &stale, 2400, &stop, err, sizeof err) == 0, "%s", err);
+        REQUIRE(queue_checkpoint(other, &foreign, 2400, &stop, err, sizeof err) == 0, "%s", err);
+        CHECK(atoll(hget("stuck", "checkpoint_frames")) == 1500, "checkpoint_frames %s", hget("stuck", "checkpoint_frames"));
+        REQUIRE(queue_release(q, NULL, NULL, err, sizeof err) == 0, "%s", err);
+        queue_job_clear(&job);
+    }
+    queue_job_clear(&first);
+    queue_job job;
+    REQUIRE(queue_reserve(q, 0, &job, err, sizeof err) == 1, "%s", err);
+    CHECK(job.decision == QUEUE_TAKE_ENDED, "decision %d", job.decision);
+    CHECK(strcmp(hget("stuck", "error"), "too_many_attempts") == 0, "error %s", hget("stuck", "error"));
+    CHECK(strstr(hget("stuck", "error_message"), "3 of them ending without progress") != NULL, "message %s",
+          hget("stuck", "error_message"));
+    CHECK(cmd_int("LLEN {jen1}:dead") == 1, "in the dead list");
+    queue_job_clear(&job);
+
+    /* jen1ctl retry: a fresh count; the checkpoint stays to resume from. */
+    long long moved = 0;
+    REQUIRE(queue_retry_dead(q, "stuck", &moved, err, sizeof err) == 0 && moved == 1, "%s", err);
+    CHECK(strcmp(hget("stuck", "stalled_attempts"), "(nil)") == 0 && strcmp(hget("stuck", "progress_attempt"), "(nil)") == 0,
+          "the count is reset");
+    REQUIRE(take_and_start(q, &job) == 0, "%s", err);
+    CHECK(job.attempts == 1 && job.checkpoint_frames == 1500, "attempt %lld from %lld frames", job.attempts,
+          job.checkpoint_frames);
+    queue_job_clear(&job);
+    queue_free(q);
+    queue_free(other);
+}
+
+/* A transient failure (say the blob store is down at the upload) after an
+ * attempt that advanced the checkpoint is retried even past max_attempts
+ * attempts; one without progress counts as before. A checkpoint on a job
+ * that was cancelled or has ended says stop. */
+TEST(transient_failures_after_progress_are_retried)
+{
+    flush_all();
+    queue_config cfg = config("w1");
+    cfg.max_attempts = 1;
+    cfg.retry_base_ms = 1;
+    queue *q = open_queue_with(cfg);
+    REQUIRE(q, "connect");
+    REQUIRE(enqueue(q, "upload-flaky") == 0, "%s", err);
+    for (int attempt = 1; attempt <= 3; attempt++) {
+        queue_job job;
+        REQUIRE(take_and_start(q, &job) == 0, "attempt %d: %s", attempt, err);
+        bool stop;
+        queue_fail_outcome outcome;
+        REQUIRE(queue_checkpoint(q, &job, 100 * attempt, &stop, err, sizeof err) == 0, "%s", err);
+        REQUIRE(queue_fail(q, &job, "blob_unavailable", "down", true, &outcome, err, sizeof err) == 0, "%s", err);
+        CHECK(outcome == QUEUE_FAIL_RETRY, "attempt %d: outcome %d", attempt, outcome);
+        queue_job_clear(&job);
+        redis_server_sleep_ms(20);
+        long long reaped, due;
+        REQUIRE(queue_reap(q, &reaped, &due, err, sizeof err) == 0 && due == 1, "due: %s", err);
+    }
+    queue_job job;
+    queue_fail_outcome outcome;
+    REQUIRE(take_and_start(q, &job) == 0, "%s", err);
+    REQUIRE(queue_fail(q, &job, "blob_unavailable", "down", true, &outcome, err, sizeof err) == 0, "%s", err);
+    CHECK(outcome == QUEUE_FAIL_DEAD, "no progress this time: outcome %d", outcome);
+    queue_job_clear(&job);
+
+    REQUIRE(enqueue(q, "ckpt-cancel") == 0, "%s", err);
+    REQUIRE(take_and_start(q, &job) == 0, "%s", err);
+    queue_cancel_outcome co;
+    REQUIRE(queue_cancel(q, "ckpt-cancel", &co, NULL, NULL, err, sizeof err) == 0, "%s", err);
+    bool stop = false;
+    REQUIRE(queue_checkpoint(q, &job, 100, &stop, err, sizeof err) == 0, "%s", err);
+    CHECK(stop, "a cancel asked: stop");
+    REQUIRE(queue_cancelled(q, &job, err, sizeof err) == 0, "%s", err);
+    stop = false;
+    REQUIRE(queue_checkpoint(q, &job, 200, &stop, err, sizeof err) == 0, "%s", err);
+    CHECK(stop && strcmp(hget("ckpt-cancel", "checkpoint_frames"), "100") == 0, "ended: stop, nothing written");
+    queue_job_clear(&job);
+    queue_free(q);
+}
+
 TEST(priority_queue_is_taken_first_and_fifo_within)
 {
     flush_all();
@@ -1116,6 +1268,9 @@ int main(void)
     RUN(enqueue_refuses_a_taken_id_and_bad_jobs);
     RUN(bare_lpush_job_is_taken);
     RUN(a_job_started_max_attempts_times_without_ending_fails);
+    RUN(attempts_that_advance_the_checkpoint_are_never_too_many);
+    RUN(attempts_that_die_at_the_same_spot_end_dead);
+    RUN(transient_failures_after_progress_are_retried);
     RUN(priority_queue_is_taken_first_and_fifo_within);
     RUN(reserve_times_out_without_dropping_the_connection);
     RUN(two_workers_never_get_the_same_job);

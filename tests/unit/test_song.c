@@ -1,6 +1,7 @@
-/* test_song.c - GeneratedSong documents (song.c) built from real plans: the
- * tiling read back from the JSON, byte-for-byte determinism, the fields and
- * their formats. The documents are written to $JEN1_TEST_TMP/songs/ for
+/* test_song.c - GeneratedSong documents (song.c) built from real plans and
+ * rendered on a window schedule: the tiling read back from the JSON,
+ * byte-for-byte determinism, the fields and their formats, the windows and
+ * the prompts. The documents are written to $JEN1_TEST_TMP/songs/ for
  * tests/cli/test_song_schema.sh to validate against the JSON Schema. */
 #include <errno.h>
 #include <math.h>
@@ -68,10 +69,41 @@ static song_model test_model(void)
     return m;
 }
 
+/* A window schedule as the engine's (jen1_plan_windows) at 50 frames per
+ * second, with short windows so that the documents have several: the first
+ * window up to WINDOW frames, later ones STRIDE new frames after
+ * WINDOW - STRIDE of context, and a section's start always starts a window. */
+#define FRAME_RATE 50
+#define WINDOW 150
+#define STRIDE 90
+#define MAX_WINDOWS 64
+
+static int frames_of(int32_t ms) { return (int)((ms * FRAME_RATE + 500) / 1000); }
+
+static int schedule(const song_plan *plan, song_window *out, int *n_frames)
+{
+    int total = frames_of(plan->duration_ms), n = 0;
+    total = total > 0 ? total : 1;
+    for (int t = 0, section = 0; t < total && n < MAX_WINDOWS; n++) {
+        while (section + 1 < plan->n_sections && frames_of(plan->sections[section + 1].start_ms) <= t) section++;
+        int next = section + 1 < plan->n_sections ? frames_of(plan->sections[section + 1].start_ms) : total;
+        next = next < total ? next : total;
+        int end = t + (t == 0 ? WINDOW : STRIDE);
+        end = end < next ? end : next;
+        int context = t < WINDOW - STRIDE ? t : WINDOW - STRIDE;
+        out[n] = (song_window){.start = (double)t / FRAME_RATE, .end = (double)end / FRAME_RATE,
+                               .context = (double)context / FRAME_RATE, .section = section};
+        t = end;
+    }
+    *n_frames = total;
+    return n;
+}
+
 static const song_timings timings = { .plan_s = 0.000123, .text_s = 0.1, .decoder_s = 2.5, .audio_s = 0.4,
                                       .encode_s = 0.01, .upload_s = 0.002, .total_s = 3.0123456789 };
 
-static char *song_json(int i, int indent, song_plan *plan)
+/* Song i as a document, rendered on schedule() unless `plain`. */
+static char *song_json_as(int i, int indent, song_plan *plan, int plain)
 {
     job_request r;
     memset(&r, 0, sizeof r);
@@ -91,10 +123,17 @@ static char *song_json(int i, int indent, song_plan *plan)
         audio.url = "file:///var/lib/jen1/blobs/test-song.mp3";
     }
     song_model model = test_model();
-    char *s = song_to_string(plan, &audio, &model, &timings, CREATED_AT_MS, indent, err, sizeof err);
+    song_window windows[MAX_WINDOWS];
+    song_render render = {.windows = windows, .codes_url = "file:///var/lib/jen1/blobs/test-song.codes.npy",
+                          .n_codebooks = 4, .frame_rate = FRAME_RATE};
+    render.n_windows = schedule(plan, windows, &render.n_frames);
+    char *s = song_to_string(plan, plain ? NULL : &render, &audio, &model, &timings, CREATED_AT_MS, indent, err,
+                             sizeof err);
     if (!s) fprintf(stderr, "    song_to_string: %s\n", err);
     return s;
 }
+
+static char *song_json(int i, int indent, song_plan *plan) { return song_json_as(i, indent, plan, 0); }
 
 static int make_dirs(const char *path)
 {
@@ -171,7 +210,17 @@ TEST(fields_are_written_as_specified)
         "\"bpm\":111,\"key\":\"D minor\",\"instrumentation\":[\"bells\",\"strings\",\"pads\"],\"duration\":8.0,",
         "{\"name\":\"verse\",\"start\":2.162,\"end\":4.324,\"prompt\":",
         "\"lyrics\":\"A lighthouse keeper finds\\n\\nThe Lighthouse Keeper\\nDuring a storm\"",
-        "\"prompts\":[\"tense ambient track with bells, strings and pads, 111 bpm, D minor, evoking lighthouse and storm\"]",
+        /* Rendered: one prompt per section, in order, each window under its section's. */
+        "\"prompts\":[\"tense ambient, sparse opening, bells, strings and pads, 111 bpm, D minor, evoking lighthouse and "
+        "storm\",\"tense ambient, steady verse, restrained,",
+        "\"windows\":[{\"start\":0.0,\"end\":2.16,\"context\":0.0,\"section\":0,\"prompt\":\"tense ambient, sparse opening,",
+        "{\"start\":2.16,\"end\":3.96,\"context\":1.2,\"section\":1,\"prompt\":\"tense ambient, steady verse,",
+        "{\"start\":3.96,\"end\":4.32,\"context\":1.2,\"section\":1,",
+        "{\"start\":4.32,\"end\":6.12,\"context\":1.2,\"section\":2,",
+        "{\"start\":6.12,\"end\":7.92,\"context\":1.2,\"section\":2,",
+        "{\"start\":7.92,\"end\":8.0,\"context\":1.2,\"section\":2,\"prompt\":\"tense ambient, full chorus, the main hook,",
+        "\"codes\":{\"url\":\"file:///var/lib/jen1/blobs/test-song.codes.npy\",\"format\":\"npy\",\"shape\":[4,400],"
+        "\"frame_rate\":50}",
         "\"sample_rate\":32000,\"channels\":1,\"duration\":8.0,\"bytes\":512044,",
         /* The sampling is the engine's floats: 0.7f is written as the double it widens to. */
         "\"seed\":9007199254740992,\"guidance\":3.0,\"top_k\":250,\"top_p\":1.0,\"temperature\":0.699999988079071,"
@@ -208,10 +257,58 @@ TEST(loudness_is_written_to_the_hundredth_and_silence_as_null)
     audio.loudness = &odd;
     song_model model = test_model();
     char err[256];
-    char *s = song_to_string(plan, &audio, &model, &timings, 0, 0, err, sizeof err);
+    char *s = song_to_string(plan, NULL, &audio, &model, &timings, 0, 0, err, sizeof err);
     CHECK(s && strstr(s, "\"integrated_lufs\":null,\"true_peak_dbtp\":null"), "non-finite loudness: %s",
           s ? s : err);
     free(s);
+    free(plan);
+}
+
+/* Without a render (a caller that has none): the plan's one prompt, no
+ * windows, no codes. */
+TEST(a_song_without_a_render_has_the_plans_prompt)
+{
+    song_plan plan;
+    char *s = song_json_as(0, 0, &plan, 1);
+    REQUIRE(s, "not built");
+    CHECK(strstr(s, "\"prompts\":[\"tense ambient track with bells, strings and pads, 111 bpm, D minor, evoking "
+                    "lighthouse and storm\"]") != NULL, "prompts: %s", s);
+    CHECK(!strstr(s, "\"windows\"") && !strstr(s, "\"codes\""), "windows or codes: %s", s);
+    free(s);
+}
+
+/* Prompts are distinct and in the order first rendered: a chorus rendered
+ * again after a verse adds nothing. */
+TEST(prompts_are_the_distinct_rendered_ones_in_order)
+{
+    song_plan *plan = malloc(sizeof *plan);
+    REQUIRE(plan, "out of memory");
+    char *s = song_json(4, 0, plan); /* 30 s: intro, verse, chorus, verse, chorus, bridge, chorus, outro */
+    REQUIRE(s, "not built");
+    json_t *doc = json_loads(s, 0, NULL);
+    free(s);
+    REQUIRE(doc, "not JSON");
+    json_t *prompts = json_object_get(doc, "prompts");
+    const char *want[] = {"sparse opening", "steady verse", "full chorus", "stripped-back bridge", "fading outro"};
+    CHECK(json_array_size(prompts) == 5, "%zu prompts", json_array_size(prompts));
+    for (size_t i = 0; i < 5 && i < json_array_size(prompts); i++)
+        CHECK(strstr(json_string_value(json_array_get(prompts, i)), want[i]) != NULL, "prompt %zu: %s", i,
+              json_string_value(json_array_get(prompts, i)));
+    json_decref(doc);
+
+    song_window bad = {.start = 0, .end = 1, .context = 0, .section = plan->n_sections};
+    song_render render = {.windows = &bad, .n_windows = 1, .codes_url = "file:///x.npy", .n_codebooks = 4,
+                          .n_frames = 50, .frame_rate = 50};
+    song_audio audio = test_audio(plan);
+    song_model model = test_model();
+    char err[256] = "";
+    CHECK(!song_to_json(plan, &render, &audio, &model, &timings, 0, err, sizeof err) && strstr(err, "section"),
+          "a window past the sections accepted: %s", err);
+    render.windows = NULL;
+    render.n_windows = 0;
+    render.codes_url = NULL;
+    CHECK(!song_to_json(plan, &render, &audio, &model, &timings, 0, err, sizeof err) && strstr(err, "codes"),
+          "a render without codes accepted: %s", err);
     free(plan);
 }
 
@@ -241,16 +338,16 @@ TEST(broken_inputs_give_no_document)
     song_audio audio = test_audio(&plan);
     song_model model = test_model();
     audio.url = NULL;
-    CHECK(!song_to_json(&plan, &audio, &model, &timings, 0, err, sizeof err) && strstr(err, "url"), "no url: %s",
+    CHECK(!song_to_json(&plan, NULL, &audio, &model, &timings, 0, err, sizeof err) && strstr(err, "url"), "no url: %s",
           err);
     audio = test_audio(&plan);
     audio.duration = 0.0 / 0.0;
-    CHECK(!song_to_json(&plan, &audio, &model, &timings, 0, err, sizeof err), "NaN duration accepted");
+    CHECK(!song_to_json(&plan, NULL, &audio, &model, &timings, 0, err, sizeof err), "NaN duration accepted");
     audio = test_audio(&plan);
     memcpy(plan.title, "bad \xff", 6);
-    CHECK(!song_to_json(&plan, &audio, &model, &timings, 0, err, sizeof err) && strstr(err, "UTF-8"),
+    CHECK(!song_to_json(&plan, NULL, &audio, &model, &timings, 0, err, sizeof err) && strstr(err, "UTF-8"),
           "invalid UTF-8 accepted: %s", err);
-    CHECK(!song_to_json(NULL, &audio, &model, &timings, 0, err, sizeof err), "no plan accepted");
+    CHECK(!song_to_json(NULL, NULL, &audio, &model, &timings, 0, err, sizeof err), "no plan accepted");
 }
 
 TEST(documents_are_written_for_the_schema_test)
@@ -280,6 +377,8 @@ int main(void)
     RUN(same_input_same_bytes);
     RUN(fields_are_written_as_specified);
     RUN(loudness_is_written_to_the_hundredth_and_silence_as_null);
+    RUN(a_song_without_a_render_has_the_plans_prompt);
+    RUN(prompts_are_the_distinct_rendered_ones_in_order);
     RUN(times_are_rfc3339_utc);
     RUN(broken_inputs_give_no_document);
     RUN(documents_are_written_for_the_schema_test);
