@@ -59,7 +59,8 @@ void config_defaults(struct jen1_config *c)
     snprintf(c->http_host, sizeof c->http_host, "127.0.0.1");
     c->http_port = 4001;
     c->http_timeout_s = 30;
-    c->job_timeout_s = 600;
+    /* A five-minute song takes about 20 minutes of two CPU cores (BENCHMARKS.md). */
+    c->job_timeout_s = 3600;
     c->max_attempts = 3;
     c->retry_base_ms = 1000;
     c->result_ttl_s = 604800;
@@ -402,7 +403,7 @@ static const struct option options[] = {
     { "--api-token-file", "JEN1_API_TOKEN_FILE", "PATH", "none",
       "a file holding the API token (wins over JEN1_API_TOKEN)", set_text,
       TEXT(api_token_file), false },
-    { "--job-timeout", "JEN1_JOB_TIMEOUT", "SECONDS", "600",
+    { "--job-timeout", "JEN1_JOB_TIMEOUT", "SECONDS", "3600",
       "a job running longer is stopped and fails with \"timeout\"", set_int,
       FIELD(job_timeout_s), 1, 86400, false },
     { "--max-attempts", "JEN1_MAX_ATTEMPTS", "N", "3",

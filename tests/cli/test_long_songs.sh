@@ -17,10 +17,10 @@
 #             is logged and ignored: the song starts over, to the same codes;
 #             cancel and the job timeout stop a long song (its checkpoint goes)
 #
-# The engine: JEN1_LONG_SONGS_ENGINE=none (default) is the paced silent
-# engine (deterministic codes per window, silent audio); =tiny renders with a
-# tiny random model made by jen1-mkmodel --size tiny --max-positions 2048
-# (windows of up to 40 s), which needs the windowed engine.
+# The engine: JEN1_LONG_SONGS_ENGINE=tiny (default) renders with the real
+# engine on a tiny random model made by jen1-mkmodel --size tiny
+# --max-positions 2048 (windows of up to 40 s); =none is the paced silent
+# engine (deterministic codes per window, silent audio).
 # JEN1_LONG_SONGS_DURATION sets the song's length (default 150 s).
 set -u
 . tests/cli/lib.sh
@@ -31,7 +31,7 @@ tmp=$JEN1_TEST_TMP/long_songs
 rm -rf "$tmp" "$JEN1_TEST_TMP"/long-*.log
 mkdir -p "$tmp/blobs"
 validate=tests/tools/validate-song
-engine=${JEN1_LONG_SONGS_ENGINE:-none}
+engine=${JEN1_LONG_SONGS_ENGINE:-tiny}
 duration=${JEN1_LONG_SONGS_DURATION:-150}
 narrative="A lighthouse keeper finds a message in a bottle during a storm."
 
@@ -103,6 +103,16 @@ t_check "base: the codes' shape is the document's" bash -c \
     "head -c 128 '$tmp/blobs/base.codes.npy' | grep -aq \"'shape': ($(jq -r '.codes.shape | join(", ")' "$tmp/base.json")),\""
 t_check "base: audio lasts the duration, within a frame" jq -e --argjson d "$duration" \
     '. as $s | ((.audio.duration - $d) | fabs) <= 1 / $s.codes.frame_rate' "$tmp/base.json"
+
+# The same song delivered as mp3: another reader decodes it to the song's
+# length, and its loudness was brought to the default target.
+rcli LPUSH "$P:queue" "{\"id\":\"mp3\",\"narrative\":\"$narrative\",\"duration\":$duration,\"seed\":7,\"format\":\"mp3\"}" >/dev/null
+t_check "mp3: a ${duration} s mp3 song succeeds" ctl wait mp3 --timeout 300
+job_field mp3 result >"$tmp/mp3.json"
+t_check "mp3: sox reads the song's length (within the encoder's padding)" \
+    awk -v d="$(soxi -D "$tmp/blobs/mp3.mp3" 2>/dev/null)" -v want="$duration" 'BEGIN { exit !(d >= want - 0.02 && d <= want + 0.1) }'
+t_check "mp3: its loudness is within 1 LU of the -14 LUFS target" \
+    jq -e '.audio.loudness.target_lufs == -14 and ((.audio.loudness.integrated_lufs + 14) | fabs) <= 1' "$tmp/mp3.json"
 pool_stop TERM
 
 # ---- Sections and windows ----------------------------------------------------------

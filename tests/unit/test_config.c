@@ -79,7 +79,7 @@ TEST(defaults)
     CHECK(c.http_enabled && strcmp(c.http_host, "127.0.0.1") == 0 && c.http_port == 4001,
           "%s:%d", c.http_host, c.http_port);
     CHECK(!c.use_torch && !c.bf16 && c.api_token[0] == '\0', "flags");
-    CHECK(c.job_timeout_s == 600 && c.max_attempts == 3 && c.retry_base_ms == 1000, "retries");
+    CHECK(c.job_timeout_s == 3600 && c.max_attempts == 3 && c.retry_base_ms == 1000, "retries");
     CHECK(c.result_ttl_s == 604800 && c.grace_s == 30, "ttl %d grace %d", c.result_ttl_s,
           c.grace_s);
     CHECK(c.heartbeat_ms == 2000 && c.heartbeat_ttl_ms == 6000, "%d %d", c.heartbeat_ms,
