@@ -240,6 +240,8 @@ jen1_status jen1_generate_traced(const jen1_model *model, const jen1_request *re
         return JEN1_ERR_INVALID_ARGUMENT;
     }
     *out = nullptr;
+    if (scores) *scores = jen1_tensor{};
+    if (decoder_ids) *decoder_ids = jen1_tensor{};
     jen1_output *result = nullptr;
     jen1_status st = guarded(err, errlen, [&] {
         jen1::Trace trace;

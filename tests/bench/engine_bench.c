@@ -4,13 +4,21 @@
  *
  *   jen1-bench --model DIR [--threads N] [--batch B] [--frames F]
  *              [--guidance G] [--bf16] [--label TEXT]
+ *   jen1-bench --model DIR --song SECONDS [--window S] [--stride S] [--threads N]
+ *              [--guidance G] [--bf16] [--label TEXT]
  *
  * Measures: model load wall time and the memory it leaves private vs. shared
  * (file-backed pages are the mapped weights, shared with every other
  * process that maps them); a warm-up generation; then a timed generation of
  * `frames` frames for `batch` requests (sampling, top-k 250, as the
  * reference benchmark), giving milliseconds per decoder step; and EnCodec
- * decoding of 2 s of audio per request. */
+ * decoding of 2 s of audio per request.
+ *
+ * --song: one song of SECONDS, rendered as jen1_generate renders long songs
+ * (windows of the model's default 30 s or --window, --stride new seconds
+ * each) and decoded to audio, measuring the wall time, the seconds of
+ * compute per second of audio, each later window's context prefill, and the
+ * process's peak RSS (a fresh process per song length: the peaks compare). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,10 +64,95 @@ static int generate(jen1_model *m, int batch, int frames, const jen1_generate_pa
     return 0;
 }
 
+/* Per-window timing of a long song, from its callbacks: the first decoder
+ * pass of each window after the first is the prefill of its context. */
+typedef struct song_clock {
+    double window_started;   /* when the current window began */
+    int first_pass_due;      /* the next progress call ends a window's prefill */
+    int windows;
+    double prefill_s;        /* summed over windows 1.. */
+    int prefills;
+} song_clock;
+
+static void song_progress(float done, void *user)
+{
+    (void)done;
+    song_clock *c = user;
+    if (c->first_pass_due && c->windows > 0) {
+        c->prefill_s += clock_monotonic_s() - c->window_started;
+        c->prefills++;
+    }
+    c->first_pass_due = 0;
+}
+
+static int song_window(const jen1_window *w, const int64_t *codes, int n_codebooks, int n_frames, void *user)
+{
+    (void)w, (void)codes, (void)n_codebooks, (void)n_frames;
+    song_clock *c = user;
+    c->windows++;
+    c->window_started = clock_monotonic_s();
+    c->first_pass_due = 1;
+    return 0;
+}
+
+static int bench_song(jen1_model *m, const char *label, int threads, float guidance, jen1_weight_type weights,
+                      double seconds, double window_s, double stride_s)
+{
+    const int fps = jen1_model_frame_rate(m);
+    jen1_generate_params p = jen1_generate_default_params(m);
+    p.sampling.greedy = 0;
+    p.sampling.top_k = 250;
+    p.sampling.guidance_scale = guidance;
+    p.decode_audio = 1;
+    p.window_frames = (int)(window_s * fps + 0.5);
+    p.stride_frames = (int)(stride_s * fps + 0.5);
+    song_clock clock = {0};
+    p.progress = song_progress;
+    p.progress_user_data = &clock;
+    p.on_window = song_window;
+    p.window_user_data = &clock;
+    jen1_request r = {.prompt = "upbeat electronic dance track with heavy bass",
+                      .n_frames = (int)(seconds * fps + 0.5), .seed = 1};
+    char err[512];
+    jen1_output *out;
+    clock.window_started = clock_monotonic_s();
+    double t0 = clock.window_started;
+    if (jen1_generate(m, &r, 1, &p, &out, err, sizeof err) != JEN1_OK) {
+        fprintf(stderr, "jen1-bench: %s\n", err);
+        return 1;
+    }
+    double wall = clock_monotonic_s() - t0;
+    int window = 0, stride = 0, steps = 0;
+    jen1_model_default_window(m, &window, &stride);
+    if (p.window_frames) window = p.window_frames;
+    if (p.stride_frames) stride = p.stride_frames;
+    for (int w = 0; w < out->items[0].n_windows; w++)
+        steps += out->items[0].windows[w].end_frame - out->items[0].windows[w].start_frame +
+                 jen1_model_num_codebooks(m) - 1;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    jen1_torch_info info;
+    jen1_torch_info_get(&info);
+    const double audio_s = (double)r.n_frames / fps;
+    printf("{\"label\":\"%s\",\"threads\":%d,\"guidance\":%.1f,\"weights\":\"%s\",\"song_s\":%.1f,"
+           "\"window_s\":%.2f,\"stride_s\":%.2f,\"windows\":%d,\"steps\":%d,\"wall_s\":%.2f,"
+           "\"decoder_s\":%.2f,\"text_s\":%.3f,\"audio_decode_s\":%.2f,\"ms_per_step\":%.2f,"
+           "\"prefill_ms_per_window\":%.1f,\"compute_s_per_audio_s\":%.3f,\"peak_rss_mib\":%.1f,"
+           "\"device\":\"%s\",\"torch\":\"%s\"}\n",
+           label, threads, guidance, weights == JEN1_WEIGHTS_BF16 ? "bf16" : "f32", audio_s, (double)window / fps,
+           (double)stride / fps, out->items[0].n_windows, steps, wall, out->seconds_decoder, out->seconds_text,
+           out->seconds_audio, 1e3 * out->seconds_decoder / steps,
+           clock.prefills ? 1e3 * clock.prefill_s / clock.prefills : 0.0, wall / audio_s, ru.ru_maxrss / 1024.0,
+           info.device_name, info.torch_version);
+    jen1_output_free(out);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *model_dir = NULL, *label = "";
     int threads = 2, batch = 1, frames = 101;
+    double song_s = 0, window_s = 0, stride_s = 0;
     float guidance = 3.0f;
     jen1_weight_type weights = JEN1_WEIGHTS_F32;
     for (int i = 1; i < argc; i++) {
@@ -70,10 +163,13 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--frames") && v) frames = atoi(argv[++i]);
         else if (!strcmp(a, "--guidance") && v) guidance = (float)atof(argv[++i]);
         else if (!strcmp(a, "--label") && v) label = argv[++i];
+        else if (!strcmp(a, "--song") && v) song_s = atof(argv[++i]);
+        else if (!strcmp(a, "--window") && v) window_s = atof(argv[++i]);
+        else if (!strcmp(a, "--stride") && v) stride_s = atof(argv[++i]);
         else if (!strcmp(a, "--bf16")) weights = JEN1_WEIGHTS_BF16;
         else {
             fprintf(stderr, "usage: jen1-bench --model DIR [--threads N] [--batch B] [--frames F] [--guidance G] "
-                            "[--bf16] [--label TEXT]\n");
+                            "[--bf16] [--label TEXT] [--song SECONDS [--window S] [--stride S]]\n");
             return 2;
         }
     }
@@ -93,6 +189,11 @@ int main(int argc, char **argv)
         return 1;
     }
     double load_s = clock_monotonic_s() - t0;
+    if (song_s > 0) {
+        int rc = bench_song(m, label, threads, guidance, weights, song_s, window_s, stride_s);
+        jen1_model_free(m);
+        return rc;
+    }
     long anon_after_load = status_kb("RssAnon"), file_after_load = status_kb("RssFile");
 
     jen1_generate_params p = jen1_generate_default_params(m);
