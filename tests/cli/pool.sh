@@ -34,6 +34,8 @@ free_port() {
 
 rcli() { redis-cli -p "$REDIS_PORT" "$@"; }
 ctl() { "$JEN1_BUILD/jen1ctl" --redis "$REDIS_URL" --prefix "$POOL_PREFIX" "$@"; }
+# job_field ID FIELD: one field of the job's hash.
+job_field() { rcli HGET "{$POOL_PREFIX}:job:$1" "$2"; }
 
 pool_start() {
     local name=$1

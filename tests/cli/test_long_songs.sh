@@ -42,7 +42,6 @@ if ! redis_start; then
     t_summary test_long_songs
 fi
 P="{$POOL_PREFIX}"
-job_field() { rcli HGET "$P:job:$1" "$2"; }
 
 case $engine in
 none)

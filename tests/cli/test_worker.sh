@@ -22,7 +22,6 @@ if ! redis_start --appendonly yes; then
     t_summary test_worker
 fi
 P="{$POOL_PREFIX}"
-job_field() { rcli HGET "$P:job:$1" "$2"; }
 
 # ---- The real engine on the tiny model ---------------------------------------
 if ! pool_start pool-tiny USE_TORCH=1; then
