@@ -15,8 +15,9 @@
 #include <cmath>
 #include <limits>
 
-#include "musicgen.hpp"
+#include "attention.h"
 #include "matvec.h"
+#include "musicgen.hpp"
 
 namespace jen1 {
 
@@ -65,6 +66,7 @@ static Linear make_linear(const Weights &w, const std::string &name, int64_t out
 void Decoder::load(const Weights &w, const jen1_decoder_config &config, bool bf16)
 {
     cfg = config;
+    kv_bf16 = bf16;
     const int64_t H = cfg.hidden_size, F = cfg.ffn_dim, V = cfg.vocab_size;
     const std::string p = "decoder.model.decoder.";
 
@@ -125,6 +127,7 @@ void Decoder::to(at::Device device)
         mv(l.w); mv(l.b);
         if (!device.is_cpu()) l.w_bf16 = at::Tensor();  // the GPU runs fp32 GEMMs
     };
+    if (!device.is_cpu()) kv_bf16 = false;
     for (auto &e : embed) mv(e);
     mv(positions); mv(ln_w); mv(ln_b);
     for (auto &h : heads) mvl(h);
@@ -153,9 +156,10 @@ DecoderState decoder_begin(const Decoder &d, int rows, int capacity,
     s.rows = rows;
     s.cond_rows = encoder_states.defined() ? (int)encoder_states.size(0) : 0;
     auto opts = d.ln_w.options();
+    auto cache_opts = d.kv_bf16 ? opts.dtype(at::kBFloat16) : opts;
     for (size_t i = 0; i < d.layers.size(); i++) {
-        s.k.push_back(at::empty({rows, heads, capacity, hd}, opts));
-        s.v.push_back(at::empty({rows, heads, capacity, hd}, opts));
+        s.k.push_back(at::empty({rows, heads, capacity, hd}, cache_opts));
+        s.v.push_back(at::empty({rows, heads, capacity, hd}, cache_opts));
         if (s.cond_rows) {
             s.ck.push_back(split_heads(d.layers[i].ck(encoder_states), heads).contiguous());
             s.cv.push_back(split_heads(d.layers[i].cv(encoder_states), heads).contiguous());
@@ -176,6 +180,34 @@ static at::Tensor attend(const at::Tensor &q, const at::Tensor &k, const at::Ten
     at::Tensor scores = at::matmul(q, k.transpose(2, 3));
     if (mask.defined()) scores = scores + mask;
     return at::matmul(at::softmax(scores, -1), v);
+}
+
+// One new position (q [rows, heads, 1, hd], scaled) against the first `end`
+// positions of a bf16 cache [rows, heads, capacity, hd]: the kernels of
+// attention.h, one (row, head) pair per task.
+static at::Tensor attend_step_bf16(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v,
+                                   int64_t end)
+{
+    const int64_t pairs = q.size(0) * q.size(1), hd = q.size(3), capacity = k.size(2);
+    at::Tensor qc = q.contiguous();
+    at::Tensor scores = at::empty({pairs, end}, qc.options());
+    const float *qp = qc.data_ptr<float>();
+    const uint16_t *kp = reinterpret_cast<const uint16_t *>(k.data_ptr<at::BFloat16>());
+    const uint16_t *vp = reinterpret_cast<const uint16_t *>(v.data_ptr<at::BFloat16>());
+    float *sp = scores.data_ptr<float>();
+    at::parallel_for(0, pairs, 1, [&](int64_t b0, int64_t b1) {
+        for (int64_t b = b0; b < b1; b++)
+            jen1_attn_scores_bf16(qp + b * hd, kp + b * capacity * hd, (int)end, (int)hd, sp + b * end);
+    });
+    at::Tensor probs = at::softmax(scores, -1);
+    at::Tensor out = at::empty(q.sizes(), qc.options());
+    const float *pp = probs.data_ptr<float>();
+    float *op = out.data_ptr<float>();
+    at::parallel_for(0, pairs, 1, [&](int64_t b0, int64_t b1) {
+        for (int64_t b = b0; b < b1; b++)
+            jen1_attn_mix_bf16(pp + b * end, vp + b * capacity * hd, (int)end, (int)hd, op + b * hd);
+    });
+    return out;
 }
 
 at::Tensor decoder_forward(const Decoder &d, DecoderState &s, const at::Tensor &ids,
@@ -214,7 +246,10 @@ at::Tensor decoder_forward(const Decoder &d, DecoderState &s, const at::Tensor &
         at::Tensor q = split_heads(L.q(h) * scaling, heads);
         s.k[i].narrow(2, start, T).copy_(split_heads(L.k(h), heads));
         s.v[i].narrow(2, start, T).copy_(split_heads(L.v(h), heads));
-        at::Tensor a = attend(q, s.k[i].narrow(2, 0, end), s.v[i].narrow(2, 0, end), causal);
+        at::Tensor a = !d.kv_bf16 ? attend(q, s.k[i].narrow(2, 0, end), s.v[i].narrow(2, 0, end), causal)
+                       : T == 1 ? attend_step_bf16(q, s.k[i], s.v[i], end)
+                                : attend(q, s.k[i].narrow(2, 0, end).to(at::kFloat),
+                                         s.v[i].narrow(2, 0, end).to(at::kFloat), causal);
         x = x + L.o(merge_heads(a));
 
         if (c > 0) {

@@ -130,6 +130,9 @@ struct Decoder {
     std::vector<Layer> layers;
     at::Tensor ln_w, ln_b;
     std::vector<Linear> heads;        // per codebook [vocab, hidden]
+    // The self-attention cache in bf16 (the CPU with bf16 weights): a decode
+    // step late in a window reads more cache than weights (attention.h).
+    bool kv_bf16 = false;
 
     void load(const Weights &w, const jen1_decoder_config &config, bool bf16);
     void to(at::Device device);
@@ -141,7 +144,7 @@ struct DecoderState {
     int rows = 0;           // batch rows through the decoder (2x with guidance)
     int cond_rows = 0;      // the first cond_rows rows attend to the text
     int length = 0;         // positions already in the cache
-    std::vector<at::Tensor> k, v;        // [rows, heads, capacity, head_dim]
+    std::vector<at::Tensor> k, v;        // [rows, heads, capacity, head_dim], fp32 or bf16
     std::vector<at::Tensor> ck, cv;      // [cond_rows, heads, S, head_dim]
     at::Tensor cross_mask;               // [cond_rows, 1, 1, S] additive
 };

@@ -223,6 +223,56 @@ static void check_greedy_generation(float guidance, const char *tag)
 TEST(greedy_generation_without_guidance_matches_reference) { check_greedy_generation(1.0f, "cfg1"); }
 TEST(greedy_generation_with_guidance_matches_reference) { check_greedy_generation(3.0f, "cfg3"); }
 
+/* bf16 weights keep the decoder's cache in bf16, and decode steps attend over
+ * it with their own kernels: 250 guided steps of a bf16 model follow the fp32
+ * model teacher-forced over the same grid, to within bf16's precision. */
+TEST(bf16_decode_steps_follow_fp32)
+{
+    char dir[4096], err[512];
+    snprintf(dir, sizeof dir, "%s/model", check_fixture_dir());
+    jen1_model_params mp = jen1_model_default_params();
+    mp.decoder_weights = JEN1_WEIGHTS_BF16;
+    jen1_model *bf16;
+    REQUIRE(jen1_model_load(dir, &mp, &bf16, err, sizeof err) == JEN1_OK, "%s", err);
+
+    enum { FRAMES = 250, STEPS = FRAMES + K - 1 };
+    jen1_request req = {.prompt = prompts[1], .n_frames = FRAMES};
+    jen1_generate_params p = jen1_generate_default_params(bf16);
+    p.sampling.greedy = 1;
+    p.sampling.guidance_scale = 3.0f;
+    jen1_output *out = NULL;
+    jen1_tensor scores = {0}, grid = {0}, cond = {0}, uncond = {0};
+    REQUIRE(jen1_generate_traced(bf16, &req, 1, &p, &out, &scores, &grid, err, sizeof err) == JEN1_OK, "%s", err);
+    REQUIRE(scores.shape[0] == STEPS && grid.shape[1] >= STEPS, "scores %lld steps, grid %lld columns",
+            (long long)scores.shape[0], (long long)grid.shape[1]);
+
+    static int64_t ids[K * STEPS];
+    for (int k = 0; k < K; k++)
+        for (int t = 0; t < STEPS; t++) ids[k * STEPS + t] = ((int64_t *)grid.data)[k * grid.shape[1] + t];
+    REQUIRE(jen1_decoder_forward(model, &prompts[1], 1, ids, STEPS, &cond, NULL, err, sizeof err) == JEN1_OK, "%s",
+            err);
+    REQUIRE(jen1_decoder_forward(model, NULL, 1, ids, STEPS, &uncond, NULL, err, sizeof err) == JEN1_OK, "%s", err);
+    double worst = 0, largest = 0;
+    for (int t = 0; t < STEPS; t++)
+        for (int k = 0; k < K; k++)
+            for (int v = 0; v < V; v++) {
+                float c = ((float *)cond.data)[((size_t)k * STEPS + t) * V + v];
+                float u = ((float *)uncond.data)[((size_t)k * STEPS + t) * V + v];
+                double want = u + (c - u) * 3.0f, got = ((float *)scores.data)[((size_t)t * K + k) * V + v];
+                worst = fmax(worst, fabs(got - want));
+                largest = fmax(largest, fabs(want));
+            }
+    printf("     bf16 steps vs fp32 teacher-forced, %d steps: max abs diff %.3g (values up to %.3g)\n", STEPS, worst,
+           largest);
+    CHECK(worst > 0 && worst < 0.05 * largest, "max diff %.3g of %.3g", worst, largest);
+    jen1_tensor_free(&scores);
+    jen1_tensor_free(&grid);
+    jen1_tensor_free(&cond);
+    jen1_tensor_free(&uncond);
+    jen1_output_free(out);
+    jen1_model_free(bf16);
+}
+
 int main(void)
 {
     model = fixture_model_load("test_parity");
@@ -234,6 +284,7 @@ int main(void)
     RUN(encodec_matches_reference);
     RUN(greedy_generation_without_guidance_matches_reference);
     RUN(greedy_generation_with_guidance_matches_reference);
+    RUN(bf16_decode_steps_follow_fp32);
     jen1_model_free(model);
     return check_summary("test_parity");
 }

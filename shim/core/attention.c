@@ -1,0 +1,271 @@
+/* attention.c - a decode step's attention over a bf16 cache (see attention.h).
+ *
+ * Both halves stream the cache once. The scores hold the query in registers
+ * and reduce one key row at a time; the mix keeps a block of 64 output
+ * columns in registers and walks every value row for it (one block for the
+ * 64-wide heads of every MusicGen size). Columns past the last full vector go
+ * through scalar code. Vector kernels use per-function target attributes, as
+ * matvec.c does, and the same run-time choice. */
+#include "attention.h"
+
+#include <string.h>
+
+#include "matvec.h"
+
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#define JEN1_ATTENTION_X86 1
+#include <immintrin.h>
+#endif
+
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+static inline float bf16_value(uint16_t h)
+{
+    uint32_t bits = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Portable C. */
+
+static void generic_scores(const float *q, const uint16_t *k, int len, int hd, float *scores)
+{
+    for (int j = 0; j < len; j++) {
+        const uint16_t *row = k + (size_t)j * hd;
+        float sum = 0;
+        for (int t = 0; t < hd; t++)
+            sum += q[t] * bf16_value(row[t]);
+        scores[j] = sum;
+    }
+}
+
+/* Columns [t0, hd) of the mix. */
+static void generic_mix_columns(const float *p, const uint16_t *v, int len, int hd, int t0, float *out)
+{
+    for (int t = t0; t < hd; t++)
+        out[t] = 0;
+    for (int j = 0; j < len; j++) {
+        const uint16_t *row = v + (size_t)j * hd;
+        for (int t = t0; t < hd; t++)
+            out[t] += p[j] * bf16_value(row[t]);
+    }
+}
+
+#ifdef JEN1_ATTENTION_X86
+/* ------------------------------------------------------------------------ */
+/* AVX-512: 16 lanes. */
+
+#define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma")))
+#define AVX512_QV 8   /* the query in registers: heads up to 128 wide */
+#define AVX512_MIX 4  /* output vectors per pass of the mix: 64 columns */
+
+ALWAYS_INLINE AVX512 __m512 avx512_bf16_load(const uint16_t *at)
+{
+    __m256i h = _mm256_loadu_si256((const __m256i *)at);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+ALWAYS_INLINE AVX512 void avx512_scores_n(const float *q, const uint16_t *k, int len, int hd,
+                                          float *scores, const int nv)
+{
+    __m512 qv[AVX512_QV];
+    _Pragma("GCC unroll 8")
+    for (int c = 0; c < nv; c++)
+        qv[c] = _mm512_loadu_ps(q + 16 * c);
+    for (int j = 0; j < len; j++) {
+        const uint16_t *row = k + (size_t)j * hd;
+        __m512 acc = _mm512_mul_ps(qv[0], avx512_bf16_load(row));
+        _Pragma("GCC unroll 8")
+        for (int c = 1; c < nv; c++)
+            acc = _mm512_fmadd_ps(qv[c], avx512_bf16_load(row + 16 * c), acc);
+        float sum = _mm512_reduce_add_ps(acc);
+        for (int t = 16 * nv; t < hd; t++)
+            sum += q[t] * bf16_value(row[t]);
+        scores[j] = sum;
+    }
+}
+
+static AVX512 void avx512_scores(const float *q, const uint16_t *k, int len, int hd, float *scores)
+{
+    switch (hd / 16) {
+    case 1: avx512_scores_n(q, k, len, hd, scores, 1); break;
+    case 2: avx512_scores_n(q, k, len, hd, scores, 2); break;
+    case 3: avx512_scores_n(q, k, len, hd, scores, 3); break;
+    case 4: avx512_scores_n(q, k, len, hd, scores, 4); break;
+    case 5: avx512_scores_n(q, k, len, hd, scores, 5); break;
+    case 6: avx512_scores_n(q, k, len, hd, scores, 6); break;
+    case 7: avx512_scores_n(q, k, len, hd, scores, 7); break;
+    case 8: avx512_scores_n(q, k, len, hd, scores, 8); break;
+    default: generic_scores(q, k, len, hd, scores); break;
+    }
+}
+
+/* Columns [t0, t0 + 16 nv) of the mix. */
+ALWAYS_INLINE AVX512 void avx512_mix_block(const float *p, const uint16_t *v, int len, int hd, int t0,
+                                           float *out, const int nv)
+{
+    __m512 acc[AVX512_MIX];
+    _Pragma("GCC unroll 4")
+    for (int c = 0; c < nv; c++)
+        acc[c] = _mm512_setzero_ps();
+    for (int j = 0; j < len; j++) {
+        const uint16_t *row = v + (size_t)j * hd + t0;
+        __m512 pj = _mm512_set1_ps(p[j]);
+        _Pragma("GCC unroll 4")
+        for (int c = 0; c < nv; c++)
+            acc[c] = _mm512_fmadd_ps(pj, avx512_bf16_load(row + 16 * c), acc[c]);
+    }
+    _Pragma("GCC unroll 4")
+    for (int c = 0; c < nv; c++)
+        _mm512_storeu_ps(out + t0 + 16 * c, acc[c]);
+}
+
+static AVX512 void avx512_mix(const float *p, const uint16_t *v, int len, int hd, float *out)
+{
+    int t0 = 0;
+    for (; t0 + 16 * AVX512_MIX <= hd; t0 += 16 * AVX512_MIX)
+        avx512_mix_block(p, v, len, hd, t0, out, AVX512_MIX);
+    switch ((hd - t0) / 16) {
+    case 1: avx512_mix_block(p, v, len, hd, t0, out, 1); t0 += 16; break;
+    case 2: avx512_mix_block(p, v, len, hd, t0, out, 2); t0 += 32; break;
+    case 3: avx512_mix_block(p, v, len, hd, t0, out, 3); t0 += 48; break;
+    default: break;
+    }
+    if (t0 < hd)
+        generic_mix_columns(p, v, len, hd, t0, out);
+}
+
+/* ------------------------------------------------------------------------ */
+/* AVX2: 8 lanes. */
+
+#define AVX2 __attribute__((target("avx2,fma")))
+#define AVX2_QV 8   /* heads up to 64 wide in registers */
+#define AVX2_MIX 8  /* 64 columns per pass of the mix */
+
+ALWAYS_INLINE AVX2 __m256 avx2_bf16_load(const uint16_t *at)
+{
+    __m128i h = _mm_loadu_si128((const __m128i *)at);
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+ALWAYS_INLINE AVX2 float avx2_sum(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+ALWAYS_INLINE AVX2 void avx2_scores_n(const float *q, const uint16_t *k, int len, int hd, float *scores,
+                                      const int nv)
+{
+    __m256 qv[AVX2_QV];
+    _Pragma("GCC unroll 8")
+    for (int c = 0; c < nv; c++)
+        qv[c] = _mm256_loadu_ps(q + 8 * c);
+    for (int j = 0; j < len; j++) {
+        const uint16_t *row = k + (size_t)j * hd;
+        __m256 acc = _mm256_mul_ps(qv[0], avx2_bf16_load(row));
+        _Pragma("GCC unroll 8")
+        for (int c = 1; c < nv; c++)
+            acc = _mm256_fmadd_ps(qv[c], avx2_bf16_load(row + 8 * c), acc);
+        float sum = avx2_sum(acc);
+        for (int t = 8 * nv; t < hd; t++)
+            sum += q[t] * bf16_value(row[t]);
+        scores[j] = sum;
+    }
+}
+
+static AVX2 void avx2_scores(const float *q, const uint16_t *k, int len, int hd, float *scores)
+{
+    switch (hd / 8) {
+    case 1: avx2_scores_n(q, k, len, hd, scores, 1); break;
+    case 2: avx2_scores_n(q, k, len, hd, scores, 2); break;
+    case 3: avx2_scores_n(q, k, len, hd, scores, 3); break;
+    case 4: avx2_scores_n(q, k, len, hd, scores, 4); break;
+    case 5: avx2_scores_n(q, k, len, hd, scores, 5); break;
+    case 6: avx2_scores_n(q, k, len, hd, scores, 6); break;
+    case 7: avx2_scores_n(q, k, len, hd, scores, 7); break;
+    case 8: avx2_scores_n(q, k, len, hd, scores, 8); break;
+    default: generic_scores(q, k, len, hd, scores); break;
+    }
+}
+
+ALWAYS_INLINE AVX2 void avx2_mix_block(const float *p, const uint16_t *v, int len, int hd, int t0,
+                                       float *out, const int nv)
+{
+    __m256 acc[AVX2_MIX];
+    _Pragma("GCC unroll 8")
+    for (int c = 0; c < nv; c++)
+        acc[c] = _mm256_setzero_ps();
+    for (int j = 0; j < len; j++) {
+        const uint16_t *row = v + (size_t)j * hd + t0;
+        __m256 pj = _mm256_set1_ps(p[j]);
+        _Pragma("GCC unroll 8")
+        for (int c = 0; c < nv; c++)
+            acc[c] = _mm256_fmadd_ps(pj, avx2_bf16_load(row + 8 * c), acc[c]);
+    }
+    _Pragma("GCC unroll 8")
+    for (int c = 0; c < nv; c++)
+        _mm256_storeu_ps(out + t0 + 8 * c, acc[c]);
+}
+
+static AVX2 void avx2_mix(const float *p, const uint16_t *v, int len, int hd, float *out)
+{
+    int t0 = 0;
+    for (; t0 + 8 * AVX2_MIX <= hd; t0 += 8 * AVX2_MIX)
+        avx2_mix_block(p, v, len, hd, t0, out, AVX2_MIX);
+    switch ((hd - t0) / 8) {
+    case 1: avx2_mix_block(p, v, len, hd, t0, out, 1); t0 += 8; break;
+    case 2: avx2_mix_block(p, v, len, hd, t0, out, 2); t0 += 16; break;
+    case 3: avx2_mix_block(p, v, len, hd, t0, out, 3); t0 += 24; break;
+    case 4: avx2_mix_block(p, v, len, hd, t0, out, 4); t0 += 32; break;
+    case 5: avx2_mix_block(p, v, len, hd, t0, out, 5); t0 += 40; break;
+    case 6: avx2_mix_block(p, v, len, hd, t0, out, 6); t0 += 48; break;
+    case 7: avx2_mix_block(p, v, len, hd, t0, out, 7); t0 += 56; break;
+    default: break;
+    }
+    if (t0 < hd)
+        generic_mix_columns(p, v, len, hd, t0, out);
+}
+#endif /* JEN1_ATTENTION_X86 */
+
+/* ------------------------------------------------------------------------ */
+
+void jen1_attn_scores_bf16(const float *q, const uint16_t *k, int len, int hd, float *scores)
+{
+    if (len <= 0 || hd <= 0)
+        return;
+#ifdef JEN1_ATTENTION_X86
+    const char *isa = jen1_matvec_isa();
+    if (strcmp(isa, "avx512") == 0) {
+        avx512_scores(q, k, len, hd, scores);
+        return;
+    }
+    if (strcmp(isa, "avx2") == 0) {
+        avx2_scores(q, k, len, hd, scores);
+        return;
+    }
+#endif
+    generic_scores(q, k, len, hd, scores);
+}
+
+void jen1_attn_mix_bf16(const float *p, const uint16_t *v, int len, int hd, float *out)
+{
+    if (hd <= 0)
+        return;
+#ifdef JEN1_ATTENTION_X86
+    const char *isa = jen1_matvec_isa();
+    if (strcmp(isa, "avx512") == 0) {
+        avx512_mix(p, v, len, hd, out);
+        return;
+    }
+    if (strcmp(isa, "avx2") == 0) {
+        avx2_mix(p, v, len, hd, out);
+        return;
+    }
+#endif
+    generic_mix_columns(p, v, len, hd, 0, out);
+}
