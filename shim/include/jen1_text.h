@@ -1,0 +1,206 @@
+/* jen1_text.h - jen1's text engine: an instruct language model (Qwen2 family)
+ * on LibTorch, behind a plain-C API in the style of jen1.h.
+ *
+ * It loads a Hugging Face causal-LM checkpoint directory as published
+ * (Qwen/Qwen2.5-0.5B-Instruct and its family: config.json, generation_config.json,
+ * model.safetensors, tokenizer.json or vocab.json + merges.txt,
+ * tokenizer_config.json), tokenizes with the checkpoint's byte-level BPE,
+ * renders its chat template, and generates text. The planner uses it to write
+ * a song's words (common/song/); build/jen1-write is its command-line door.
+ *
+ * Usage:
+ *
+ *     char err[512];
+ *     jen1_text_model *lm;
+ *     jen1_text_model_params mp = jen1_text_model_default_params();
+ *     if (jen1_text_model_load("/var/lib/jen1/models/qwen2.5-0.5b-instruct", &mp, &lm,
+ *                              err, sizeof err) != JEN1_OK) { ... }
+ *     jen1_chat_message chat[] = { {"system", "You write song lyrics."},
+ *                                  {"user", "A title for a song about the sea."} };
+ *     char *prompt;
+ *     jen1_text_chat_render(lm, chat, 2, 1, &prompt, err, sizeof err);
+ *     int64_t ids[2048];
+ *     int n;
+ *     jen1_text_tokenize(lm, prompt, 1, ids, 2048, &n, err, sizeof err);
+ *     jen1_free(prompt);
+ *     jen1_text_request req = { .prompt_ids = ids, .n_prompt_ids = n, .seed = 7 };
+ *     jen1_text_generate_params gp = jen1_text_generate_default_params(lm);
+ *     gp.max_new_tokens = 24;
+ *     gp.stop_strings = (const char *[]){"\n"};
+ *     gp.n_stop_strings = 1;
+ *     jen1_text_output *out;
+ *     if (jen1_text_generate(lm, &req, 1, &gp, &out, err, sizeof err) == JEN1_OK)
+ *         puts(out->items[0].text);        // the reply, stop string removed
+ *     jen1_text_output_free(out);
+ *     jen1_text_model_free(lm);
+ *
+ * Errors, threads, ownership and symbols are as jen1.h says: statuses and an
+ * err buffer, no exception crosses this header; a loaded jen1_text_model is
+ * read-only and any number of threads may generate with it at once, each call
+ * keeping its own KV cache and RNG; what is handed out is freed with the
+ * function named for it (strings with jen1_free). The weights file is
+ * memory-mapped and shared between processes, as for the music model.
+ */
+#ifndef JEN1_TEXT_H
+#define JEN1_TEXT_H
+
+#include "jen1.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct jen1_text_model jen1_text_model;
+
+typedef struct jen1_text_model_params {
+    jen1_device device;
+    int n_threads;             /* intra-op threads; <= 0 means all cores */
+    jen1_weight_type weights;  /* JEN1_WEIGHTS_BF16: a private bf16 copy of
+                                  the linear weights for the decode steps */
+} jen1_text_model_params;
+
+/* Defaults: JEN1_DEVICE_AUTO, all cores, fp32 weights. */
+JEN1_API jen1_text_model_params jen1_text_model_default_params(void);
+
+/* Loads a checkpoint directory whose config.json names an architecture jen1
+ * runs (Qwen2ForCausalLM). Returns JEN1_OK and sets *out, or an error status
+ * naming the file (and tensor or field) at fault, *out then NULL:
+ * JEN1_ERR_IO (missing or unreadable file), JEN1_ERR_FORMAT (bad JSON, a
+ * tensor missing or misshapen, a truncated file, broken merges),
+ * JEN1_ERR_UNSUPPORTED (another architecture, or a feature such as a sliding
+ * window), JEN1_ERR_DEVICE. */
+JEN1_API jen1_status jen1_text_model_load(const char *dir, const jen1_text_model_params *params,
+                                          jen1_text_model **out, char *err, size_t errlen);
+
+/* Frees a model loaded by jen1_text_model_load. NULL is allowed. */
+JEN1_API void jen1_text_model_free(jen1_text_model *model);
+
+/* The checkpoint directory's last path component, e.g. "qwen2.5-0.5b-instruct"
+ * (what a GeneratedSong names as its words' author). */
+JEN1_API const char *jen1_text_model_name(const jen1_text_model *model);
+/* config.json's model_type, e.g. "qwen2". */
+JEN1_API const char *jen1_text_model_arch(const jen1_text_model *model);
+/* Rows of the embedding (logits per step), e.g. 151936. */
+JEN1_API int jen1_text_model_vocab_size(const jen1_text_model *model);
+/* max_position_embeddings: prompt plus generated tokens must fit. */
+JEN1_API int jen1_text_model_max_positions(const jen1_text_model *model);
+/* "cpu" or "cuda:N". */
+JEN1_API const char *jen1_text_model_device(const jen1_text_model *model);
+
+/* ---- Tokens and text ---------------------------------------------------- */
+
+/* Encodes UTF-8 text (len bytes; invalid UTF-8 is an error) with the
+ * checkpoint's tokenizer. With parse_special, the special tokens' literal
+ * texts ("<|im_start|>", ...) become their ids; without, they are ordinary
+ * text. Nothing is prepended or appended. Writes up to max_ids ids and sets
+ * *n_ids to the full count: JEN1_ERR_INVALID_ARGUMENT when it exceeds
+ * max_ids (call again with a larger buffer). */
+JEN1_API jen1_status jen1_text_tokenize(const jen1_text_model *model, const char *text, size_t len,
+                                        int parse_special, int64_t *ids, int max_ids, int *n_ids,
+                                        char *err, size_t errlen);
+
+/* Decodes ids to UTF-8 (invalid byte sequences become U+FFFD, as the
+ * reference's errors="replace"); skip_special drops the special tokens.
+ * *out is NUL-terminated, freed with jen1_free. An id outside the vocabulary
+ * is JEN1_ERR_INVALID_ARGUMENT. */
+JEN1_API jen1_status jen1_text_detokenize(const jen1_text_model *model, const int64_t *ids, int n_ids,
+                                          int skip_special, char **out, char *err, size_t errlen);
+
+/* One chat message: role "system", "user" or "assistant"; content UTF-8. */
+typedef struct jen1_chat_message {
+    const char *role;
+    const char *content;
+} jen1_chat_message;
+
+/* Renders messages with the checkpoint family's chat template (ChatML for
+ * Qwen2, with its default system prompt when the first message is not a
+ * system one), ending with the assistant's generation prompt when
+ * add_generation_prompt. *out is freed with jen1_free. */
+JEN1_API jen1_status jen1_text_chat_render(const jen1_text_model *model, const jen1_chat_message *messages,
+                                           int n_messages, int add_generation_prompt, char **out,
+                                           char *err, size_t errlen);
+
+/* ---- Generation --------------------------------------------------------- */
+
+/* The logits processors, applied in the reference's order: repetition
+ * penalty (prompt and generated ids), then when sampling temperature, top-k,
+ * top-p, and a draw; greedy takes the argmax of the penalised scores. */
+typedef struct jen1_text_sampling {
+    int greedy;                /* nonzero: argmax, ignoring the three below */
+    float temperature;         /* > 0 */
+    int top_k;                 /* 0 = off */
+    float top_p;               /* 1 = off */
+    float repetition_penalty;  /* 1 = off */
+} jen1_text_sampling;
+
+typedef enum jen1_text_finish {
+    JEN1_TEXT_FINISH_EOS = 0,     /* emitted one of the model's EOS ids */
+    JEN1_TEXT_FINISH_STOP = 1,    /* the text reached one of stop_strings */
+    JEN1_TEXT_FINISH_LENGTH = 2   /* max_new_tokens, or the position table */
+} jen1_text_finish;
+
+typedef struct jen1_text_generate_params {
+    jen1_text_sampling sampling;  /* defaults: generation_config.json */
+    int max_new_tokens;           /* > 0; default 256 */
+    /* Stop as soon as the decoded new text contains one of these (the item's
+     * text ends before it). */
+    const char *const *stop_strings;
+    int n_stop_strings;
+    /* Nonzero: the special tokens other than the EOS ids are never sampled
+     * (their scores are set to -inf after the processors). */
+    int ban_special;
+    jen1_abort_callback abort;    /* polled between steps (jen1.h) */
+    void *abort_user_data;
+} jen1_text_generate_params;
+
+/* Defaults from the checkpoint's generation_config.json (do_sample,
+ * temperature, top_k, top_p, repetition_penalty; transformers' defaults where
+ * a field is absent), max_new_tokens 256, no stop strings, ban_special 0. */
+JEN1_API jen1_text_generate_params jen1_text_generate_default_params(const jen1_text_model *model);
+
+typedef struct jen1_text_request {
+    const int64_t *prompt_ids;  /* the prompt's tokens (e.g. a rendered chat) */
+    int n_prompt_ids;           /* >= 1 */
+    uint64_t seed;              /* the request's random stream: the same seed,
+                                   prompt and parameters give the same tokens,
+                                   alone or in any batch */
+} jen1_text_request;
+
+typedef struct jen1_text_output_item {
+    int64_t *ids;               /* new tokens, up to and including the EOS that ended them */
+    int n_ids;
+    char *text;                 /* ids decoded without special tokens, cut before a stop string */
+    jen1_text_finish finish;
+} jen1_text_output_item;
+
+typedef struct jen1_text_output {
+    jen1_text_output_item *items;  /* one per request, in order */
+    int n_items;
+} jen1_text_output;
+
+/* Generates a reply for each request, the batch decoded together (prompts
+ * left-padded, one prefill pass, then one step per token for every row not
+ * yet finished). Returns JEN1_OK with *out, or an error (bad ids, a prompt
+ * plus max_new_tokens beyond the position table: JEN1_ERR_TOO_LONG;
+ * JEN1_ERR_ABORTED) with *out NULL. */
+JEN1_API jen1_status jen1_text_generate(const jen1_text_model *model, const jen1_text_request *requests,
+                                        int n_requests, const jen1_text_generate_params *params,
+                                        jen1_text_output **out, char *err, size_t errlen);
+
+/* Frees an output and everything it points to. NULL is allowed. */
+JEN1_API void jen1_text_output_free(jen1_text_output *out);
+
+/* The log-likelihood under the model of each option continuing a prompt:
+ * logprobs[i] = sum over option i's tokens of log p(token | prompt, earlier
+ * tokens of the option), from the raw logits (no processors). For choosing
+ * among a fixed set of answers: always one of them, deterministic. Options
+ * are scored in one batch. */
+JEN1_API jen1_status jen1_text_score_options(const jen1_text_model *model, const int64_t *prompt_ids,
+                                             int n_prompt_ids, const int64_t *const *option_ids,
+                                             const int *n_option_ids, int n_options, double *logprobs,
+                                             char *err, size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* JEN1_TEXT_H */
