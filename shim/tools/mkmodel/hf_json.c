@@ -268,16 +268,13 @@ static json_t *tokenizer_config(long n_pieces)
                      "sp_model_kwargs", "tokenizer_class", "T5Tokenizer", "unk_token", "<unk>");
 }
 
-/* Writes `json` (a reference this call takes over; NULL means building it ran
- * out of memory) as dir/name, pretty-printed with sorted keys like
- * transformers' save_pretrained. */
-static int write_json(const char *dir, const char *name, json_t *json, char *err, size_t errlen)
+int hf_write_json(const char *dir, const char *name, json_t *json, int sort_keys, char *err, size_t errlen)
 {
     if (!json) {
         errbuf_printf(err, errlen, "%s: out of memory building the JSON", name);
         return -1;
     }
-    char *text = json_dumps(json, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
+    char *text = json_dumps(json, JSON_INDENT(2) | (sort_keys ? JSON_SORT_KEYS : 0) | JSON_REAL_PRECISION(15));
     json_decref(json);
     if (!text) {
         errbuf_printf(err, errlen, "%s: out of memory formatting the JSON", name);
@@ -298,12 +295,12 @@ static int write_json(const char *dir, const char *name, json_t *json, char *err
 
 int hf_write_json_files(const char *dir, const model_dims *d, long n_pieces, char *err, size_t errlen)
 {
-    if (write_json(dir, "config.json", model_config(d), err, errlen) != 0
-        || write_json(dir, "generation_config.json", generation_config(d), err, errlen) != 0
-        || write_json(dir, "added_tokens.json", added_tokens(n_pieces), err, errlen) != 0
-        || write_json(dir, "special_tokens_map.json", special_tokens_map(), err, errlen) != 0
-        || write_json(dir, "tokenizer_config.json", tokenizer_config(n_pieces), err, errlen) != 0
-        || write_json(dir, "preprocessor_config.json", preprocessor_config(d), err, errlen) != 0)
+    if (hf_write_json(dir, "config.json", model_config(d), 1, err, errlen) != 0
+        || hf_write_json(dir, "generation_config.json", generation_config(d), 1, err, errlen) != 0
+        || hf_write_json(dir, "added_tokens.json", added_tokens(n_pieces), 1, err, errlen) != 0
+        || hf_write_json(dir, "special_tokens_map.json", special_tokens_map(), 1, err, errlen) != 0
+        || hf_write_json(dir, "tokenizer_config.json", tokenizer_config(n_pieces), 1, err, errlen) != 0
+        || hf_write_json(dir, "preprocessor_config.json", preprocessor_config(d), 1, err, errlen) != 0)
         return -1;
     return 0;
 }

@@ -59,26 +59,17 @@ static int encodec_num_quantizers(const model_dims *d)
 
 /* ---- The tensor list ------------------------------------------------------ */
 
-static fill normal(double mean, double std) { return (fill){FILL_NORMAL, mean, std, 0}; }
-static fill uniform(double bound) { return (fill){FILL_UNIFORM, 0, bound, 0}; }
-static fill constant(double value) { return (fill){FILL_CONSTANT, value, 0, 0}; }
-static fill sinusoid(void) { return (fill){FILL_SINUSOID, 0, 0, 0}; }
-static fill norm_gain_of(size_t v) { return (fill){FILL_WEIGHT_G, 0, 0, v}; }
-static fill copy_of(size_t t) { return (fill){FILL_COPY, 0, 0, t}; }
+static fill normal(double mean, double std) { return (fill){.kind = FILL_NORMAL, .mean = mean, .scale = std}; }
+static fill uniform(double bound) { return (fill){.kind = FILL_UNIFORM, .scale = bound}; }
+static fill constant(double value) { return (fill){.kind = FILL_CONSTANT, .mean = value}; }
+static fill sinusoid(void) { return (fill){.kind = FILL_SINUSOID}; }
+static fill norm_gain_of(size_t v) { return (fill){.kind = FILL_WEIGHT_G, .source = v}; }
+static fill copy_of(size_t t) { return (fill){.kind = FILL_COPY, .source = t}; }
 static fill linear_init(int fan_in) { return normal(0.0, 1.0 / sqrt(fan_in)); }
 static fill norm_weight(void) { return normal(1.0, 0.1); }
 static fill bias_init(void) { return normal(0.0, 0.1); }
 
-#define SHAPE1(a) ((shape){1, {(a), 0, 0}})
-#define SHAPE2(a, b) ((shape){2, {(a), (b), 0}})
-#define SHAPE3(a, b, c) ((shape){3, {(a), (b), (c)}})
-
-/* Appends a tensor named by the printf-style fmt and returns its index. On
- * failure sets list->failed (checked once the list is complete). */
-static size_t add_tensor(tensor_list *list, shape s, fill f, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static size_t add_tensor(tensor_list *list, shape s, fill f, const char *fmt, ...)
+size_t tensor_list_add(tensor_list *list, shape s, fill f, const char *fmt, ...)
 {
     if (list->n == list->cap) {
         size_t cap = list->cap ? 2 * list->cap : 256;
@@ -105,8 +96,10 @@ static size_t add_tensor(tensor_list *list, shape s, fill f, const char *fmt, ..
 
 void tensor_list_free(tensor_list *list)
 {
-    for (size_t i = 0; i < list->n; i++)
+    for (size_t i = 0; i < list->n; i++) {
         free(list->items[i].data);
+        free(list->items[i].bf16);
+    }
     free(list->items);
     memset(list, 0, sizeof *list);
 }
@@ -118,56 +111,56 @@ void tensor_list_free(tensor_list *list)
 static void add_text_encoder(tensor_list *l, const model_dims *d)
 {
     int inner = d->t5_d_kv * d->t5_heads;
-    add_tensor(l, SHAPE2(d->t5_vocab, d->t5_d_model), normal(0.0, 1.0), "text_encoder.shared.weight");
+    tensor_list_add(l, SHAPE2(d->t5_vocab, d->t5_d_model), normal(0.0, 1.0), "text_encoder.shared.weight");
     for (int b = 0; b < d->t5_layers; b++) {
         const char *p = "text_encoder.encoder.block";
         shape in_proj = SHAPE2(inner, d->t5_d_model);
-        add_tensor(l, in_proj, normal(0.0, 1.0 / sqrt((double)d->t5_d_model * d->t5_d_kv)),
+        tensor_list_add(l, in_proj, normal(0.0, 1.0 / sqrt((double)d->t5_d_model * d->t5_d_kv)),
                    "%s.%d.layer.0.SelfAttention.q.weight", p, b);
-        add_tensor(l, in_proj, linear_init(d->t5_d_model), "%s.%d.layer.0.SelfAttention.k.weight", p, b);
-        add_tensor(l, in_proj, linear_init(d->t5_d_model), "%s.%d.layer.0.SelfAttention.v.weight", p, b);
-        add_tensor(l, SHAPE2(d->t5_d_model, inner), linear_init(inner),
+        tensor_list_add(l, in_proj, linear_init(d->t5_d_model), "%s.%d.layer.0.SelfAttention.k.weight", p, b);
+        tensor_list_add(l, in_proj, linear_init(d->t5_d_model), "%s.%d.layer.0.SelfAttention.v.weight", p, b);
+        tensor_list_add(l, SHAPE2(d->t5_d_model, inner), linear_init(inner),
                    "%s.%d.layer.0.SelfAttention.o.weight", p, b);
         if (b == 0) /* only the first block owns the relative position buckets */
-            add_tensor(l, SHAPE2(d->t5_buckets, d->t5_heads), normal(0.0, 1.0),
+            tensor_list_add(l, SHAPE2(d->t5_buckets, d->t5_heads), normal(0.0, 1.0),
                        "%s.0.layer.0.SelfAttention.relative_attention_bias.weight", p);
-        add_tensor(l, SHAPE1(d->t5_d_model), norm_weight(), "%s.%d.layer.0.layer_norm.weight", p, b);
-        add_tensor(l, SHAPE2(d->t5_d_ff, d->t5_d_model), linear_init(d->t5_d_model),
+        tensor_list_add(l, SHAPE1(d->t5_d_model), norm_weight(), "%s.%d.layer.0.layer_norm.weight", p, b);
+        tensor_list_add(l, SHAPE2(d->t5_d_ff, d->t5_d_model), linear_init(d->t5_d_model),
                    "%s.%d.layer.1.DenseReluDense.wi.weight", p, b);
-        add_tensor(l, SHAPE2(d->t5_d_model, d->t5_d_ff), linear_init(d->t5_d_ff),
+        tensor_list_add(l, SHAPE2(d->t5_d_model, d->t5_d_ff), linear_init(d->t5_d_ff),
                    "%s.%d.layer.1.DenseReluDense.wo.weight", p, b);
-        add_tensor(l, SHAPE1(d->t5_d_model), norm_weight(), "%s.%d.layer.1.layer_norm.weight", p, b);
+        tensor_list_add(l, SHAPE1(d->t5_d_model), norm_weight(), "%s.%d.layer.1.layer_norm.weight", p, b);
     }
-    add_tensor(l, SHAPE1(d->t5_d_model), norm_weight(), "text_encoder.encoder.final_layer_norm.weight");
+    tensor_list_add(l, SHAPE1(d->t5_d_model), norm_weight(), "text_encoder.encoder.final_layer_norm.weight");
 }
 
 /* `part` of `layer`, e.g. decoder.model.decoder.layers.3 + self_attn. */
 static void add_layer_norm(tensor_list *l, int dim, const char *layer, const char *part)
 {
-    add_tensor(l, SHAPE1(dim), norm_weight(), "%s.%s.weight", layer, part);
-    add_tensor(l, SHAPE1(dim), bias_init(), "%s.%s.bias", layer, part);
+    tensor_list_add(l, SHAPE1(dim), norm_weight(), "%s.%s.weight", layer, part);
+    tensor_list_add(l, SHAPE1(dim), bias_init(), "%s.%s.bias", layer, part);
 }
 
 static void add_attention(tensor_list *l, int dim, const char *layer, const char *part)
 {
     static const char *const projections[] = {"q_proj", "k_proj", "v_proj", "out_proj"};
     for (size_t i = 0; i < 4; i++)
-        add_tensor(l, SHAPE2(dim, dim), linear_init(dim), "%s.%s.%s.weight", layer, part, projections[i]);
+        tensor_list_add(l, SHAPE2(dim, dim), linear_init(dim), "%s.%s.%s.weight", layer, part, projections[i]);
 }
 
 static void add_decoder(tensor_list *l, const model_dims *d)
 {
     int h = d->dec_hidden;
-    add_tensor(l, SHAPE2(h, d->t5_d_model), linear_init(d->t5_d_model), "enc_to_dec_proj.weight");
-    add_tensor(l, SHAPE1(h), bias_init(), "enc_to_dec_proj.bias");
+    tensor_list_add(l, SHAPE2(h, d->t5_d_model), linear_init(d->t5_d_model), "enc_to_dec_proj.weight");
+    tensor_list_add(l, SHAPE1(h), bias_init(), "enc_to_dec_proj.bias");
     for (int k = 0; k < d->dec_codebooks; k++) {
         /* vocab + 1 rows: the last one embeds the BOS / pad token */
-        add_tensor(l, SHAPE2(d->dec_vocab + 1, h), normal(0.0, 1.0),
+        tensor_list_add(l, SHAPE2(d->dec_vocab + 1, h), normal(0.0, 1.0),
                    "decoder.model.decoder.embed_tokens.%d.weight", k);
         /* x3 spreads the logits (std ~3) so greedy choices are clear-cut */
-        add_tensor(l, SHAPE2(d->dec_vocab, h), normal(0.0, 3.0 / sqrt(h)), "decoder.lm_heads.%d.weight", k);
+        tensor_list_add(l, SHAPE2(d->dec_vocab, h), normal(0.0, 3.0 / sqrt(h)), "decoder.lm_heads.%d.weight", k);
     }
-    add_tensor(l, SHAPE2(d->dec_positions, h), sinusoid(), "decoder.model.decoder.embed_positions.weights");
+    tensor_list_add(l, SHAPE2(d->dec_positions, h), sinusoid(), "decoder.model.decoder.embed_positions.weights");
     for (int i = 0; i < d->dec_layers; i++) {
         char layer[64];
         snprintf(layer, sizeof layer, "decoder.model.decoder.layers.%d", i);
@@ -175,8 +168,8 @@ static void add_decoder(tensor_list *l, const model_dims *d)
         add_layer_norm(l, h, layer, "self_attn_layer_norm");
         add_attention(l, h, layer, "encoder_attn");
         add_layer_norm(l, h, layer, "encoder_attn_layer_norm");
-        add_tensor(l, SHAPE2(d->dec_ffn, h), linear_init(h), "%s.fc1.weight", layer);
-        add_tensor(l, SHAPE2(h, d->dec_ffn), linear_init(d->dec_ffn), "%s.fc2.weight", layer);
+        tensor_list_add(l, SHAPE2(d->dec_ffn, h), linear_init(h), "%s.fc1.weight", layer);
+        tensor_list_add(l, SHAPE2(h, d->dec_ffn), linear_init(d->dec_ffn), "%s.fc2.weight", layer);
         add_layer_norm(l, h, layer, "final_layer_norm");
     }
     add_layer_norm(l, h, "decoder.model.decoder", "layer_norm");
@@ -189,19 +182,19 @@ static void add_conv(tensor_list *l, const char *layer, int in, int out, int ker
 {
     shape v = transposed ? SHAPE3(in, out, kernel) : SHAPE3(out, in, kernel);
     /* torch's default bound: fan_in = dim 1 * kernel for both kinds */
-    size_t iv = add_tensor(l, v, uniform(1.0 / sqrt((double)v.dim[1] * kernel)), "%s.conv.weight_v", layer);
-    add_tensor(l, SHAPE3(v.dim[0], 1, 1), norm_gain_of(iv), "%s.conv.weight_g", layer);
-    add_tensor(l, SHAPE1(out), bias_init(), "%s.conv.bias", layer);
+    size_t iv = tensor_list_add(l, v, uniform(1.0 / sqrt((double)v.dim[1] * kernel)), "%s.conv.weight_v", layer);
+    tensor_list_add(l, SHAPE3(v.dim[0], 1, 1), norm_gain_of(iv), "%s.conv.weight_g", layer);
+    tensor_list_add(l, SHAPE1(out), bias_init(), "%s.conv.bias", layer);
 }
 
 static void add_lstm(tensor_list *l, const char *layer, int dim, int n_layers)
 {
     double bound = sqrt(6.0 / (4 * dim + dim)); /* Xavier-uniform of a [4*dim, dim] matrix */
     for (int k = 0; k < n_layers; k++) {
-        add_tensor(l, SHAPE2(4 * dim, dim), uniform(bound), "%s.lstm.weight_ih_l%d", layer, k);
-        add_tensor(l, SHAPE2(4 * dim, dim), uniform(bound), "%s.lstm.weight_hh_l%d", layer, k);
-        add_tensor(l, SHAPE1(4 * dim), bias_init(), "%s.lstm.bias_ih_l%d", layer, k);
-        add_tensor(l, SHAPE1(4 * dim), bias_init(), "%s.lstm.bias_hh_l%d", layer, k);
+        tensor_list_add(l, SHAPE2(4 * dim, dim), uniform(bound), "%s.lstm.weight_ih_l%d", layer, k);
+        tensor_list_add(l, SHAPE2(4 * dim, dim), uniform(bound), "%s.lstm.weight_hh_l%d", layer, k);
+        tensor_list_add(l, SHAPE1(4 * dim), bias_init(), "%s.lstm.bias_ih_l%d", layer, k);
+        tensor_list_add(l, SHAPE1(4 * dim), bias_init(), "%s.lstm.bias_hh_l%d", layer, k);
     }
 }
 
@@ -274,11 +267,11 @@ static void add_quantizer(tensor_list *l, const model_dims *d)
 {
     const char *p = "audio_encoder.quantizer.layers";
     for (int q = 0; q < encodec_num_quantizers(d); q++) {
-        add_tensor(l, SHAPE1(1), constant(1.0), "%s.%d.codebook.inited", p, q);
-        add_tensor(l, SHAPE1(d->ec_codebook_size), constant(1.0), "%s.%d.codebook.cluster_size", p, q);
-        size_t embed = add_tensor(l, SHAPE2(d->ec_codebook_size, d->ec_codebook_dim), normal(0.0, 1.0),
+        tensor_list_add(l, SHAPE1(1), constant(1.0), "%s.%d.codebook.inited", p, q);
+        tensor_list_add(l, SHAPE1(d->ec_codebook_size), constant(1.0), "%s.%d.codebook.cluster_size", p, q);
+        size_t embed = tensor_list_add(l, SHAPE2(d->ec_codebook_size, d->ec_codebook_dim), normal(0.0, 1.0),
                                   "%s.%d.codebook.embed", p, q);
-        add_tensor(l, SHAPE2(d->ec_codebook_size, d->ec_codebook_dim), copy_of(embed),
+        tensor_list_add(l, SHAPE2(d->ec_codebook_size, d->ec_codebook_dim), copy_of(embed),
                    "%s.%d.codebook.embed_avg", p, q);
     }
 }

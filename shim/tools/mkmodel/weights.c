@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 
 #include "errbuf.h"
-#include "safetensors.h"
+#include "matvec.h"
 #include "util.h"
 
 /* ---- Random numbers --------------------------------------------------------- */
@@ -131,6 +131,14 @@ static void fill_tensor(tensor_list *l, size_t i, uint64_t seed)
     case FILL_COPY:
         memcpy(x, l->items[f->source].data, (size_t)n * sizeof *x);
         break;
+    case FILL_ROWS: {
+        int64_t row_len = n / t->shape.dim[0];
+        memset(x, 0, (size_t)n * sizeof *x);
+        for (int range = 0; range < 2; range++)
+            for (int64_t j = f->rows[2 * range] * row_len; j < f->rows[2 * range + 1] * row_len; j++)
+                x[j] = (float)(f->scale * rng_normal(&r));
+        break;
+    }
     }
 }
 
@@ -139,43 +147,62 @@ static int compare_by_name(const void *a, const void *b)
     return strcmp(((const safetensors_tensor *)a)->name, ((const safetensors_tensor *)b)->name);
 }
 
+/* Replaces t's float values by their bf16 rounding (torch's .to(bfloat16)). */
+static int store_bf16(tensor_spec *t, int64_t numel)
+{
+    t->bf16 = malloc((size_t)numel * sizeof *t->bf16);
+    if (!t->bf16)
+        return -1;
+    jen1_f32_to_bf16(t->data, t->bf16, (size_t)numel);
+    free(t->data);
+    t->data = NULL;
+    return 0;
+}
+
 /* Generates every tensor (all of them are in memory at once: the writer
  * takes the complete set) and writes dir/model.safetensors. */
-int weights_write(const char *dir, const model_dims *d, uint64_t seed, model_stats *stats,
-                  char *err, size_t errlen)
+int weights_write(const char *dir, tensor_list *list, safetensors_dtype dtype, uint64_t seed,
+                  model_stats *stats, char *err, size_t errlen)
 {
-    tensor_list list = {0};
-    safetensors_tensor *out = NULL;
-    int status = -1;
-    if (tensor_list_build(&list, d, err, errlen) != 0)
-        goto done;
-    out = calloc(list.n, sizeof *out);
+    size_t elem = dtype == SAFETENSORS_BF16 ? sizeof(uint16_t) : sizeof(float);
+    safetensors_tensor *out = calloc(list->n, sizeof *out);
     if (!out) {
         errbuf_printf(err, errlen, "out of memory listing the tensors");
-        goto done;
+        return -1;
     }
+    int status = -1;
     memset(stats, 0, sizeof *stats);
-    for (size_t i = 0; i < list.n; i++) {
-        tensor_spec *t = &list.items[i];
+    for (size_t i = 0; i < list->n; i++) {
+        tensor_spec *t = &list->items[i];
         int64_t numel = shape_numel(t->shape.dim, t->shape.ndim);
+        if (dtype == SAFETENSORS_BF16 && (t->fill.kind == FILL_COPY || t->fill.kind == FILL_WEIGHT_G)) {
+            errbuf_printf(err, errlen, "%s: a derived tensor cannot be stored as BF16", t->name);
+            goto done;
+        }
         t->data = malloc((size_t)numel * sizeof(float));
         if (!t->data) {
             errbuf_printf(err, errlen, "out of memory for tensor %s (%lld bytes)", t->name,
                     (long long)numel * 4);
             goto done;
         }
-        fill_tensor(&list, i, seed);
-        out[i] = (safetensors_tensor){.name = t->name, .dtype = SAFETENSORS_F32, .ndim = t->shape.ndim,
-                                      .data = t->data, .nbytes = (size_t)numel * sizeof(float)};
+        fill_tensor(list, i, seed);
+        /* a BF16 list has no derived fills: each tensor is converted at once */
+        if (dtype == SAFETENSORS_BF16 && store_bf16(t, numel) != 0) {
+            errbuf_printf(err, errlen, "out of memory for tensor %s in bf16", t->name);
+            goto done;
+        }
+        out[i] = (safetensors_tensor){.name = t->name, .dtype = dtype, .ndim = t->shape.ndim,
+                                      .data = t->bf16 ? (const void *)t->bf16 : t->data,
+                                      .nbytes = (size_t)numel * elem};
         memcpy(out[i].shape, t->shape.dim, sizeof t->shape.dim);
         if (tensor_is_buffer(t))
             stats->buffer_values += numel;
         else
             stats->parameters += numel;
     }
-    stats->tensors = list.n;
+    stats->tensors = list->n;
     /* by name, like the Hub's files (the writer orders the data itself) */
-    qsort(out, list.n, sizeof *out, compare_by_name);
+    qsort(out, list->n, sizeof *out, compare_by_name);
 
     char path[PATH_MAX];
     if (outdir_path(path, sizeof path, dir, "model.safetensors") != 0) {
@@ -183,7 +210,7 @@ int weights_write(const char *dir, const model_dims *d, uint64_t seed, model_sta
         goto done;
     }
     static const char *const metadata[] = {"format", "pt"};
-    if (safetensors_write(path, out, list.n, metadata, 1, err, errlen) != 0)
+    if (safetensors_write(path, out, list->n, metadata, 1, err, errlen) != 0)
         goto done;
     struct stat st;
     if (stat(path, &st) != 0) {
@@ -194,7 +221,5 @@ int weights_write(const char *dir, const model_dims *d, uint64_t seed, model_sta
     status = 0;
 done:
     free(out);
-    tensor_list_free(&list);
     return status;
 }
-
