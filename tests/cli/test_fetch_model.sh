@@ -23,7 +23,7 @@ cleanup() {
     rm -rf -- "$tmp"
 }
 trap cleanup EXIT
-unset HF_TOKEN HF_ENDPOINT JEN1_MODEL_DIR
+unset HF_TOKEN HF_ENDPOINT JEN1_MODEL_DIR JEN1_TEXT_MODEL_DIR
 
 # ---- Arguments (--dry-run: nothing is downloaded) -------------------------------
 
@@ -72,6 +72,30 @@ else
     t_fail "HF_TOKEN is announced but never printed" "$out"
 fi
 
+
+# Text models: Qwen2.5 instruct checkpoints.
+out=$("$fetch" --dry-run Qwen/Qwen2.5-0.5B-Instruct 2>&1)
+listed=1
+for f in config.json generation_config.json tokenizer.json tokenizer_config.json vocab.json merges.txt \
+         model.safetensors; do
+    grep -qx "$hf/Qwen/Qwen2.5-0.5B-Instruct/resolve/main/$f" <<<"$out" || listed=0
+done
+if [ "$listed" -eq 1 ] && grep -q "into /var/lib/jen1/models/Qwen2.5-0.5B-Instruct$" <<<"$out" \
+   && grep -q "model.safetensors.index.json (when model.safetensors is absent" <<<"$out" \
+   && ! grep -q spiece.model <<<"$out"; then
+    t_ok "a Qwen text model: its seven files at main, the shard index as the fallback, no spiece.model"
+else
+    t_fail "a Qwen text model: its seven files at main, the shard index as the fallback, no spiece.model" "$out"
+fi
+dry_run_prints "JEN1_TEXT_MODEL_DIR sets a text model's destination" \
+    "fetch-model: Qwen/Qwen2.5-1.5B-Instruct@main from $hf into /srv/text" \
+    JEN1_MODEL_DIR=/srv/m JEN1_TEXT_MODEL_DIR=/srv/text -- Qwen/Qwen2.5-1.5B-Instruct
+dry_run_prints "--kind text for another name" "$hf/acme/my-qwen/resolve/main/merges.txt" -- --kind text acme/my-qwen
+dry_run_prints "--kind music for a Qwen/ name" "$hf/Qwen/other/resolve/main/spiece.model" -- --kind=music Qwen/other
+t_check_fails "--kind that is neither" "--kind must be music or text" "$fetch" --dry-run --kind words a/b
+t_check_fails "--sha256 of a shard of a music model" "is not one of the files fetched" \
+    "$fetch" --dry-run --sha256 "model-00001-of-00002.safetensors=$(printf 'a%.0s' $(seq 64))" a/b
+
 t_check_fails "missing NAME" "missing NAME" "$fetch" --dry-run
 t_check_fails "NAME without an owner" "NAME must be owner/name" "$fetch" --dry-run musicgen-small
 t_check_fails "NAME with a path in it" "NAME must be owner/name" "$fetch" --dry-run a/b/c
@@ -115,6 +139,36 @@ cp "$repo/config.json" "$repo/generation_config.json" "$repo/model.safetensors" 
 mkdir -p "$www/plain/acme/tiny/resolve"
 cp -r "$repo" "$www/plain/acme/tiny/resolve/$rev"
 rm "$www/plain/acme/tiny/resolve/$rev"/*.etag
+
+# Text models: one with model.safetensors, one sharded like Qwen2.5-3B.
+qwen=$www/files/Qwen/Qwen2.5-0.5B-Instruct/$rev
+mkdir -p "$qwen"
+for f in config.json generation_config.json tokenizer.json tokenizer_config.json vocab.json; do
+    echo '{"file": "'"$f"'"}' >"$qwen/$f"
+done
+printf '#version: 0.2\nt h\n' >"$qwen/merges.txt"
+head -c 200000 /dev/urandom >"$qwen/model.safetensors"
+sha256sum "$qwen/model.safetensors" | cut -d' ' -f1 >"$qwen/model.safetensors.etag"
+text_files=(config.json generation_config.json tokenizer.json tokenizer_config.json vocab.json merges.txt)
+sharded=$www/files/Qwen/Qwen2.5-3B-Instruct/$rev
+mkdir -p "$sharded"
+for f in "${text_files[@]}"; do cp "$qwen/$f" "$sharded/"; done
+for n in 1 2; do
+    head -c $((50000 * n)) /dev/urandom >"$sharded/model-0000$n-of-00002.safetensors"
+    sha256sum "$sharded/model-0000$n-of-00002.safetensors" | cut -d' ' -f1 \
+        >"$sharded/model-0000$n-of-00002.safetensors.etag"
+done
+echo '{"metadata": {"total_size": 150000},
+ "weight_map": {"model.embed_tokens.weight": "model-00001-of-00002.safetensors",
+                "model.norm.weight": "model-00002-of-00002.safetensors",
+                "model.layers.0.mlp.up_proj.weight": "model-00001-of-00002.safetensors"}}' \
+    >"$sharded/model.safetensors.index.json"
+# A text model whose index names a path outside the model, and one without weights.
+for bad in evil noweights; do
+    mkdir -p "$www/files/Qwen/$bad/$rev"
+    for f in "${text_files[@]}"; do cp "$qwen/$f" "$www/files/Qwen/$bad/$rev/"; done
+done
+echo '{"weight_map": {"a": "../../etc/passwd"}}' >"$www/files/Qwen/evil/$rev/model.safetensors.index.json"
 
 cat >"$www/cgi-bin/hub" <<'EOF'
 #!/bin/sh
@@ -255,5 +309,42 @@ if cmp -s <(head -c 1000 /dev/zero; tail -c +1001 "$repo/model.safetensors") "$d
 else
     t_fail "resuming continues after the bytes of the .part" "the file was not resumed from byte 1000"
 fi
+
+# ---- Text models ----------------------------------------------------------------------
+
+dest=$tmp/qwen
+rc=0
+out=$("$fetch" --endpoint "$hub" --revision "$rev" --dest "$dest" Qwen/Qwen2.5-0.5B-Instruct 2>&1) || rc=$?
+same=1
+for f in "${text_files[@]}" model.safetensors; do
+    cmp -s "$qwen/$f" "$dest/$f" || same=0
+done
+if [ "$rc" -eq 0 ] && [ "$same" -eq 1 ] && grep -q "model.safetensors (sha256 ok)" <<<"$out" \
+   && grep -q "LICENSE: not in the repository (optional, skipped)" <<<"$out" \
+   && [ ! -e "$dest/spiece.model" ] && [ ! -e "$dest/model.safetensors.index.json" ]; then
+    t_ok "a Qwen text model: every file byte for byte, model.safetensors checked"
+else
+    t_fail "a Qwen text model: every file byte for byte, model.safetensors checked" "exit $rc: $out"
+fi
+
+dest=$tmp/qwen-sharded
+rc=0
+out=$("$fetch" --endpoint "$hub" --revision "$rev" --dest "$dest" Qwen/Qwen2.5-3B-Instruct 2>&1) || rc=$?
+if [ "$rc" -eq 0 ] && cmp -s "$sharded/model.safetensors.index.json" "$dest/model.safetensors.index.json" \
+   && cmp -s "$sharded/model-00001-of-00002.safetensors" "$dest/model-00001-of-00002.safetensors" \
+   && cmp -s "$sharded/model-00002-of-00002.safetensors" "$dest/model-00002-of-00002.safetensors" \
+   && grep -q "model-00002-of-00002.safetensors (sha256 ok)" <<<"$out" \
+   && grep -q "the weights are the 2 shards of model.safetensors.index.json" <<<"$out" \
+   && [ ! -e "$dest/model.safetensors" ]; then
+    t_ok "a sharded text model: the index and each shard it lists, each checked"
+else
+    t_fail "a sharded text model: the index and each shard it lists, each checked" "exit $rc: $out"
+fi
+t_check_fails "an index naming a path outside the model is refused" \
+    "'../../etc/passwd' is not a shard name" \
+    "$fetch" --endpoint "$hub" --revision "$rev" --dest "$tmp/evil/model" Qwen/evil
+t_check "... and nothing is fetched outside the destination" test ! -e "$tmp/etc"
+t_check_fails "a text model without weights" "neither model.safetensors nor model.safetensors.index.json" \
+    "$fetch" --endpoint "$hub" --revision "$rev" --dest "$tmp/noweights" Qwen/noweights
 
 t_summary test_fetch_model

@@ -166,7 +166,7 @@ qfixture=tests/fixtures/qwen2-tiny/model
 q=$tmp/qwen
 t_check "qwen2.5-0.5b model is written" \
     "$mkmodel" --size qwen2.5-0.5b --tokenizer-from "$qfixture" --out "$q" --seed 1
-files=$(cd "$q" 2>/dev/null && ls | tr '\n' ' ')
+files=$(find "$q" -mindepth 1 -printf '%f\n' 2>/dev/null | LC_ALL=C sort | tr '\n' ' ')
 want="config.json generation_config.json merges.txt model.safetensors tokenizer.json tokenizer_config.json vocab.json "
 if [ "$files" = "$want" ]; then
     t_ok "the file set of Qwen2.5-0.5B-Instruct"
