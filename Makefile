@@ -177,7 +177,8 @@ $(BUILD)/npycmp $(BUILD)/blobctl $(BUILD)/stedit: $(BUILD)/%: $(BUILD)/obj/tests
 UNIT_SRC    := $(wildcard tests/unit/test_*.c)
 UNIT_BIN    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TORCH_TESTS := test_parity test_generate test_model_load test_continuation test_windows
-TEST_OBJ_test_http    := $(BUILD)/obj/worker/http.o
+TEST_OBJ_test_http    := $(BUILD)/obj/worker/http.o $(BUILD)/obj/worker/http_prefer.o
+TEST_OBJ_test_http_prefer := $(BUILD)/obj/worker/http_prefer.o
 TEST_OBJ_test_config  := $(BUILD)/obj/worker/config.o
 TEST_OBJ_test_metrics := $(BUILD)/obj/worker/metrics.o
 
@@ -234,7 +235,7 @@ FUZZ_SRC_config       := shim/core/model_config.c common/errbuf.c common/buf.c
 FUZZ_LIBS_config      := -ljansson -lm
 FUZZ_SRC_spm          := $(FUZZ_SPM_SRC)
 FUZZ_SRC_spm_text     := $(FUZZ_SPM_SRC)
-FUZZ_SRC_http         := worker/http.c common/protocol.c common/log.c common/buf.c common/util.c
+FUZZ_SRC_http         := worker/http.c worker/http_prefer.c common/protocol.c common/log.c common/buf.c common/util.c
 FUZZ_LIBS_http        := -levent -ljansson -lm -lcrypto
 FUZZ_SRC_redis_url    := common/queue/redis_url.c
 FUZZ_SRC_npy          := common/npy.c common/errbuf.c common/util.c

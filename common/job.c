@@ -383,6 +383,21 @@ static job_status read_loudness(const json_t *root, job_request *out, job_error 
     return JOB_OK;
 }
 
+/* Absent or null: true. */
+static job_status read_audio(const json_t *root, job_request *out, job_error *err)
+{
+    char got[48];
+    const json_t *v = optional(root, "audio");
+    out->audio = true;
+    if (!v) return JOB_OK;
+    if (!json_is_boolean(v))
+        return fail(err, JOB_INVALID_JOB,
+                    "audio must be true (render the song) or false (the words only) (got %s)",
+                    describe(v, got, sizeof got));
+    out->audio = json_is_true(v);
+    return JOB_OK;
+}
+
 static job_status read_model(const json_t *root, const job_limits *limits, job_request *out,
                              job_error *err)
 {
@@ -450,6 +465,7 @@ static job_status read_fields(const json_t *root, const job_limits *limits, job_
     if ((st = read_seed(root, out, err)) != JOB_OK) return st;
     if ((st = read_format(root, limits, out, err)) != JOB_OK) return st;
     if ((st = read_loudness(root, out, err)) != JOB_OK) return st;
+    if ((st = read_audio(root, out, err)) != JOB_OK) return st;
     if ((st = read_model(root, limits, out, err)) != JOB_OK) return st;
     return read_sampling(root, out, err);
 }

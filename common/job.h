@@ -18,6 +18,7 @@
 #define JEN1_JOB_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -105,6 +106,8 @@ typedef struct job_request {
     audio_format format;         /* AUDIO_WAV when absent */
     job_loudness loudness;
     double loudness_lufs;        /* with JOB_LOUDNESS_TARGET: LOUDNESS_MIN_LUFS to _MAX_LUFS */
+    bool audio;                  /* true (absent): render the song; false: the words
+                                    only (the GeneratedSong without audio) */
     char *model;                 /* malloc'd, NULL when absent */
     job_sampling sampling;       /* guidance, top_k, temperature as given */
     int priority;                /* 0 when absent */

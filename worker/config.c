@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "http.h"
 #include "loudness.h"
 
 struct option;
@@ -395,6 +396,9 @@ static const struct option options[] = {
     { "--http-timeout", "JEN1_HTTP_TIMEOUT", "SECONDS", "30",
       "an HTTP client that takes longer to send its request (or read the answer) is dropped",
       set_int, FIELD(http_timeout_s), 1, 3600, false },
+    { "--http-default-wait", "JEN1_HTTP_DEFAULT_WAIT", "SECONDS", "0",
+      "how long POST /generate waits for its song when the request asks nothing (?wait=, Prefer); "
+      "0: 202 at once", set_int, FIELD(http_default_wait_s), 0, HTTP_MAX_WAIT_S, false },
     { "--use-torch", "USE_TORCH", "0|1", "0", "serve GET /debug/torch", set_bool,
       FIELD(use_torch), 0, 1, true },
     { NULL, "JEN1_API_TOKEN", "TOKEN", "none",
@@ -695,7 +699,7 @@ int config_describe(const struct jen1_config *c, char *buf, size_t len)
     redis_url_describe(&c->redis, redis, sizeof redis);
     json_t *o = json_pack(
         "{s:s, s:s?, s:s?, s:s, s:s, s:s, s:i, s:i, s:s?, s:i, s:b, s:s?, s:i, s:i, s:i, s:i, s:i, "
-        "s:i, s:f, s:f, s:f, s:s, s:b, s:s, s:s, s:s}",
+        "s:i, s:f, s:f, s:f, s:s, s:b, s:s, s:s, s:s, s:i}",
         "redis", redis, "redis_user", c->redis.user[0] ? c->redis.user : NULL, "redis_password",
         c->redis.password[0] ? "***" : NULL, "prefix", c->prefix, "model_dir", c->model_dir, "blob_url", c->blob_url,
         "workers", c->workers, "threads", c->threads, "http_addr",
@@ -705,7 +709,7 @@ int config_describe(const struct jen1_config *c, char *buf, size_t len)
         "heartbeat_ms", c->heartbeat_ms, "grace_s", c->grace_s, "max_duration_s",
         c->max_duration_s, "window_s", c->window_s, "stride_s", c->stride_s, "device", device_names[c->device], "bf16", c->bf16, "log_level",
         log_level_name(c->log_level), "worker_id", c->worker_id, "engine",
-        c->engine == CONFIG_ENGINE_NONE ? "none" : "torch");
+        c->engine == CONFIG_ENGINE_NONE ? "none" : "torch", "http_default_wait_s", c->http_default_wait_s);
     if (o && json_object_set_new(o, "loudness_lufs",
                                  isnan(c->loudness_lufs) ? json_null() : json_real(c->loudness_lufs)) != 0) {
         json_decref(o);

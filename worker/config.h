@@ -52,6 +52,8 @@ struct jen1_config {
     char http_host[256]; /* parsed: "127.0.0.1", "::1", "0.0.0.0" */
     int http_port;       /* 0 lets the kernel choose (tests) */
     int http_timeout_s;  /* a client slower than this to send or read a request is dropped */
+    int http_default_wait_s; /* how long POST /generate waits for its job when the request
+                                says nothing (no ?wait=, no Prefer); 0: answer 202 at once */
     bool use_torch;      /* enables GET /debug/torch */
     char api_token[512]; /* secret; "" means POST /generate needs no token */
     char api_token_file[PATH_MAX];

@@ -277,6 +277,11 @@ static jen1_sampling song_sampling(jen1_sampling model_defaults, const job_sampl
 static const jen1_sampling kSilentSampling = {.greedy = 0, .top_k = 0, .top_p = 1, .temperature = 1,
                                               .guidance_scale = 1};
 
+jen1_sampling engine_sampling(const engine *e, const job_sampling *job)
+{
+    return song_sampling(e->model ? jen1_generate_default_params(e->model).sampling : kSilentSampling, job);
+}
+
 /* ---- The silent engine ----------------------------------------------------------- */
 
 /* splitmix64's finaliser. */

@@ -116,6 +116,10 @@ const char *engine_model_name(const engine *e);
 const char *engine_device(const engine *e);
 double engine_max_duration(const engine *e);
 
+/* The sampling a song of this job is rendered with (engine_result's
+ * sampling): the job's fields over the model's defaults. Renders nothing. */
+jen1_sampling engine_sampling(const engine *e, const job_sampling *job);
+
 /* Whether codes ([n_codebooks][n_frames]) are a checkpoint this request can
  * resume from: the model's codebooks, values in its codebook, and n_frames
  * the end of a window of the request's schedule (< the whole song is not

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "http_prefer.h"
 #include "util.h"
 #include "log.h"
 #include "protocol.h"
@@ -33,7 +34,14 @@ enum {
     DEFAULT_TIMEOUT_S = 30,
     DEFAULT_POLL_MS = 100,
     DEFAULT_MAX_WAITERS = 1024,
-    MAX_WAIT_S = 300,
+};
+
+/* How long a POST /generate waits for its job, and which of its Prefer
+ * preferences that honours (for Preference-Applied). */
+struct wait_plan {
+    int wait_s;        /* 0: answer 202 at once */
+    bool prefer_wait;  /* the wait is the request's Prefer: wait */
+    bool prefer_async; /* the request prefers respond-async and ?wait= did not overrule it */
 };
 
 /* A POST /generate?wait=N held open until its job ends or the wait is over. */
@@ -44,6 +52,7 @@ struct waiter {
     struct event *timer;
     struct event *hangup; /* watches the socket for the client going away */
     int64_t deadline_ms; /* CLOCK_MONOTONIC */
+    struct wait_plan plan;
     char id[PROTOCOL_ID_MAX + 1];
     struct waiter *prev, *next;
 };
@@ -55,7 +64,7 @@ struct http_server {
     char *api_token; /* NULL: no token needed */
     size_t api_token_len;
     bool debug_torch;
-    int poll_ms, max_waiters, n_waiters, port;
+    int poll_ms, max_waiters, n_waiters, port, default_wait_s;
     struct waiter *waiters;
 };
 
@@ -203,10 +212,59 @@ static int parse_wait(struct evhttp_request *req)
     if (v) {
         char *end;
         long n = strtol(v, &end, 10);
-        wait = isdigit((unsigned char)v[0]) && !*end && n >= 1 && n <= MAX_WAIT_S ? (int)n : -1;
+        wait = isdigit((unsigned char)v[0]) && !*end && n >= 1 && n <= HTTP_MAX_WAIT_S ? (int)n : -1;
     }
     evhttp_clear_headers(&params);
     return wait;
+}
+
+/* Every Prefer header of the request, in order (RFC 7240 allows several). */
+static struct http_prefer read_prefer(struct evhttp_request *req)
+{
+    struct http_prefer p;
+    http_prefer_init(&p);
+    struct evkeyvalq *headers = evhttp_request_get_input_headers(req);
+    for (struct evkeyval *h = headers->tqh_first; h; h = h->next.tqe_next)
+        if (strcasecmp(h->key, "Prefer") == 0)
+            http_prefer_parse(&p, h->value);
+    return p;
+}
+
+/* ?wait= (query_wait_s > 0) wins; then Prefer: wait=N; then respond-async
+ * (no wait); then the operator's default. Every wait is capped. */
+static struct wait_plan plan_wait(const struct http_server *s, struct evhttp_request *req,
+                                  int query_wait_s)
+{
+    struct http_prefer pref = read_prefer(req);
+    struct wait_plan plan = { .wait_s = s->default_wait_s };
+    if (query_wait_s > 0) {
+        plan.wait_s = query_wait_s;
+        return plan;
+    }
+    plan.prefer_async = pref.respond_async;
+    if (pref.wait_s >= 0) {
+        plan.wait_s = pref.wait_s < HTTP_MAX_WAIT_S ? pref.wait_s : HTTP_MAX_WAIT_S;
+        plan.prefer_wait = true;
+    } else if (pref.respond_async) {
+        plan.wait_s = 0;
+    }
+    return plan;
+}
+
+/* Preference-Applied on an answer with `code`: the wait when it came from
+ * Prefer, respond-async when the answer is the asynchronous one. */
+static void add_preference_applied(struct evhttp_request *req, const struct wait_plan *plan,
+                                   int code)
+{
+    char value[64] = "";
+    bool async = plan->prefer_async && code == 202;
+    if (async)
+        snprintf(value, sizeof value, "respond-async");
+    if (plan->prefer_wait)
+        snprintf(value + strlen(value), sizeof value - strlen(value), "%swait=%d",
+                 async ? ", " : "", plan->wait_s);
+    if (value[0])
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Preference-Applied", value);
 }
 
 static int random_hex_id(char out[33])
@@ -261,6 +319,7 @@ static void waiter_finish(struct waiter *w, int code, const char *json)
 {
     waiter_unlink(w);
     evhttp_connection_set_closecb(w->conn, NULL, NULL);
+    add_preference_applied(w->req, &w->plan, code);
     reply_json_text(w->req, code, json);
     free(w);
 }
@@ -340,20 +399,24 @@ static void on_waiter_readable(evutil_socket_t fd, short what, void *arg)
 }
 
 static void start_waiting(struct http_server *s, struct evhttp_request *req, const char *id,
-                          int wait_s, const char *queued)
+                          const struct wait_plan *plan, const char *queued)
 {
     struct waiter *w = s->n_waiters < s->max_waiters ? calloc(1, sizeof *w) : NULL;
     if (w)
         w->timer = evtimer_new(s->base, on_waiter_timer, w);
     if (!w || !w->timer) {
         free(w);
-        reply_json_text(req, 202, queued); /* too many waiting: answer now */
+        struct wait_plan unwaited = *plan; /* too many waiting: answer now */
+        unwaited.prefer_wait = false;
+        add_preference_applied(req, &unwaited, 202);
+        reply_json_text(req, 202, queued);
         return;
     }
     w->server = s;
     w->req = req;
     w->conn = evhttp_request_get_connection(req);
-    w->deadline_ms = clock_monotonic_ms() + (int64_t)wait_s * 1000;
+    w->plan = *plan;
+    w->deadline_ms = clock_monotonic_ms() + (int64_t)plan->wait_s * 1000;
     snprintf(w->id, sizeof w->id, "%s", id);
     w->next = s->waiters;
     if (s->waiters)
@@ -454,8 +517,8 @@ static void handle_job(struct http_server *s, struct evhttp_request *req, const 
     free(id);
 }
 
-static void submit_job(struct http_server *s, struct evhttp_request *req, int wait_s,
-                       const char *body, size_t len)
+static void submit_job(struct http_server *s, struct evhttp_request *req,
+                       const struct wait_plan *plan, const char *body, size_t len)
 {
     json_error_t jerr;
     json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -515,10 +578,12 @@ static void submit_job(struct http_server *s, struct evhttp_request *req, int wa
     snprintf(location, sizeof location, "/jobs/%s", id);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Location", location);
     queued_document(id, queued, sizeof queued);
-    if (wait_s > 0)
-        start_waiting(s, req, id, wait_s, queued);
-    else
+    if (plan->wait_s > 0) {
+        start_waiting(s, req, id, plan, queued);
+    } else {
+        add_preference_applied(req, plan, 202);
         reply_json_text(req, 202, queued);
+    }
 }
 
 static void handle_generate(struct http_server *s, struct evhttp_request *req, const char *rest)
@@ -536,10 +601,10 @@ static void handle_generate(struct http_server *s, struct evhttp_request *req, c
                     "send the job as Content-Type: application/json");
         return;
     }
-    int wait_s = parse_wait(req);
-    if (wait_s < 0) {
+    int query_wait_s = parse_wait(req);
+    if (query_wait_s < 0) {
         reply_error(req, 400, "invalid_query", "wait must be a whole number of seconds, 1 to %d",
-                    MAX_WAIT_S);
+                    HTTP_MAX_WAIT_S);
         return;
     }
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
@@ -551,7 +616,8 @@ static void handle_generate(struct http_server *s, struct evhttp_request *req, c
     }
     evbuffer_copyout(in, body, len);
     body[len] = '\0';
-    submit_job(s, req, wait_s, body, len);
+    struct wait_plan plan = plan_wait(s, req, query_wait_s);
+    submit_job(s, req, &plan, body, len);
     free(body);
 }
 
@@ -625,6 +691,9 @@ struct http_server *http_server_start(struct event_base *base, const struct http
     s->debug_torch = opt->debug_torch;
     s->poll_ms = opt->poll_ms > 0 ? opt->poll_ms : DEFAULT_POLL_MS;
     s->max_waiters = opt->max_waiters > 0 ? opt->max_waiters : DEFAULT_MAX_WAITERS;
+    s->default_wait_s = opt->default_wait_s < 0               ? 0
+                        : opt->default_wait_s > HTTP_MAX_WAIT_S ? HTTP_MAX_WAIT_S
+                                                                : opt->default_wait_s;
     if (opt->api_token && *opt->api_token) {
         s->api_token = strdup(opt->api_token);
         s->api_token_len = strlen(opt->api_token);

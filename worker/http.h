@@ -8,10 +8,15 @@
  *   GET  /debug/torch   only when enabled (USE_TORCH=1), else 404
  *   POST /generate      a job as JSON ({"narrative", "duration", ...}; an "id"
  *                       is generated when absent): 202 {"id", "status":"queued",
- *                       "status_url"}. With ?wait=SECONDS (1..300): 200 with the
- *                       GeneratedSong when the job succeeds in time (200 with
- *                       its status document when it failed or was cancelled),
- *                       else 202 with its status document.
+ *                       "status_url"} with Location: /jobs/ID. Waiting for it
+ *                       (up to HTTP_MAX_WAIT_S): ?wait=SECONDS (1..300) wins, then
+ *                       RFC 7240's Prefer: wait=N (capped) or respond-async (no
+ *                       wait), then http_options.default_wait_s. A wait answers
+ *                       200 with the GeneratedSong when the job succeeds in time
+ *                       (200 with its status document when it failed or was
+ *                       cancelled), else 202 with its status document and
+ *                       Location. Preference-Applied names the Prefer
+ *                       preferences honoured (wait=N; respond-async on a 202).
  *   GET  /jobs/ID       200 the job's status document, 404 unknown, 400 bad id
  *
  * Errors are JSON, {"error":"code","message":"..."}: 400 (bad JSON, invalid
@@ -32,6 +37,10 @@
 #include <stddef.h>
 
 struct event_base;
+
+/* The longest a POST /generate waits for its job (?wait=, Prefer: wait,
+ * JEN1_HTTP_DEFAULT_WAIT), seconds. */
+#define HTTP_MAX_WAIT_S 300
 
 enum http_job_state {
     HTTP_JOB_UNAVAILABLE = -1, /* the backend cannot tell now (Redis unreachable) */
@@ -93,6 +102,8 @@ struct http_options {
     int timeout_s;           /* reading or writing a request; 0: 30 */
     int poll_ms;             /* how often a ?wait request looks at its job; 0: 100 */
     int max_waiters;         /* ?wait requests held at once (more get 202 at once); 0: 1024 */
+    int default_wait_s;      /* the wait of a request that asks none; 0: 202 at once;
+                                capped at HTTP_MAX_WAIT_S */
 };
 
 struct http_server;

@@ -324,7 +324,8 @@ int supervisor_run(const struct jen1_config *cfg, struct jen1_metrics *metrics, 
                                        .metrics_text = backend_metrics};
         struct http_options ho = {.host = cfg->http_host, .port = cfg->http_port,
                                   .api_token = cfg->api_token, .debug_torch = cfg->use_torch,
-                                  .timeout_s = cfg->http_timeout_s};
+                                  .timeout_s = cfg->http_timeout_s,
+                                  .default_wait_s = cfg->http_default_wait_s};
         s.http = http_server_start(s.base, &ho, &backend, err, sizeof err);
         if (!s.http) {
             log_kv(LOG_ERROR, "cannot serve HTTP", LOG_STR("addr", cfg->http_addr), LOG_STR("error", err));

@@ -9,7 +9,7 @@
  *     earlier attempt left one; progress -> queue_progress, each window ->
  *     a checkpoint and queue_checkpoint, abort <- cancel, timeout, shutdown)
  *     -> encoding (loudness_normalise, audio_encode) -> uploading (blob_put: the audio and the
- *     song's codes)
+ *     song's codes); a words-only job ("audio": false) skips from planning to the end
  *   -> song_to_string -> queue_finish
  *
  * A stage that does not succeed ends the job in one place (end_job), with a
@@ -436,27 +436,35 @@ static song_render rendered(const job_run *run, song_window *windows)
                          .n_codebooks = a->n_codebooks, .n_frames = a->n_frames, .frame_rate = a->frame_rate};
 }
 
-/* The song, and the end of the job. */
+/* The song, and the end of the job. A words-only job ("audio": false) has
+ * no render and no audio: its sampling is what a render would use. */
 static void finish(job_run *run)
 {
     worker *w = run->w;
     const engine_result *a = &run->audio;
-    song_audio sa = {.url = run->url, .format = run->req.format, .sample_rate = a->sample_rate, .channels = 1,
-                     .duration = (double)a->n_samples / a->sample_rate, .bytes = run->encoded_len,
-                     .loudness = run->normalised ? &run->loudness : NULL};
-    sha256_hex(run->encoded, run->encoded_len, sa.sha256);
-    song_model sm = {.name = engine_model_name(w->engine), .seed = run->req.seed, .sampling = a->sampling,
-                     .device = engine_device(w->engine)};
-    song_window *windows = calloc((size_t)(a->n_windows > 0 ? a->n_windows : 1), sizeof *windows);
-    if (!windows) {
-        snprintf(run->err, sizeof run->err, "out of memory for the song's windows");
-        end_job(run, PROTOCOL_ENGINE_ERROR);
-        return;
+    bool audio = run->req.audio;
+    song_audio sa = {0};
+    song_render sr = {0};
+    song_window *windows = NULL;
+    if (audio) {
+        sa = (song_audio){.url = run->url, .format = run->req.format, .sample_rate = a->sample_rate, .channels = 1,
+                          .duration = (double)a->n_samples / a->sample_rate, .bytes = run->encoded_len,
+                          .loudness = run->normalised ? &run->loudness : NULL};
+        sha256_hex(run->encoded, run->encoded_len, sa.sha256);
+        windows = calloc((size_t)(a->n_windows > 0 ? a->n_windows : 1), sizeof *windows);
+        if (!windows) {
+            snprintf(run->err, sizeof run->err, "out of memory for the song's windows");
+            end_job(run, PROTOCOL_ENGINE_ERROR);
+            return;
+        }
+        sr = rendered(run, windows);
     }
-    song_render sr = rendered(run, windows);
+    song_model sm = {.name = engine_model_name(w->engine), .seed = run->req.seed,
+                     .sampling = audio ? a->sampling : engine_sampling(w->engine, &run->req.sampling),
+                     .device = engine_device(w->engine)};
     run->timings.total_s = clock_monotonic_s() - run->started;
-    char *song = song_to_string(&run->plan, &sr, &sa, &sm, &run->timings, clock_unix_ms(), 0, run->err,
-                                sizeof run->err);
+    char *song = song_to_string(&run->plan, audio ? &sr : NULL, audio ? &sa : NULL, &sm, &run->timings,
+                                clock_unix_ms(), 0, run->err, sizeof run->err);
     free(windows);
     if (!song) {
         end_job(run, PROTOCOL_ENGINE_ERROR);
@@ -465,12 +473,12 @@ static void finish(job_run *run)
     bool written = false;
     char err[512];
     int rc;
-    REDIS_CALL(w, rc, queue_finish(w->q, run->job, song, run->url, &written, err, sizeof err));
+    REDIS_CALL(w, rc, queue_finish(w->q, run->job, song, audio ? run->url : NULL, &written, err, sizeof err));
     if (rc == 0) {
-        log_kv(LOG_INFO, "job succeeded", LOG_STR("audio_url", run->url), LOG_NUM("seconds", run->timings.total_s),
-               LOG_BOOL("first_result", written));
+        log_kv(LOG_INFO, "job succeeded", LOG_STR("audio_url", run->url), LOG_BOOL("audio", audio),
+               LOG_NUM("seconds", run->timings.total_s), LOG_BOOL("first_result", written));
         count_outcome(w, JEN1_OUTCOME_SUCCEEDED);
-        metrics_add(w->metrics->registry, w->metrics->audio_seconds, sa.duration);
+        if (audio) metrics_add(w->metrics->registry, w->metrics->audio_seconds, sa.duration);
         metrics_observe(w->metrics->registry, w->metrics->job_duration, run->timings.total_s);
         remove_checkpoint(run);
     } else {
@@ -510,9 +518,11 @@ static void run_job(worker *w, queue_job *job, job_run *run)
     log_kv(LOG_INFO, "job started", LOG_INT("attempt", job->attempts), LOG_NUM("duration", run->req.duration));
     metrics_add(w->metrics->registry, w->metrics->inflight, 1);
 
-    if (run_stage(run, &kPlanning, &run->timings.plan_s) == 0 && run_stage(run, &kGenerating, NULL) == 0 &&
-        run_stage(run, &kEncoding, &run->timings.encode_s) == 0 &&
-        run_stage(run, &kUploading, &run->timings.upload_s) == 0)
+    /* A words-only job ends after planning: no engine render, no blob store. */
+    if (run_stage(run, &kPlanning, &run->timings.plan_s) == 0 &&
+        (!run->req.audio ||
+         (run_stage(run, &kGenerating, NULL) == 0 && run_stage(run, &kEncoding, &run->timings.encode_s) == 0 &&
+          run_stage(run, &kUploading, &run->timings.upload_s) == 0)))
         finish(run);
 
     metrics_add(w->metrics->registry, w->metrics->inflight, -1);

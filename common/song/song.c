@@ -192,8 +192,9 @@ static const char *render_problem(const song_plan *plan, const song_render *r)
 json_t *song_to_json(const song_plan *plan, const song_render *render, const song_audio *audio,
                      const song_model *model, const song_timings *t, int64_t created_at_ms, char *err, size_t errlen)
 {
-    if (!plan || !audio || !model || !t || !audio->url || !model->name || !model->device) {
-        snprintf(err, errlen, "song: a plan, audio (with its url), model (with name and device) and timings are required");
+    if (!plan || !model || !t || (audio && !audio->url) || !model->name || !model->device) {
+        snprintf(err, errlen, "song: a plan, model (with name and device) and timings are required, and audio, when "
+                              "given, needs its url");
         return NULL;
     }
     const char *problem = render_problem(plan, render);
@@ -222,7 +223,7 @@ json_t *song_to_json(const song_plan *plan, const song_render *render, const son
     put(&b, doc, "lyrics", json_string(plan->lyrics));
     put(&b, doc, "prompts", prompts_json(&b, plan, render));
     if (render) put(&b, doc, "windows", windows_json(&b, plan, render));
-    put(&b, doc, "audio", audio_json(&b, audio));
+    put(&b, doc, "audio", audio ? audio_json(&b, audio) : json_null());
     if (render) put(&b, doc, "codes", codes_json(&b, render));
     put(&b, doc, "model", model_json(&b, model));
     put(&b, doc, "timings", timings_json(&b, t));

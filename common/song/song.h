@@ -73,7 +73,8 @@ typedef struct song_timings {
 /* Builds the document (a new reference), or returns NULL with a message when
  * an argument is missing, a window names no section of the plan, or a string
  * is not UTF-8. `render` may be NULL (no windows, no codes: `prompts` is then
- * the plan's one model_prompt); with it, `prompts` are the distinct prompts
+ * the plan's one model_prompt); `audio` may be NULL too, for a words-only job
+ * (`"audio": false`): the document's audio is then null; with it, `prompts` are the distinct prompts
  * the windows were rendered under, in order. created_at_ms is Unix time in
  * milliseconds, passed in so that the same inputs give the same bytes. */
 json_t *song_to_json(const song_plan *plan, const song_render *render, const song_audio *audio,

@@ -22,6 +22,7 @@ static const char *const VARS[] = {
     "JEN1_S3_ENDPOINT", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "JEN1_S3_CREDENTIALS_FILE", "AWS_PROFILE",
     "JEN1_S3_PATH_STYLE", "JEN1_S3_CONNECT_TIMEOUT_MS", "JEN1_S3_TIMEOUT_MS",
+    "JEN1_HTTP_DEFAULT_WAIT",
 };
 enum { N_VARS = sizeof VARS / sizeof VARS[0] };
 
@@ -78,6 +79,7 @@ TEST(defaults)
     CHECK(c.threads == (cores > 1 ? cores : 1), "threads %d with %ld cores", c.threads, cores);
     CHECK(c.http_enabled && strcmp(c.http_host, "127.0.0.1") == 0 && c.http_port == 4001,
           "%s:%d", c.http_host, c.http_port);
+    CHECK(c.http_default_wait_s == 0, "POST /generate waits %d s by default", c.http_default_wait_s);
     CHECK(!c.use_torch && !c.bf16 && c.api_token[0] == '\0', "flags");
     CHECK(c.job_timeout_s == 3600 && c.max_attempts == 3 && c.retry_base_ms == 1000, "retries");
     CHECK(c.result_ttl_s == 604800 && c.grace_s == 30, "ttl %d grace %d", c.result_ttl_s,
@@ -124,6 +126,7 @@ TEST(environment)
     setenv("JEN1_WORKER_ID", "host-a:1", 1);
     setenv("JEN1_ENGINE", "none", 1);
     setenv("JEN1_THREADS", "", 1); /* empty counts as unset */
+    setenv("JEN1_HTTP_DEFAULT_WAIT", "300", 1);
     struct jen1_config c;
     char err[256] = "";
     REQUIRE(LOAD(&c, err, NULL) == CONFIG_OK, "%s", err);
@@ -139,6 +142,7 @@ TEST(environment)
     CHECK(strcmp(c.http_host, "::1") == 0 && c.http_port == 8080, "%s %d", c.http_host,
           c.http_port);
     CHECK(c.use_torch && c.bf16 && strcmp(c.api_token, "tok") == 0, "flags, token");
+    CHECK(c.http_default_wait_s == 300, "default wait %d", c.http_default_wait_s);
     CHECK(c.job_timeout_s == 60 && c.max_attempts == 5 && c.retry_base_ms == 250, "retries");
     CHECK(c.result_ttl_s == 3600 && c.grace_s == 0, "ttl, grace");
     CHECK(c.heartbeat_ms == 500 && c.heartbeat_ttl_ms == 1500, "heartbeat");
@@ -156,11 +160,13 @@ TEST(flags_win_over_the_environment)
     setenv("JEN1_PREFIX", "env", 1);
     setenv("JEN1_DEVICE", "cuda", 1);
     setenv("JEN1_HTTP_ADDR", "127.0.0.1:1", 1);
+    setenv("JEN1_HTTP_DEFAULT_WAIT", "5", 1);
     struct jen1_config c;
     char err[256] = "";
     REQUIRE(LOAD(&c, err, "--workers", "3", "--prefix=flag", "--device=cpu", "--http-addr", "off",
-                 "--threads", "7", "--max-duration=8", NULL) == CONFIG_OK,
+                 "--threads", "7", "--max-duration=8", "--http-default-wait=60", NULL) == CONFIG_OK,
             "%s", err);
+    CHECK(c.http_default_wait_s == 60, "default wait %d", c.http_default_wait_s);
     CHECK(c.workers == 3 && strcmp(c.prefix, "flag") == 0, "%d %s", c.workers, c.prefix);
     CHECK(c.device == JEN1_DEVICE_CPU, "device");
     CHECK(!c.http_enabled, "--http-addr off left HTTP on");
@@ -226,6 +232,9 @@ TEST(validation_errors_name_the_setting)
         { "JEN1_RESULT_TTL", "--result-ttl", "0", "from 1 to 315360000" },
         { "JEN1_HEARTBEAT_MS", "--heartbeat-ms", "99", "from 100 to 600000" },
         { "JEN1_GRACE_SECONDS", "--grace-seconds", "-5", "from 0 to 86400" },
+        { "JEN1_HTTP_DEFAULT_WAIT", "--http-default-wait", "301", "must be an integer from 0 to 300, not \"301\"" },
+        { "JEN1_HTTP_DEFAULT_WAIT", "--http-default-wait", "-1", "from 0 to 300" },
+        { "JEN1_HTTP_DEFAULT_WAIT", "--http-default-wait", "10s", "from 0 to 300" },
         { "JEN1_MAX_DURATION", "--max-duration", "0.5", "a number of seconds from 1 to 3600" },
         { "JEN1_MAX_DURATION", "--max-duration", "nan", "from 1 to 3600, not \"nan\"" },
         { "JEN1_MAX_DURATION", "--max-duration", "30s", "from 1 to 3600" },
@@ -329,6 +338,7 @@ TEST(help_lists_every_setting)
         "--s3-endpoint URL", "--s3-region REGION", "AWS_REGION or AWS_DEFAULT_REGION",
         "--s3-credentials-file PATH", "--s3-profile NAME", "--s3-path-style 0|1",
         "--s3-connect-timeout-ms MS", "--s3-timeout-ms MS", "(default: 300000)",
+        "--http-default-wait SECONDS",
     };
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
         CHECK(strstr(text, flags[i]), "\"%s\" is not in --help", flags[i]);
@@ -555,6 +565,9 @@ TEST(describe_hides_the_secrets)
               json_is_null(json_object_get(doc, "s3_path_style")),
           "%s", text);
     CHECK(json_integer_value(json_object_get(doc, "workers")) == 1, "%s", text);
+    CHECK(json_is_integer(json_object_get(doc, "http_default_wait_s")) &&
+              json_integer_value(json_object_get(doc, "http_default_wait_s")) == 0,
+          "%s", text);
     CHECK(json_object_size(doc) >= 20, "only %zu settings: %s", json_object_size(doc), text);
     json_decref(doc);
 

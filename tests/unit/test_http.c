@@ -51,7 +51,7 @@ struct fake {
 static struct fake fake = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
 static struct event_base *base;
-static struct http_server *open_srv, *guarded_srv, *slow_poll_srv;
+static struct http_server *open_srv, *guarded_srv, *slow_poll_srv, *default_wait_srv;
 static atomic_bool notified_job_done;
 
 /* 200 ms after "notify-1" is submitted, it ends and the server is told so. */
@@ -189,7 +189,7 @@ static const struct http_backend backend = {
 
 /* ---- The servers' thread ------------------------------------------------------------- */
 
-static int open_port, guarded_port, slow_poll_port;
+static int open_port, guarded_port, slow_poll_port, default_wait_port;
 static int stop_pipe[2];
 static struct event *stop_event;
 static pthread_t loop_thread;
@@ -232,6 +232,13 @@ static int start_servers(void)
         fprintf(stderr, "slow-poll server: %s\n", err);
         return -1;
     }
+    struct http_options default_wait_opt = { .host = "127.0.0.1", .port = 0, .default_wait_s = 3 };
+    default_wait_srv = http_server_start(base, &default_wait_opt, &backend, err, sizeof err);
+    if (!default_wait_srv) {
+        fprintf(stderr, "default-wait server: %s\n", err);
+        return -1;
+    }
+    default_wait_port = http_server_port(default_wait_srv);
     slow_poll_port = http_server_port(slow_poll_srv);
     open_port = http_server_port(open_srv);
     guarded_port = http_server_port(guarded_srv);
@@ -248,7 +255,7 @@ struct response {
     long status;
     char body[80000];
     size_t body_len;
-    char content_type[128], allow[64], location[200], www_authenticate[64];
+    char content_type[128], allow[64], location[200], www_authenticate[64], preference_applied[64];
     double seconds;
 };
 
@@ -284,6 +291,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
     copy_header(r->allow, sizeof r->allow, data, len, "Allow:");
     copy_header(r->location, sizeof r->location, data, len, "Location:");
     copy_header(r->www_authenticate, sizeof r->www_authenticate, data, len, "WWW-Authenticate:");
+    copy_header(r->preference_applied, sizeof r->preference_applied, data, len, "Preference-Applied:");
     return len;
 }
 
@@ -655,6 +663,96 @@ TEST(wait_checks_its_argument)
     }
 }
 
+/* POST /generate with the given extra header lines (NULL-terminated) and
+ * Content-Type: application/json. */
+static void post_with(int port, const char *path, const char *const *extra, const char *body,
+                      struct response *r)
+{
+    const char *headers[8] = { "Content-Type: application/json" };
+    size_t n = 1;
+    for (const char *const *h = extra; *h && n < 7; h++)
+        headers[n++] = *h;
+    http(port, "POST", path, headers, body, r);
+}
+
+/* The orchestrator's call: no ?wait=, no Prefer; the operator's default wait
+ * answers with the song in one call. */
+TEST(default_wait_answers_with_the_song)
+{
+    struct response r;
+    const char *none[] = { NULL };
+    post_with(default_wait_port, "/generate", none, "{\"id\":\"after-200\",\"narrative\":\"n\"}", &r);
+    CHECK(r.status == 200 && strcmp(r.body, "{\"title\":\"A Song\",\"sections\":[]}") == 0, "%ld %s",
+          r.status, r.body);
+    CHECK(r.seconds >= 0.19 && r.seconds < 1.5, "took %.3f s", r.seconds);
+    CHECK(r.preference_applied[0] == '\0', "Preference-Applied: %s", r.preference_applied);
+    /* a malformed Prefer is ignored: the default still applies */
+    const char *broken[] = { "Prefer: wait=soon", NULL };
+    post_with(default_wait_port, "/generate", broken, "{\"id\":\"after-201\",\"narrative\":\"n\"}", &r);
+    CHECK(r.status == 200 && r.preference_applied[0] == '\0', "%ld %s [%s]", r.status, r.body,
+          r.preference_applied);
+}
+
+TEST(prefer_respond_async_answers_202_at_once)
+{
+    struct response r;
+    const char *async[] = { "Prefer: respond-async", NULL };
+    post_with(default_wait_port, "/generate", async, "{\"id\":\"after-202\",\"narrative\":\"n\"}", &r);
+    CHECK(r.status == 202 && r.seconds < 0.5, "%ld after %.3f s: %s", r.status, r.seconds, r.body);
+    CHECK(strcmp(r.location, "/jobs/after-202") == 0, "Location %s", r.location);
+    CHECK(strcmp(r.preference_applied, "respond-async") == 0, "Preference-Applied: %s", r.preference_applied);
+    CHECK(strstr(r.body, "\"status_url\":\"/jobs/after-202\""), "body %s", r.body);
+}
+
+TEST(prefer_wait_answers_with_the_song_or_202_when_it_runs_out)
+{
+    struct response r;
+    const char *wait5[] = { "Prefer: wait=5", NULL };
+    post_with(open_port, "/generate", wait5, "{\"id\":\"after-203\",\"narrative\":\"n\"}", &r);
+    CHECK(r.status == 200 && strcmp(r.body, "{\"title\":\"A Song\",\"sections\":[]}") == 0, "%ld %s",
+          r.status, r.body);
+    CHECK(strcmp(r.preference_applied, "wait=5") == 0, "Preference-Applied: %s", r.preference_applied);
+
+    const char *wait1[] = { "Prefer: handling=lenient", "prefer: WAIT=1; x=y", NULL }; /* two lines */
+    post_with(open_port, "/generate", wait1, "{\"id\":\"never-p1\",\"narrative\":\"n\"}", &r);
+    CHECK(r.status == 202 && r.seconds >= 0.95 && r.seconds < 2, "%ld after %.3f s", r.status, r.seconds);
+    CHECK(strcmp(r.body, "{\"id\":\"never-p1\",\"status\":\"queued\"}") == 0, "body %s", r.body);
+    CHECK(strcmp(r.location, "/jobs/never-p1") == 0, "Location %s", r.location);
+    CHECK(strcmp(r.preference_applied, "wait=1") == 0, "Preference-Applied: %s", r.preference_applied);
+
+    const char *both[] = { "Prefer: respond-async, wait=1", NULL };
+    post_with(default_wait_port, "/generate", both, "{\"id\":\"never-p2\",\"narrative\":\"n\"}", &r);
+    CHECK(r.status == 202 && r.seconds >= 0.95 && r.seconds < 2, "%ld after %.3f s", r.status, r.seconds);
+    CHECK(strcmp(r.preference_applied, "respond-async, wait=1") == 0, "Preference-Applied: %s",
+          r.preference_applied);
+
+    const char *wait0[] = { "Prefer: wait=0", NULL };
+    post_with(default_wait_port, "/generate", wait0, "{\"id\":\"never-p3\",\"narrative\":\"n\"}", &r);
+    CHECK(r.status == 202 && r.seconds < 0.5, "%ld after %.3f s", r.status, r.seconds);
+    CHECK(strcmp(r.preference_applied, "wait=0") == 0, "Preference-Applied: %s", r.preference_applied);
+}
+
+TEST(prefer_wait_is_capped)
+{
+    struct response r;
+    const char *long_wait[] = { "Prefer: wait=100000", NULL };
+    post_with(open_port, "/generate", long_wait, "{\"id\":\"after-204\",\"narrative\":\"n\"}", &r);
+    CHECK(r.status == 200, "%ld %s", r.status, r.body);
+    CHECK(strcmp(r.preference_applied, "wait=300") == 0, "Preference-Applied: %s", r.preference_applied);
+}
+
+/* ?wait= wins over Prefer, and then no preference is said to be applied. */
+TEST(query_wait_wins_over_prefer)
+{
+    struct response r;
+    const char *async[] = { "Prefer: respond-async, wait=60", NULL };
+    post_with(default_wait_port, "/generate?wait=1", async, "{\"id\":\"never-p4\",\"narrative\":\"n\"}",
+              &r);
+    CHECK(r.status == 202 && r.seconds >= 0.95 && r.seconds < 2, "%ld after %.3f s", r.status, r.seconds);
+    CHECK(r.preference_applied[0] == '\0', "Preference-Applied: %s", r.preference_applied);
+    CHECK(strcmp(r.location, "/jobs/never-p4") == 0, "Location %s", r.location);
+}
+
 /* http_server_job_finished answers a wait now, not at its next poll (5 s away). */
 TEST(a_finished_job_wakes_its_waiters)
 {
@@ -913,6 +1011,11 @@ int main(void)
     RUN(wait_returns_the_status_of_a_failed_job);
     RUN(wait_checks_its_argument);
     RUN(a_finished_job_wakes_its_waiters);
+    RUN(default_wait_answers_with_the_song);
+    RUN(prefer_respond_async_answers_202_at_once);
+    RUN(prefer_wait_answers_with_the_song_or_202_when_it_runs_out);
+    RUN(prefer_wait_is_capped);
+    RUN(query_wait_wins_over_prefer);
     RUN(wait_does_not_block_the_loop);
     RUN(wait_outlives_the_read_timeout);
     RUN(waits_beyond_the_limit_answer_at_once);
@@ -930,6 +1033,7 @@ int main(void)
     http_server_free(open_srv);
     http_server_free(guarded_srv);
     http_server_free(slow_poll_srv);
+    http_server_free(default_wait_srv);
     event_free(stop_event);
     event_base_free(base);
     close(stop_pipe[0]);

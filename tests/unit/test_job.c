@@ -169,6 +169,7 @@ TEST(minimal_job_gets_the_defaults)
     CHECK(job.model == NULL, "model set");
     CHECK(job.sampling.given == 0, "sampling set");
     CHECK(job.priority == 0, "priority %d", job.priority);
+    CHECK(job.audio, "a job without \"audio\" is not rendered");
     CHECK(json_is_object(job.request) && json_object_size(job.request) == 3, "request not kept");
     CHECK(strcmp(json_string_value(json_object_get(job.request, "narrative")), "  A lighthouse keeper.\n") == 0,
           "request changed");
@@ -380,6 +381,32 @@ TEST(loudness_is_a_target_null_or_absent)
     }
 }
 
+TEST(audio_is_a_boolean_true_when_absent_or_null)
+{
+    job_limits limits = job_limits_default();
+    job_request job;
+    job_error err;
+    const char *good[] = {"true", "false", "null"};
+    const bool want[] = {true, false, true};
+    for (int i = 0; i < 3; i++) {
+        char text[128];
+        snprintf(text, sizeof text, "{\"id\":\"x\",\"narrative\":\"y\",\"duration\":1,\"audio\":%s}", good[i]);
+        REQUIRE(parse_text(text, &limits, &job, &err) == JOB_OK, "%s: %s", good[i], err.message);
+        CHECK(job.audio == want[i], "audio %s: %d", good[i], job.audio);
+        job_request_free(&job);
+    }
+    const char *bad[] = {"0", "1", "\"false\"", "\"no\"", "[]", "{}"};
+    for (int i = 0; i < 6; i++) {
+        char text[128];
+        snprintf(text, sizeof text, "{\"id\":\"x\",\"narrative\":\"y\",\"duration\":1,\"audio\":%s}", bad[i]);
+        CHECK(parse_text(text, &limits, &job, &err) == JOB_INVALID_JOB, "audio %s accepted", bad[i]);
+        CHECK(strcmp(err.code, "invalid_job") == 0 && strcmp(err.id, "x") == 0, "audio %s: %s %s", bad[i], err.code,
+              err.id);
+        CHECK(strstr(err.message, "audio must be true (render the song) or false (the words only)"), "audio %s: %s",
+              bad[i], err.message);
+    }
+}
+
 TEST(no_payload)
 {
     job_limits limits = job_limits_default();
@@ -405,6 +432,7 @@ int main(void)
     RUN(id_rules);
     RUN(mp3_is_a_format);
     RUN(loudness_is_a_target_null_or_absent);
+    RUN(audio_is_a_boolean_true_when_absent_or_null);
     RUN(no_payload);
     return check_summary("test_job");
 }

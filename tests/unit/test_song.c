@@ -102,7 +102,8 @@ static int schedule(const song_plan *plan, song_window *out, int *n_frames)
 static const song_timings timings = { .plan_s = 0.000123, .text_s = 0.1, .decoder_s = 2.5, .audio_s = 0.4,
                                       .encode_s = 0.01, .upload_s = 0.002, .total_s = 3.0123456789 };
 
-/* Song i as a document, rendered on schedule() unless `plain`. */
+/* Song i as a document, rendered on schedule() unless `plain`: 1 without a
+ * render, 2 without a render or audio (a words-only job). */
 static char *song_json_as(int i, int indent, song_plan *plan, int plain)
 {
     job_request r;
@@ -127,8 +128,8 @@ static char *song_json_as(int i, int indent, song_plan *plan, int plain)
     song_render render = {.windows = windows, .codes_url = "file:///var/lib/jen1/blobs/test-song.codes.npy",
                           .n_codebooks = 4, .frame_rate = FRAME_RATE};
     render.n_windows = schedule(plan, windows, &render.n_frames);
-    char *s = song_to_string(plan, plain ? NULL : &render, &audio, &model, &timings, CREATED_AT_MS, indent, err,
-                             sizeof err);
+    char *s = song_to_string(plan, plain ? NULL : &render, plain == 2 ? NULL : &audio, &model, &timings,
+                             CREATED_AT_MS, indent, err, sizeof err);
     if (!s) fprintf(stderr, "    song_to_string: %s\n", err);
     return s;
 }
@@ -277,6 +278,18 @@ TEST(a_song_without_a_render_has_the_plans_prompt)
     free(s);
 }
 
+/* A words-only job: the plan's words, no windows or codes, audio null. */
+TEST(a_words_only_song_has_null_audio)
+{
+    song_plan plan;
+    char *s = song_json_as(1, 0, &plan, 2);
+    REQUIRE(s, "not built");
+    CHECK(strstr(s, "\"audio\":null") != NULL, "audio: %s", s);
+    CHECK(!strstr(s, "\"windows\"") && !strstr(s, "\"codes\""), "windows or codes: %s", s);
+    CHECK(strstr(s, "\"lyrics\":") && strstr(s, "\"title\":") && strstr(s, "\"model\":{"), "fields: %s", s);
+    free(s);
+}
+
 /* Prompts are distinct and in the order first rendered: a chorus rendered
  * again after a verse adds nothing. */
 TEST(prompts_are_the_distinct_rendered_ones_in_order)
@@ -368,6 +381,11 @@ TEST(documents_are_written_for_the_schema_test)
         CHECK(f && fputs(s, f) >= 0 && fputc('\n', f) != EOF && fclose(f) == 0, "cannot write %s", path);
         free(s);
     }
+    char *s = song_json_as(2, 2, plan, 2), path[600];
+    snprintf(path, sizeof path, "%s/words-only-02.json", dir);
+    FILE *f = s ? fopen(path, "w") : NULL;
+    CHECK(f && fputs(s, f) >= 0 && fputc('\n', f) != EOF && fclose(f) == 0, "cannot write %s", path);
+    free(s);
     free(plan);
 }
 
@@ -378,6 +396,7 @@ int main(void)
     RUN(fields_are_written_as_specified);
     RUN(loudness_is_written_to_the_hundredth_and_silence_as_null);
     RUN(a_song_without_a_render_has_the_plans_prompt);
+    RUN(a_words_only_song_has_null_audio);
     RUN(prompts_are_the_distinct_rendered_ones_in_order);
     RUN(times_are_rfc3339_utc);
     RUN(broken_inputs_give_no_document);
