@@ -15,24 +15,22 @@
 
 static char err[1024];
 
-static const char *qwen_dir(void)
+/* A path inside the qwen2-tiny fixture ($JEN1_QWEN2_FIXTURES overrides it). */
+static const char *fixture(const char *rel)
 {
-    const char *d = getenv("JEN1_QWEN2_FIXTURES");
-    return d ? d : "tests/fixtures/qwen2-tiny";
-}
-
-static const char *model_dir(void)
-{
-    static char path[512];
-    snprintf(path, sizeof path, "%s/model", qwen_dir());
-    return path;
+    static char path[4][512];
+    static int next;
+    const char *dir = getenv("JEN1_QWEN2_FIXTURES");
+    char *out = path[next++ % 4];
+    snprintf(out, sizeof path[0], "%s/%s", dir ? dir : "tests/fixtures/qwen2-tiny", rel);
+    return out;
 }
 
 static const char *scratch_dir(const char *name)
 {
-    const char *path = check_scratch_path("test_chat_template", name);
-    mkdir(path, 0755);
-    return path;
+    const char *dir = check_scratch_path("test_chat_template", name);
+    mkdir(dir, 0755);
+    return dir;
 }
 
 static int write_text(const char *dir, const char *name, const char *text)
@@ -63,14 +61,13 @@ static int render_messages(const chat_template *t, json_t *messages, int gen, bu
 
 TEST(golden_chats)
 {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/golden/index.json", qwen_dir());
+    const char *path = fixture("golden/index.json");
     json_t *golden = json_load_file(path, JSON_ALLOW_NUL, NULL);
     REQUIRE(golden, "cannot read %s", path);
     chat_template *t;
     bpe_tokenizer *tok;
-    REQUIRE(chat_template_load(model_dir(), &t, err, sizeof err) == 0, "%s", err);
-    REQUIRE(bpe_load(model_dir(), &tok, err, sizeof err) == 0, "%s", err);
+    REQUIRE(chat_template_load(fixture("model"), &t, err, sizeof err) == 0, "%s", err);
+    REQUIRE(bpe_load(fixture("model"), &tok, err, sizeof err) == 0, "%s", err);
     CHECK(strcmp(chat_template_family(t), "chatml") == 0, "family %s", chat_template_family(t));
     json_t *chats = json_object_get(golden, "chat");
     CHECK(json_array_size(chats) == 3, "%zu chats", json_array_size(chats));
@@ -100,7 +97,7 @@ TEST(golden_chats)
 TEST(default_system_prompt_and_generation_prompt)
 {
     chat_template *t;
-    REQUIRE(chat_template_load(model_dir(), &t, err, sizeof err) == 0, "%s", err);
+    REQUIRE(chat_template_load(fixture("model"), &t, err, sizeof err) == 0, "%s", err);
     chat_turn user = {"user", "Hi"};
     buf text = BUF_INIT;
     REQUIRE(chat_template_render(t, &user, 1, 0, &text, err, sizeof err) == 0, "%s", err);
