@@ -32,7 +32,9 @@ TORCH_CFLAGS :=
 TORCH_LIBS   := -ltorch_cpu -lc10
 endif
 
-BASE_LIBS := -lhiredis -levent -lcurl -lcrypto -ljansson -lsndfile -lebur128 -lm -lpthread
+# PCRE2 and utf8proc: the BPE tokenizer's pre-tokenisation regex and NFC.
+TOKENIZER_LIBS := -lpcre2-8 -lutf8proc
+BASE_LIBS := -lhiredis -levent -lcurl -lcrypto -ljansson -lsndfile -lebur128 $(TOKENIZER_LIBS) -lm -lpthread
 
 # ---- Rooms ---------------------------------------------------------------
 # One folder per library. A source file is compiled with the include paths of
@@ -49,13 +51,15 @@ INC.common/blob         := common
 INC.common/song         := common shim/include
 INC.shim/core           := common shim/include
 INC.shim/tokenizer/spm  := common
+INC.shim/tokenizer/bpe  := common
+INC.shim/tokenizer/chat := common
 INC.shim/musicgen       := common shim/include shim/core shim/tokenizer/spm
 INC.shim/tools          := common shim/include shim/core shim/tokenizer/spm
 INC.shim/tools/mkmodel  := $(INC.shim/tools)
 INC.worker              := common common/queue common/blob common/song shim/include
 # Tests, benchmarks and test tools may look inside every room.
 INC.tests               := tests common common/queue common/blob common/song worker shim/include \
-                           shim/core shim/tokenizer/spm
+                           shim/core shim/tokenizer/spm shim/tokenizer/bpe shim/tokenizer/chat
 INC.tests/unit          := $(INC.tests)
 INC.tests/bench         := $(INC.tests)
 INC.tests/tools         := $(INC.tests)
@@ -86,7 +90,8 @@ $(LIB_COMMON): $(call objs,$(call srcs,common))
 $(LIB_QUEUE):  $(call objs,$(call srcs,common/queue))
 $(LIB_BLOB):   $(call objs,$(call srcs,common/blob))
 $(LIB_SONG):   $(call objs,$(call srcs,common/song))
-$(LIB_CORE):   $(call objs,$(call srcs,shim/core) $(call srcs,shim/tokenizer/spm))
+TOKENIZER_SRC := $(call srcs,shim/tokenizer/spm) $(call srcs,shim/tokenizer/bpe) $(call srcs,shim/tokenizer/chat)
+$(LIB_CORE):   $(call objs,$(call srcs,shim/core) $(TOKENIZER_SRC))
 $(LIB_ENGINE): $(call objs,$(wildcard shim/core/*.cpp shim/musicgen/*.cpp))
 LIBS := $(LIB_COMMON) $(LIB_QUEUE) $(LIB_BLOB) $(LIB_SONG) $(LIB_CORE) $(LIB_ENGINE)
 $(LIBS):
@@ -100,7 +105,7 @@ $(LIBS):
 # The objects of common/ the engine calls (errbuf, buf, util) come in from
 # libjen1common.a, whose objects are position-independent too. shim/libjen1.map keeps all but jen1_* local, and says what
 # hidden visibility alone cannot hide.
-ENGINE_OBJS := $(call objs,$(call srcs,shim/core) $(call srcs,shim/tokenizer/spm) \
+ENGINE_OBJS := $(call objs,$(call srcs,shim/core) $(TOKENIZER_SRC) \
                            $(wildcard shim/core/*.cpp shim/musicgen/*.cpp))
 $(ENGINE_OBJS): CFLAGS += -fvisibility=hidden -fPIC
 $(ENGINE_OBJS): CXXFLAGS += -fvisibility=hidden -fvisibility-inlines-hidden -fPIC
@@ -109,7 +114,7 @@ LIB_SHARED := $(BUILD)/lib/libjen1.so
 $(LIB_SHARED): $(ENGINE_OBJS) $(LIB_COMMON) shim/libjen1.map
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) -shared -Wl,-soname,libjen1.so -Wl,--version-script=shim/libjen1.map -o $@ \
-	    $(ENGINE_OBJS) $(LIB_COMMON) $(TORCH_LIBS) -ljansson -lcrypto -lm -lpthread
+	    $(ENGINE_OBJS) $(LIB_COMMON) $(TORCH_LIBS) -ljansson -lcrypto $(TOKENIZER_LIBS) -lm -lpthread
 
 # Everything plain C, in link order; LibTorch programs add the engine first.
 PLAIN_LIBS := $(LIB_SONG) $(LIB_BLOB) $(LIB_QUEUE) $(LIB_CORE) $(LIB_COMMON)
@@ -224,7 +229,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
 FUZZ_CFLAGS  := -std=c11 -O1 -g -D_GNU_SOURCE $(WARN) $(addprefix -I,$(INC.tests)) -fno-omit-frame-pointer \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-FUZZ_TARGETS ?= job safetensors config spm spm_text http redis_url npy
+FUZZ_TARGETS ?= job safetensors config spm spm_text http redis_url npy bpe
 
 FUZZ_SPM_SRC          := $(wildcard shim/tokenizer/spm/*.c) common/errbuf.c common/buf.c
 FUZZ_SRC_job          := common/job.c common/protocol.c common/text.c common/audio.c common/buf.c
@@ -235,6 +240,8 @@ FUZZ_SRC_config       := shim/core/model_config.c common/errbuf.c common/buf.c
 FUZZ_LIBS_config      := -ljansson -lm
 FUZZ_SRC_spm          := $(FUZZ_SPM_SRC)
 FUZZ_SRC_spm_text     := $(FUZZ_SPM_SRC)
+FUZZ_SRC_bpe          := $(wildcard shim/tokenizer/bpe/*.c) common/errbuf.c common/buf.c common/text.c
+FUZZ_LIBS_bpe         := -ljansson -lpcre2-8 -lutf8proc
 FUZZ_SRC_http         := worker/http.c worker/http_prefer.c common/protocol.c common/log.c common/buf.c common/util.c
 FUZZ_LIBS_http        := -levent -ljansson -lm -lcrypto
 FUZZ_SRC_redis_url    := common/queue/redis_url.c

@@ -45,12 +45,19 @@ probe common/song queue.h unreachable
 probe common/song blob.h unreachable
 # worker/: the common rooms and the engine's public header, never its insides.
 for h in queue.h blob.h song.h jen1.h log.h; do probe worker "$h" reachable; done
-for h in safetensors.h model_config.h matvec.h sampler.h spm.h; do probe worker "$h" unreachable; done
+for h in safetensors.h model_config.h matvec.h sampler.h spm.h bpe.h chat_template.h; do probe worker "$h" unreachable; done
 # shim/: the engine knows nothing of Redis, blobs, songs or the daemon.
-for room in shim/core shim/tokenizer/spm shim/musicgen; do
+for room in shim/core shim/tokenizer/spm shim/tokenizer/bpe shim/tokenizer/chat shim/musicgen; do
     for h in queue.h blob.h song.h planner.h config.h http.h; do probe "$room" "$h" unreachable; done
 done
 probe shim/tokenizer/spm safetensors.h unreachable
+# The tokenizers stand alone: the model's files and each other are out of reach.
+for room in shim/tokenizer/bpe shim/tokenizer/chat; do
+    probe "$room" buf.h reachable
+    for h in safetensors.h spm.h jen1.h; do probe "$room" "$h" unreachable; done
+done
+probe shim/tokenizer/bpe chat_template.h unreachable
+probe shim/tokenizer/chat bpe.h unreachable
 
 # Nobody steps around the include paths with a relative or room-qualified path.
 found=$(grep -rnE '#[[:space:]]*include[[:space:]]*"([.][.]/|(common|shim|worker|queue|blob|song|core|musicgen|tokenizer|include)/)' \
