@@ -18,7 +18,7 @@ job_limits job_limits_default(void)
         .max_payload_bytes = 1u << 20,
         .max_narrative_bytes = 4000,
         .min_duration = 1.0,
-        .max_duration = 30.0,
+        .max_duration = JOB_MAX_DURATION_DEFAULT,
         .model_name = NULL,
     };
     for (int f = 0; f < AUDIO_N_FORMATS; f++)

@@ -45,8 +45,14 @@ typedef struct job_limits {
     unsigned formats;           /* the audio formats a job may ask, bit 1u << audio_format */
 } job_limits;
 
-/* 1 MiB payloads, 4,000-byte narratives, 1 to 30 seconds, any model, the
- * formats this process can write (audio_format_available). */
+/* The longest song a job may ask for unless an operator says otherwise
+ * (JEN1_MAX_DURATION; worker/config.c takes this value): five minutes, what the
+ * engine renders in windows (docs/protocol.md). */
+#define JOB_MAX_DURATION_DEFAULT 300
+
+/* 1 MiB payloads, 4,000-byte narratives, 1 to JOB_MAX_DURATION_DEFAULT
+ * seconds, any model, the formats this process can write
+ * (audio_format_available). */
 job_limits job_limits_default(void);
 
 /* The protocol's error codes (protocol.h) that job_parse can give. */

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "http.h"
+#include "job.h"
 #include "loudness.h"
 
 struct option;
@@ -67,7 +68,7 @@ void config_defaults(struct jen1_config *c)
     c->result_ttl_s = 604800;
     c->heartbeat_ms = 2000;
     c->grace_s = 30;
-    c->max_duration_s = CONFIG_MAX_DURATION_DEFAULT;
+    c->max_duration_s = JOB_MAX_DURATION_DEFAULT;
     c->loudness_lufs = LOUDNESS_DEFAULT_LUFS;
     c->device = JEN1_DEVICE_AUTO;
     c->log_level = LOG_INFO;

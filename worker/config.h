@@ -76,10 +76,6 @@ struct jen1_config {
     double none_pace;    /* engine none: wall seconds per second of audio */
 };
 
-/* JEN1_MAX_DURATION's default, seconds: a song of five minutes (jen1ctl
- * checks jobs against it too). */
-#define CONFIG_MAX_DURATION_DEFAULT 300
-
 enum config_status { CONFIG_OK = 0, CONFIG_ERROR = -1, CONFIG_HELP = 1 };
 
 /* Built-in defaults only (no environment, no derived values). */

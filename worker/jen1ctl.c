@@ -170,8 +170,7 @@ static int cmd_enqueue(ctl *c, int argc, char **argv)
 
     /* The same rules the workers apply, so a bad job is refused here. */
     job_limits limits = job_limits_default();
-    limits.max_duration = CONFIG_MAX_DURATION_DEFAULT;
-    const char *max = getenv("JEN1_MAX_DURATION");
+        const char *max = getenv("JEN1_MAX_DURATION");
     if (max && atof(max) > 0) limits.max_duration = atof(max);
     job_request req;
     job_error je;

@@ -5,7 +5,7 @@
 # when no job id can be read from it, in the dead list with the payload kept
 # exactly; the worker serves every good job after them and never restarts.
 # The silent engine (JEN1_ENGINE=none) keeps it fast: parsing does not depend
-# on the engine. JEN1_MAX_DURATION=30 is the corpus's limit (job_limits_default's).
+# on the engine. JEN1_MAX_DURATION=30 is the corpus's limit (test_job's corpus_limits).
 set -u
 . tests/cli/lib.sh
 . tests/lib/redis.sh

@@ -26,10 +26,13 @@ static job_status parse_text(const char *text, const job_limits *limits, job_req
     return st;
 }
 
+/* The corpus's expectations are written for a worker serving musicgen-tiny
+ * with JEN1_MAX_DURATION=30 (tests/cli/test_hostile_jobs.sh runs one). */
 static job_limits corpus_limits(void)
 {
     job_limits l = job_limits_default();
     l.model_name = "musicgen-tiny";
+    l.max_duration = 30;
     return l;
 }
 
@@ -151,6 +154,21 @@ TEST(hundred_thousand_levels_of_nesting_are_refused)
     job_status st = job_parse(payload, len, &limits, &job, &err);
     CHECK(st == JOB_INVALID_JSON, "status %d: %s", st, err.message);
     free(payload);
+}
+
+TEST(default_limits_allow_five_minutes)
+{
+    job_limits limits = job_limits_default();
+    job_request job;
+    job_error err;
+    CHECK(limits.max_duration == JOB_MAX_DURATION_DEFAULT && JOB_MAX_DURATION_DEFAULT == 300, "max %g",
+          limits.max_duration);
+    const char *ok = "{\"id\":\"long\",\"narrative\":\"x\",\"duration\":300}";
+    CHECK(parse_text(ok, &limits, &job, &err) == JOB_OK, "%s: %s", err.code, err.message);
+    job_request_free(&job);
+    const char *over = "{\"id\":\"long\",\"narrative\":\"x\",\"duration\":300.5}";
+    CHECK(parse_text(over, &limits, &job, &err) == JOB_TOO_LONG, "%s: %s", err.code, err.message);
+    job_request_free(&job);
 }
 
 TEST(minimal_job_gets_the_defaults)
@@ -422,6 +440,7 @@ int main(void)
     RUN(corpus_fails_with_the_expected_code_id_and_message);
     RUN(ten_megabyte_narrative_is_refused_unread);
     RUN(hundred_thousand_levels_of_nesting_are_refused);
+    RUN(default_limits_allow_five_minutes);
     RUN(minimal_job_gets_the_defaults);
     RUN(full_job_is_read_whole);
     RUN(unknown_fields_are_ignored_and_kept);
