@@ -32,7 +32,9 @@ TORCH_CFLAGS :=
 TORCH_LIBS   := -ltorch_cpu -lc10
 endif
 
-BASE_LIBS := -lhiredis -levent -lcurl -lcrypto -ljansson -lsndfile -lebur128 -lm -lpthread
+# PCRE2 and utf8proc: the BPE tokenizer's pre-tokenisation regex and NFC.
+TOKENIZER_LIBS := -lpcre2-8 -lutf8proc
+BASE_LIBS := -lhiredis -levent -lcurl -lcrypto -ljansson -lsndfile -lebur128 $(TOKENIZER_LIBS) -lm -lpthread
 
 # ---- Rooms ---------------------------------------------------------------
 # One folder per library. A source file is compiled with the include paths of
@@ -59,7 +61,7 @@ INC.shim/tools/mkmodel  := $(INC.shim/tools)
 INC.worker              := common common/queue common/blob common/song shim/include
 # Tests, benchmarks and test tools may look inside every room.
 INC.tests               := tests common common/queue common/blob common/song worker shim/include \
-                           shim/core shim/tokenizer/spm
+                           shim/core shim/tokenizer/spm shim/tokenizer/bpe shim/tokenizer/chat
 INC.tests/unit          := $(INC.tests)
 INC.tests/bench         := $(INC.tests)
 INC.tests/tools         := $(INC.tests)
@@ -114,7 +116,7 @@ LIB_SHARED := $(BUILD)/lib/libjen1.so
 $(LIB_SHARED): $(ENGINE_OBJS) $(LIB_COMMON) shim/libjen1.map
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) -shared -Wl,-soname,libjen1.so -Wl,--version-script=shim/libjen1.map -o $@ \
-	    $(ENGINE_OBJS) $(LIB_COMMON) $(TORCH_LIBS) -ljansson -lcrypto -lm -lpthread
+	    $(ENGINE_OBJS) $(LIB_COMMON) $(TORCH_LIBS) -ljansson -lcrypto $(TOKENIZER_LIBS) -lm -lpthread
 
 # Everything plain C, in link order; LibTorch programs add the engine first.
 PLAIN_LIBS := $(LIB_SONG) $(LIB_BLOB) $(LIB_QUEUE) $(LIB_CORE) $(LIB_COMMON)

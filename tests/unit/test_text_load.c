@@ -1,9 +1,8 @@
 /* test_text_load.c - loading the text model from good and broken checkpoint
  * directories: each broken one (a file missing, bad JSON, an architecture or
  * feature jen1 does not run, a tensor missing or misshapen, a truncated
- * weights file) must be refused with a status and a message that names the
- * file and what is wrong, never crash. (A broken tokenizer is
- * test_text_api's: it needs the real one.) */
+ * weights file, a broken tokenizer or chat template) must be refused with a
+ * status and a message that names the file and what is wrong, never crash. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,6 +157,21 @@ TEST(broken_weights_are_format_errors)
     expect_refusal(dir, JEN1_ERR_FORMAT, "model.safetensors", "too short");
 }
 
+TEST(broken_tokenizers_are_format_errors)
+{
+    expect_edit_refused("bad-tokenizer-json", "tokenizer.json", "\"version\": \"1.0\",", "\"version\": \"1.0\"",
+                        JEN1_ERR_FORMAT, "tokenizer.json", NULL);
+    /* Without tokenizer.json, vocab.json + merges.txt are read. */
+    const char *dir = model_copy("bad-merges");
+    char path[2048];
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    REQUIRE(dir && remove(path) == 0, "remove tokenizer.json");
+    REQUIRE(edit_file(dir, "merges.txt", "\nt h\n", "\nt zzz-no-such-token\n", 0) == 0, "edit merges.txt");
+    expect_refusal(dir, JEN1_ERR_FORMAT, "merges.txt", NULL);
+    expect_edit_refused("no-template", "tokenizer_config.json", "\"chat_template\":", "\"chat_templates\":",
+                        JEN1_ERR_FORMAT, "tokenizer_config.json", NULL);
+}
+
 int main(void)
 {
     const char *fixtures = getenv("JEN1_TEXT_FIXTURES");
@@ -167,5 +181,6 @@ int main(void)
     RUN(bad_json_is_a_format_error);
     RUN(other_architectures_and_features_are_unsupported);
     RUN(broken_weights_are_format_errors);
+    RUN(broken_tokenizers_are_format_errors);
     return check_summary("test_text_load");
 }
