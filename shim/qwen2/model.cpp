@@ -89,6 +89,7 @@ void TextDecoder::to(at::Device device)
     auto mv = [&](at::Tensor &t) { if (t.defined()) t = t.to(device); };
     mv(embed); mv(norm); mv(inv_freq);
     head.to(device);
+    if (cfg.tie_word_embeddings) head.w = embed;  // one copy on the device, not two
     for (Layer &L : layers) {
         mv(L.ln_attn); mv(L.ln_mlp); mv(L.q_norm); mv(L.k_norm);
         for (Linear *l : {&L.q, &L.k, &L.v, &L.o, &L.gate, &L.up, &L.down}) l->to(device);
