@@ -54,6 +54,8 @@ INC.shim/tokenizer/spm  := common
 INC.shim/tokenizer/bpe  := common
 INC.shim/tokenizer/chat := common
 INC.shim/musicgen       := common shim/include shim/core shim/tokenizer/spm
+# The language model loads its checkpoint's tokenizer and chat template.
+INC.shim/qwen2          := common shim/include shim/core shim/tokenizer/bpe shim/tokenizer/chat
 INC.shim/tools          := common shim/include shim/core shim/tokenizer/spm
 INC.shim/tools/mkmodel  := $(INC.shim/tools)
 INC.worker              := common common/queue common/blob common/song shim/include
@@ -91,8 +93,9 @@ $(LIB_QUEUE):  $(call objs,$(call srcs,common/queue))
 $(LIB_BLOB):   $(call objs,$(call srcs,common/blob))
 $(LIB_SONG):   $(call objs,$(call srcs,common/song))
 TOKENIZER_SRC := $(call srcs,shim/tokenizer/spm) $(call srcs,shim/tokenizer/bpe) $(call srcs,shim/tokenizer/chat)
+ENGINE_CXX_SRC := $(wildcard shim/core/*.cpp shim/musicgen/*.cpp shim/qwen2/*.cpp)
 $(LIB_CORE):   $(call objs,$(call srcs,shim/core) $(TOKENIZER_SRC))
-$(LIB_ENGINE): $(call objs,$(wildcard shim/core/*.cpp shim/musicgen/*.cpp))
+$(LIB_ENGINE): $(call objs,$(ENGINE_CXX_SRC))
 LIBS := $(LIB_COMMON) $(LIB_QUEUE) $(LIB_BLOB) $(LIB_SONG) $(LIB_CORE) $(LIB_ENGINE)
 $(LIBS):
 	@mkdir -p $(dir $@)
@@ -105,8 +108,7 @@ $(LIBS):
 # The objects of common/ the engine calls (errbuf, buf, util) come in from
 # libjen1common.a, whose objects are position-independent too. shim/libjen1.map keeps all but jen1_* local, and says what
 # hidden visibility alone cannot hide.
-ENGINE_OBJS := $(call objs,$(call srcs,shim/core) $(TOKENIZER_SRC) \
-                           $(wildcard shim/core/*.cpp shim/musicgen/*.cpp))
+ENGINE_OBJS := $(call objs,$(call srcs,shim/core) $(TOKENIZER_SRC) $(ENGINE_CXX_SRC))
 $(ENGINE_OBJS): CFLAGS += -fvisibility=hidden -fPIC
 $(ENGINE_OBJS): CXXFLAGS += -fvisibility=hidden -fvisibility-inlines-hidden -fPIC
 $(call objs,$(call srcs,common)): CFLAGS += -fPIC
@@ -181,7 +183,8 @@ $(BUILD)/npycmp $(BUILD)/blobctl $(BUILD)/stedit: $(BUILD)/%: $(BUILD)/obj/tests
 # others are plain C. TEST_OBJ_<name> adds the daemon's objects a test drives.
 UNIT_SRC    := $(wildcard tests/unit/test_*.c)
 UNIT_BIN    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
-TORCH_TESTS := test_parity test_generate test_model_load test_continuation test_windows
+TORCH_TESTS := test_parity test_generate test_model_load test_continuation test_windows \
+               test_text_parity test_text_load test_text_generate test_text_api
 TEST_OBJ_test_http    := $(BUILD)/obj/worker/http.o $(BUILD)/obj/worker/http_prefer.o
 TEST_OBJ_test_http_prefer := $(BUILD)/obj/worker/http_prefer.o
 TEST_OBJ_test_config  := $(BUILD)/obj/worker/config.o

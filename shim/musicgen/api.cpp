@@ -2,17 +2,13 @@
 // boundary where every C++ exception becomes a jen1_status and a message.
 #include <ATen/Parallel.h>
 #include <ATen/detail/CUDAHooksInterface.h>
-#include <c10/util/Exception.h>
 #include <torch/csrc/api/include/torch/version.h>
-
-#include <sys/stat.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <new>
-#include <thread>
 
+#include "boundary.hpp"
 #include "musicgen.hpp"
 #include "errbuf.h"
 #include "jen1_stages.h"
@@ -30,66 +26,10 @@ jen1_model::~jen1_model()
 
 namespace {
 
-// Runs `body`, mapping every exception to a status and a message.
-template <typename F> jen1_status guarded(char *err, size_t errlen, F body)
-{
-    try {
-        body();
-        if (err && errlen) err[0] = '\0';
-        return JEN1_OK;
-    } catch (const jen1::Error &e) {
-        errbuf_printf(err, errlen, "%s", e.what());
-        return e.status;
-    } catch (const c10::Error &e) {
-        errbuf_printf(err, errlen, "libtorch: %s", e.what_without_backtrace());
-        return JEN1_ERR_INTERNAL;
-    } catch (const std::bad_alloc &) {
-        errbuf_printf(err, errlen, "out of memory");
-        return JEN1_ERR_NO_MEMORY;
-    } catch (const std::exception &e) {
-        errbuf_printf(err, errlen, "%s", e.what());
-        return JEN1_ERR_INTERNAL;
-    } catch (...) {
-        errbuf_printf(err, errlen, "unknown error");
-        return JEN1_ERR_INTERNAL;
-    }
-}
-
-bool file_exists(const std::string &path)
-{
-    struct stat st;
-    return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-}
-
-void to_c_tensor(const at::Tensor &src, jen1_tensor *dst)
-{
-    at::Tensor t = src.to(at::kCPU).contiguous();
-    if (t.dim() > 6) throw jen1::Error(JEN1_ERR_INTERNAL, "tensor has too many dimensions");
-    jen1_tensor out{};
-    if (t.scalar_type() == at::kLong) {
-        out.dtype = JEN1_I64;
-    } else {
-        t = t.to(at::kFloat);
-        out.dtype = JEN1_F32;
-    }
-    out.ndim = (int)t.dim();
-    for (int i = 0; i < out.ndim; i++) out.shape[i] = t.size(i);
-    size_t bytes = (size_t)t.numel() * t.element_size();
-    out.data = std::malloc(bytes ? bytes : 1);
-    if (!out.data) throw std::bad_alloc();
-    std::memcpy(out.data, t.data_ptr(), bytes);
-    *dst = out;
-}
-
-at::Device choose_device(jen1_device wanted)
-{
-    const bool cuda = at::globalContext().hasCUDA() && at::detail::getCUDAHooks().getNumGPUs() > 0;
-    if (wanted == JEN1_DEVICE_CUDA && !cuda)
-        throw jen1::Error(JEN1_ERR_DEVICE, "CUDA was requested but LibTorch sees no GPU (built with CUDA: " +
-                                               std::string(at::globalContext().hasCUDA() ? "yes" : "no") + ")");
-    if (wanted != JEN1_DEVICE_CPU && cuda) return at::Device(at::kCUDA, 0);
-    return at::Device(at::kCPU);
-}
+using jen1::choose_device;
+using jen1::file_exists;
+using jen1::guarded;
+using jen1::to_c_tensor;
 
 void load_model(const char *dir, const jen1_model_params &params, jen1_model *m)
 {
@@ -171,19 +111,10 @@ jen1_status jen1_model_load(const char *dir, const jen1_model_params *params, je
     }
     *out = nullptr;
     jen1_model_params p = params ? *params : jen1_model_default_params();
-    jen1_model *m = nullptr;
-    jen1_status st = guarded(err, errlen, [&] {
-        int threads = p.n_threads > 0 ? p.n_threads : (int)std::max(1u, std::thread::hardware_concurrency());
-        at::set_num_threads(threads);
-        m = new jen1_model();
+    return jen1::guarded_new(out, err, errlen, [&](jen1_model *m) {
+        jen1::set_threads(p.n_threads);
         load_model(dir, p, m);
     });
-    if (st != JEN1_OK) {
-        delete m;
-        return st;
-    }
-    *out = m;
-    return JEN1_OK;
 }
 
 void jen1_model_free(jen1_model *model) { delete model; }

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "jen1.h"
+#include "linear.hpp"
 #include "model_config.h"
 #include "weights.hpp"
 
@@ -107,15 +108,6 @@ struct TextEncoder {
                        std::vector<at::Tensor> *hidden_states = nullptr) const;
     // enc_to_dec_proj(states) * mask: what the decoder cross-attends to.
     at::Tensor project(const at::Tensor &states, const at::Tensor &mask) const;
-};
-
-// y = x W^T (+ b) for a weight kept in fp32 (possibly a view of the mapped
-// file) and optionally as bf16. Few-row products on the CPU go through the
-// matvec kernels; everything else through at::linear.
-struct Linear {
-    at::Tensor w, b;       // [out, in] fp32, bias optional
-    at::Tensor w_bf16;     // [out, in] as int16 bits, when enabled
-    at::Tensor operator()(const at::Tensor &x) const;
 };
 
 // The MusicGen decoder over num_codebooks streams.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/cli/test_engine_abi.sh - the engine as a shared library
 # (build/lib/libjen1.so, built by `make shared` and `make tests`):
-#   - it exports exactly the JEN1_API functions of jen1.h and jen1_stages.h,
+#   - it exports exactly the JEN1_API functions of the public headers (jen1.h,
+#     jen1_stages.h, jen1_text.h, jen1_text_stages.h),
 #     and every function those headers declare is marked JEN1_API;
 #   - the engine's objects were compiled with hidden visibility: none defines
 #     a strong default-visibility symbol but jen1_* (the weak ones that flag
@@ -19,7 +20,7 @@ if [ ! -f "$lib" ]; then
     t_fail "$lib exists" "run make shared (or make tests)"
     t_summary test_engine_abi
 fi
-headers=(shim/include/jen1.h shim/include/jen1_stages.h)
+headers=(shim/include/jen1.h shim/include/jen1_stages.h shim/include/jen1_text.h shim/include/jen1_text_stages.h)
 
 # ---- What the library exports ----------------------------------------------------
 exported=$(nm -D --defined-only "$lib" | awk '{print $NF}' | sort)
@@ -36,9 +37,9 @@ declared=$(cat "${headers[@]}" | grep -oE '^[A-Za-z].*[ *]jen1_[a-z0-9_]+\(' |
     grep -v '^typedef' | grep -oE 'jen1_[a-z0-9_]+\($' | tr -d '(' | sort)
 unmarked=$(cat "${headers[@]}" | grep -E '^[A-Za-z].*[ *]jen1_[a-z0-9_]+\(' | grep -vE '^(JEN1_API|typedef) ')
 if [ -z "$unmarked" ]; then
-    t_ok "every function of jen1.h and jen1_stages.h is marked JEN1_API"
+    t_ok "every function of the public headers is marked JEN1_API"
 else
-    t_fail "every function of jen1.h and jen1_stages.h is marked JEN1_API" "unmarked:"
+    t_fail "every function of the public headers is marked JEN1_API" "unmarked:"
     t_show_output "$unmarked"
 fi
 if [ "$(wc -l <<<"$declared")" -ge 20 ] && [ "$declared" = "$(grep '^jen1_' <<<"$exported")" ]; then
@@ -49,8 +50,8 @@ else
 fi
 
 # ---- Hidden visibility on the engine's objects -----------------------------------
-objects=$(find "$JEN1_BUILD/obj/shim/core" "$JEN1_BUILD/obj/shim/musicgen" \
-    "$JEN1_BUILD/obj/shim/tokenizer/spm" -name '*.o' 2>/dev/null)
+objects=$(find "$JEN1_BUILD/obj/shim/core" "$JEN1_BUILD/obj/shim/musicgen" "$JEN1_BUILD/obj/shim/qwen2" \
+    "$JEN1_BUILD/obj/shim/tokenizer" -name '*.o' 2>/dev/null)
 if [ -z "$objects" ]; then
     t_fail "the engine's objects are in $JEN1_BUILD/obj/shim" "none found"
 else

@@ -43,6 +43,9 @@ probe common/queue planner.h unreachable
 probe common/blob queue.h unreachable
 probe common/song queue.h unreachable
 probe common/song blob.h unreachable
+# shim/qwen2/: the language model sees shim/core and the tokenizers, never MusicGen's insides nor the daemon.
+for h in bpe.h chat_template.h safetensors.h text_config.h jen1_text.h; do probe shim/qwen2 "$h" reachable; done
+for h in musicgen.hpp spm.h queue.h blob.h song.h planner.h config.h http.h; do probe shim/qwen2 "$h" unreachable; done
 # worker/: the common rooms and the engine's public header, never its insides.
 for h in queue.h blob.h song.h jen1.h log.h; do probe worker "$h" reachable; done
 for h in safetensors.h model_config.h matvec.h sampler.h spm.h bpe.h chat_template.h; do probe worker "$h" unreachable; done

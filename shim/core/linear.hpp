@@ -1,0 +1,27 @@
+// linear.hpp - y = x W^T (+ b), the product every decoder of the engine is
+// made of. Never included from C.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <string>
+
+#include "weights.hpp"
+
+namespace jen1 {
+
+// A weight kept in fp32 (possibly a view of the mapped file) and optionally
+// as bf16. Few-row products on the CPU (a decode step) go through the matvec
+// kernels, which stream the weights once; everything else through at::linear.
+struct Linear {
+    at::Tensor w, b;       // [out, in] fp32, bias optional
+    at::Tensor w_bf16;     // [out, in] as int16 bits, when enabled
+    at::Tensor operator()(const at::Tensor &x) const;
+    // To `device`; off the CPU the bf16 copy is dropped (GPUs run fp32 GEMMs).
+    void to(at::Device device);
+};
+
+// The weight `name` of shape [out, in] (and its bf16 copy when bf16).
+Linear make_linear(const Weights &w, const std::string &name, int64_t out, int64_t in, bool bf16);
+
+}  // namespace jen1

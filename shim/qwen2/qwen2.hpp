@@ -1,0 +1,109 @@
+// qwen2.hpp - the C++ interface between the parts of the text engine
+// (Qwen2-family decoder-only language model). Never included from C: C code
+// sees jen1_text.h and jen1_text_stages.h.
+//
+// Family differences are data, not code paths: q/k/v biases, per-head q/k
+// RMSNorm (Qwen3) and a tied or separate LM head are taken from the config
+// and from which tensors the checkpoint has. Errors are jen1::Error
+// exceptions; api.cpp turns them into statuses at the C boundary.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <string>
+#include <vector>
+
+#include "bpe.h"
+#include "chat_template.h"
+#include "jen1_text.h"
+#include "linear.hpp"
+#include "text_config.h"
+#include "weights.hpp"
+
+namespace jen1 {
+
+struct TextDecoder {
+    jen1_text_config cfg{};
+    at::Tensor embed;                  // [vocab, hidden]
+    struct Layer {
+        at::Tensor ln_attn, ln_mlp;    // RMSNorm gains [hidden]
+        at::Tensor q_norm, k_norm;     // per-head RMSNorm gains [head_dim], when the checkpoint has them
+        Linear q, k, v, o, gate, up, down;
+    };
+    std::vector<Layer> layers;
+    at::Tensor norm;                   // final RMSNorm gain
+    Linear head;                       // the LM head (the embedding itself when tied)
+    at::Tensor inv_freq;               // RoPE [head_dim / 2], float32 as the reference computes it
+
+    void load(const Weights &w, const jen1_text_config &config, bool bf16);
+    void to(at::Device device);
+};
+
+// One call's state between forward passes: the KV cache of every layer, which
+// cached positions are real tokens (left padding is not), and each row's next
+// position id.
+struct TextCache {
+    std::vector<at::Tensor> k, v;  // [rows, kv_heads, capacity, head_dim]
+    at::Tensor key_valid;          // [rows, capacity] bool
+    at::Tensor next_pos;           // [rows] int64
+    int length = 0;                // cache columns filled
+};
+
+TextCache cache_begin(const TextDecoder &d, int rows, int capacity);
+// Keeps the rows `keep` (int64 indices, on the cache's device) of the cache.
+void cache_keep_rows(TextCache &c, const at::Tensor &keep);
+
+// What a forward pass can hand out for parity checks: the embeddings, each
+// layer's output, the final norm's output ([layers + 2] of [rows, T, hidden]).
+struct ForwardTaps {
+    std::vector<at::Tensor> states;
+};
+
+// Feeds ids [rows, T] with mask [rows, T] (1: a token, 0: left padding) after
+// what the cache holds, in one pass (causal within it). Position ids continue
+// each row's count of real tokens. Returns the final normed hidden states
+// [rows, T, hidden].
+at::Tensor text_forward(const TextDecoder &d, TextCache &c, const at::Tensor &ids, const at::Tensor &mask,
+                        ForwardTaps *taps = nullptr);
+
+// Left-pads prompts into ids and mask [rows, T] (int64, CPU).
+void left_pad(const std::vector<std::vector<int64_t>> &rows, int64_t pad, at::Tensor &ids, at::Tensor &mask);
+
+}  // namespace jen1
+
+// The loaded model behind the C API's opaque handle. Members are destroyed in
+// reverse order, so the mapping (`file`) outlives every tensor viewing it.
+struct jen1_text_model {
+    std::string dir, name, device_name = "cpu";
+    jen1_text_config cfg{};
+    safetensors_file *file = nullptr;
+    bpe_tokenizer *tokenizer = nullptr;
+    chat_template *chat = nullptr;
+    int n_tokens = 0;                  // ids the tokenizer has (<= vocab_size)
+    std::vector<int64_t> banned;       // special ids other than the EOS ids (ban_special)
+    jen1::TextDecoder decoder;
+    at::Device device{at::kCPU};
+    ~jen1_text_model();
+};
+
+namespace jen1 {
+
+// Processed scores of every step, for jen1_text_generate_traced:
+// [rows][steps][vocab], zero where a row had already finished.
+struct TextTrace {
+    std::vector<float> scores;
+    int steps = 0;
+};
+
+// The whole of jen1_text_generate, throwing on error; *out is the caller's.
+jen1_text_output *text_generate(const jen1_text_model &m, const jen1_text_request *requests, int n,
+                                const jen1_text_generate_params &params, TextTrace *trace = nullptr);
+
+// jen1_text_score_options, throwing on error.
+void score_options(const jen1_text_model &m, const int64_t *prompt, int n_prompt, const int64_t *const *options,
+                   const int *n_options_ids, int n_options, double *logprobs);
+
+// Ids in [0, vocab_size), or an INVALID_ARGUMENT error naming `what`.
+void check_ids(const jen1_text_model &m, const int64_t *ids, int n, const std::string &what);
+
+}  // namespace jen1
