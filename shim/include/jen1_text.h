@@ -146,8 +146,11 @@ typedef struct jen1_text_generate_params {
      * text ends before it). */
     const char *const *stop_strings;
     int n_stop_strings;
-    /* Nonzero: the special tokens other than the EOS ids are never sampled
-     * (their scores are set to -inf after the processors). */
+    /* Nonzero: the special tokens other than the EOS ids, and the embedding's
+     * padding rows no token has, are never chosen (their scores are set to
+     * -inf after the repetition penalty, before temperature, top-k and top-p,
+     * where the reference's suppress_tokens sits, so a draw always has a
+     * token left). */
     int ban_special;
     jen1_abort_callback abort;    /* polled between steps (jen1.h) */
     void *abort_user_data;
@@ -180,9 +183,11 @@ typedef struct jen1_text_output {
 
 /* Generates a reply for each request, the batch decoded together (prompts
  * left-padded, one prefill pass, then one step per token for every row not
- * yet finished). Returns JEN1_OK with *out, or an error (bad ids, a prompt
- * plus max_new_tokens beyond the position table: JEN1_ERR_TOO_LONG;
- * JEN1_ERR_ABORTED) with *out NULL. */
+ * yet finished; finished rows leave the batch). A row that reaches the end
+ * of the position table stops with JEN1_TEXT_FINISH_LENGTH. Returns JEN1_OK
+ * with *out, or an error with *out NULL: JEN1_ERR_INVALID_ARGUMENT (bad ids
+ * or parameters), JEN1_ERR_TOO_LONG (a prompt that fills the position table
+ * by itself), JEN1_ERR_ABORTED. */
 JEN1_API jen1_status jen1_text_generate(const jen1_text_model *model, const jen1_text_request *requests,
                                         int n_requests, const jen1_text_generate_params *params,
                                         jen1_text_output **out, char *err, size_t errlen);
