@@ -184,11 +184,12 @@ $(BUILD)/npycmp $(BUILD)/blobctl $(BUILD)/stedit: $(BUILD)/%: $(BUILD)/obj/tests
 UNIT_SRC    := $(wildcard tests/unit/test_*.c)
 UNIT_BIN    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TORCH_TESTS := test_parity test_generate test_model_load test_continuation test_windows \
-               test_text_parity test_text_load test_text_generate test_text_api
+               test_text_parity test_text_load test_text_generate test_text_api test_writer
 TEST_OBJ_test_http    := $(BUILD)/obj/worker/http.o $(BUILD)/obj/worker/http_prefer.o
 TEST_OBJ_test_http_prefer := $(BUILD)/obj/worker/http_prefer.o
 TEST_OBJ_test_config  := $(BUILD)/obj/worker/config.o
 TEST_OBJ_test_metrics := $(BUILD)/obj/worker/metrics.o
+TEST_OBJ_test_writer  := $(BUILD)/obj/worker/engine_writer.o
 
 .SECONDEXPANSION:
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $$(TEST_OBJ_$$*) $(LIBS)

@@ -2,8 +2,8 @@
  * the rule-based lyrics: validating and copying UTF-8 without ever cutting a
  * character in two, reading a narrative as words and clause breaks, ASCII-only
  * case folding, and a stable hash. */
-#ifndef JEN1_TEXT_H
-#define JEN1_TEXT_H
+#ifndef JEN1_COMMON_TEXT_H
+#define JEN1_COMMON_TEXT_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -360,6 +360,10 @@ static const struct option options[] = {
     { "--model-dir", "JEN1_MODEL_DIR", "DIR", "/var/lib/jen1/models/musicgen-small",
       "the model directory served (config.json, model.safetensors, spiece.model)", set_text,
       TEXT(model_dir), false },
+    { "--text-model-dir", "JEN1_TEXT_MODEL_DIR", "DIR", "none (the rules write the words)",
+      "a language model that writes the songs' words (a Qwen2.5-Instruct checkpoint directory); "
+      "loaded at start with --device and --bf16; a worker that cannot load it serves with the rules",
+      set_text, TEXT(text_model_dir), false },
     { "--blob-url", "JEN1_BLOB_URL", "URL", "file:///var/lib/jen1/blobs",
       "where audio goes: file:///dir or s3://bucket/prefix", set_blob_url, TEXT(blob_url),
       false },
@@ -711,6 +715,11 @@ int config_describe(const struct jen1_config *c, char *buf, size_t len)
         c->max_duration_s, "window_s", c->window_s, "stride_s", c->stride_s, "device", device_names[c->device], "bf16", c->bf16, "log_level",
         log_level_name(c->log_level), "worker_id", c->worker_id, "engine",
         c->engine == CONFIG_ENGINE_NONE ? "none" : "torch", "http_default_wait_s", c->http_default_wait_s);
+    if (o && json_object_set_new(o, "text_model_dir",
+                                 c->text_model_dir[0] ? json_string(c->text_model_dir) : json_null()) != 0) {
+        json_decref(o);
+        o = NULL;
+    }
     if (o && json_object_set_new(o, "loudness_lufs",
                                  isnan(c->loudness_lufs) ? json_null() : json_real(c->loudness_lufs)) != 0) {
         json_decref(o);

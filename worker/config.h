@@ -38,6 +38,7 @@ struct jen1_config {
     char redis_password_file[PATH_MAX];
     char prefix[65];           /* the keys are {prefix}:... */
     char model_dir[PATH_MAX];
+    char text_model_dir[PATH_MAX]; /* "" : no language model, the rules write the words */
     char blob_url[1024]; /* file:///dir or s3://bucket/prefix */
     /* How an s3:// blob_url is reached, ready for blob_open: endpoint,
      * region, timeouts, path style, and the keys (secrets) from the

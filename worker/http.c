@@ -464,6 +464,12 @@ static void handle_ready(struct http_server *s, struct evhttp_request *req, cons
     if (doc && !ready)
         json_object_set(doc, "missing", missing);
     json_decref(missing);
+    char *models = s->backend.models ? s->backend.models(s->backend.ctx) : NULL;
+    json_t *m = models ? json_loads(models, 0, NULL) : NULL;
+    if (doc && json_is_object(m))
+        json_object_set(doc, "models", m);
+    json_decref(m);
+    free(models);
     reply_json(req, ready ? 200 : 503, doc);
 }
 

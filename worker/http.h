@@ -84,6 +84,11 @@ struct http_backend {
     /* Whether the model is loaded and Redis reachable, for /ready. */
     void (*readiness)(void *ctx, bool *model_loaded, bool *redis_ok);
 
+    /* Which models a worker loaded, for /ready's "models" (a malloc'd JSON
+     * object: {"music": {...}, "text": {...}}), or NULL when none has said
+     * yet. May be NULL. */
+    char *(*models)(void *ctx);
+
     /* The /debug/torch document (malloc'd JSON) or NULL on failure. Only
      * called when http_options.debug_torch is set; may be NULL otherwise. */
     char *(*torch_info)(void *ctx);

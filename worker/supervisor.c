@@ -274,8 +274,16 @@ static void backend_readiness(void *ctx, bool *model_loaded, bool *redis_ok)
 static char *backend_torch_info(void *ctx)
 {
     supervisor *s = ctx;
-    char buf[1024];
+    char buf[sizeof s->status->slots[0].torch_info];
     if (pool_status_torch_info(s->status, buf, sizeof buf) != 0) return NULL;
+    return strdup(buf);
+}
+
+static char *backend_models(void *ctx)
+{
+    supervisor *s = ctx;
+    char buf[sizeof s->status->slots[0].models];
+    if (pool_status_models(s->status, buf, sizeof buf) != 0) return NULL;
     return strdup(buf);
 }
 
@@ -319,7 +327,7 @@ int supervisor_run(const struct jen1_config *cfg, struct jen1_metrics *metrics, 
 
     if (cfg->http_enabled) {
         struct http_backend backend = {.ctx = &s, .submit = backend_submit, .job_status = backend_job_status,
-                                       .readiness = backend_readiness,
+                                       .readiness = backend_readiness, .models = backend_models,
                                        .torch_info = cfg->use_torch ? backend_torch_info : NULL,
                                        .metrics_text = backend_metrics};
         struct http_options ho = {.host = cfg->http_host, .port = cfg->http_port,

@@ -27,6 +27,7 @@
 #include "worker.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -40,6 +41,7 @@
 #include "audio.h"
 #include "blob.h"
 #include "engine.h"
+#include "engine_writer.h"
 #include "heartbeat.h"
 #include "job.h"
 #include "log.h"
@@ -63,6 +65,8 @@ typedef struct worker {
     struct jen1_metrics *metrics;
     struct pool_status *status;
     engine *engine;
+    writer *writer;             /* the language model writing the words, or NULL: the rules */
+    char writer_missing[512];   /* why there is none (for /ready) */
     blob_store *blobs;
     queue *q;
     heartbeat *heartbeat;
@@ -292,9 +296,22 @@ static int on_should_stop(void *user)
 
 /* ---- The stages ------------------------------------------------------------- */
 
+/* The words are the language model's when the worker has one (a field it
+ * cannot write is the rules', never a failed job), else the rules'. */
 static stage_end stage_planning(job_run *run)
 {
-    if (plan_song(&run->req, lyrics_rules(), &run->plan, run->err, sizeof run->err) != 0) return PROTOCOL_INVALID_JOB;
+    if (!run->w->writer) {
+        if (plan_song(&run->req, lyrics_rules(), &run->plan, run->err, sizeof run->err) != 0)
+            return PROTOCOL_INVALID_JOB;
+        return PROTOCOL_OK;
+    }
+    writer_job wj;
+    lyric_source src = writer_source(run->w->writer, run->req.seed, on_should_stop, run, &wj);
+    if (plan_song(&run->req, &src, &run->plan, run->err, sizeof run->err) != 0) return PROTOCOL_INVALID_JOB;
+    log_kv(LOG_INFO, "words written", LOG_STR("model", writer_model_name(run->w->writer)),
+           LOG_INT("generations", wj.generations), LOG_INT("failures", wj.failures),
+           LOG_INT("fields", run->plan.words_fields), LOG_INT("fields_from_rules", run->plan.words_from_rules),
+           LOG_NUM("seconds", wj.seconds));
     return PROTOCOL_OK;
 }
 
@@ -550,11 +567,57 @@ static void install_signals(void)
     prctl(PR_SET_PDEATHSIG, SIGUSR1);
 }
 
+/* The text model as /ready and /debug/torch describe it. */
+static json_t *text_model_json(const worker *w)
+{
+    if (!w->writer) return json_pack("{s:b, s:s}", "loaded", 0, "reason", w->writer_missing);
+    return json_pack("{s:b, s:s, s:s}", "loaded", 1, "name", writer_model_name(w->writer), "device",
+                     writer_device(w->writer));
+}
+
+static void publish_json(worker *w, json_t *doc, void (*set)(struct pool_status *, unsigned, const char *))
+{
+    char *s = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    set(w->status, w->slot, s ? s : "{}");
+    free(s);
+    json_decref(doc);
+}
+
+/* /debug/torch: the engine's runtime with the text model; /ready: the models. */
 static void publish_runtime(worker *w)
 {
     char json[1024];
     if (engine_runtime_json(w->engine, json, sizeof json) != 0) snprintf(json, sizeof json, "{}");
-    pool_status_set_torch_info(w->status, w->slot, json);
+    json_t *runtime = json_loads(json, 0, NULL);
+    if (json_is_object(runtime)) json_object_set_new(runtime, "text_model", text_model_json(w));
+    publish_json(w, runtime, pool_status_set_torch_info);
+    publish_json(w, json_pack("{s:{s:b, s:s, s:s}, s:o}", "music", "loaded", 1, "name", engine_model_name(w->engine),
+                              "device", engine_device(w->engine), "text", text_model_json(w)),
+                 pool_status_set_models);
+}
+
+/* The language model, when one is configured; without it (or when it will
+ * not load) the rules write the words and the worker serves all the same. */
+static void open_writer(worker *w)
+{
+    const struct jen1_config *cfg = w->cfg;
+    if (!cfg->text_model_dir[0]) {
+        snprintf(w->writer_missing, sizeof w->writer_missing, "JEN1_TEXT_MODEL_DIR is not set");
+        log_info("no text model (JEN1_TEXT_MODEL_DIR is not set): the rules write the words");
+        return;
+    }
+    char err[512];
+    double t = clock_monotonic_s();
+    writer_options wo = {.model_dir = cfg->text_model_dir, .threads = cfg->threads, .device = cfg->device,
+                         .bf16 = cfg->bf16};
+    w->writer = writer_open(&wo, err, sizeof err);
+    if (!w->writer) {
+        snprintf(w->writer_missing, sizeof w->writer_missing, "%s", err);
+        log_kv(LOG_WARN, "the text model did not load: the rules write the words", LOG_STR("error", err));
+        return;
+    }
+    log_kv(LOG_INFO, "text model loaded", LOG_STR("model", writer_model_name(w->writer)),
+           LOG_STR("device", writer_device(w->writer)), LOG_NUM("seconds", clock_monotonic_s() - t));
 }
 
 /* Takes jobs until told to stop. */
@@ -616,10 +679,12 @@ int worker_main(const struct jen1_config *cfg, unsigned slot, struct jen1_metric
     }
     log_kv(LOG_INFO, "model loaded", LOG_STR("model", engine_model_name(w.engine)),
            LOG_STR("device", engine_device(w.engine)), LOG_NUM("seconds", clock_monotonic_s() - t));
+    open_writer(&w);
     publish_runtime(&w);
 
     if (blob_open(cfg->blob_url, &cfg->s3, &w.blobs, err, sizeof err) != BLOB_OK) {
         log_kv(LOG_ERROR, "cannot open the blob store", LOG_STR("error", err));
+        writer_close(w.writer);
         engine_close(w.engine);
         return 1;
     }
@@ -663,6 +728,7 @@ int worker_main(const struct jen1_config *cfg, unsigned slot, struct jen1_metric
     metrics_set(metrics->registry, metrics->model_loaded, 0);
     queue_free(w.q);
     blob_close(w.blobs);
+    writer_close(w.writer);
     engine_close(w.engine);
     log_info("worker stopped");
     return 0;

@@ -2,12 +2,14 @@
  *
  * The planner decides the music (mood, genre, tempo, key, sections) and then
  * asks a lyric_source for the title and, section by section, for the lines.
- * lyrics_rules() is the default, rule-based source (lyrics_rules.c); a text
- * model can later be another lyric_source, with nothing else changing.
+ * lyrics_rules() is the default, rule-based source (lyrics_rules.c); the
+ * worker's writer (worker/engine_writer.h) is another, over a language model.
  *
  * A source may write anything: the planner passes what it writes through
  * lyrics_clean_line() (whole UTF-8 characters, no control characters, bounded
- * length) before it goes into a plan. */
+ * length) before it goes into a plan, and where a field of a source other
+ * than the rules comes out empty, the rules fill it (song_plan's words_*
+ * fields count them). So the plan's structure never depends on a source. */
 #ifndef JEN1_LYRICS_H
 #define JEN1_LYRICS_H
 
@@ -29,7 +31,8 @@ typedef struct lyric_request {
 } lyric_request;
 
 struct lyric_source {
-    const char *name;          /* "rules", ... */
+    const char *name;          /* "rules", "model" */
+    const char *model;         /* the language model's name, or NULL (the rules) */
     void *ctx;                 /* the source's own state, passed back as is */
     /* Writes a title (at most cap bytes with its NUL). Returns 0, or -1 with
      * a message. */
@@ -39,6 +42,13 @@ struct lyric_source {
      * a message. */
     int (*write_lines)(void *ctx, const lyric_request *req, char lines[][PLAN_LINE_BYTES], char *err,
                        size_t errlen);
+    /* Optional (NULL: the rules decide everything). Picks one of
+     * options[0 .. n_options) as the song's `what` ("mood", then "genre"),
+     * the mood already in plan->mood when the genre is asked. Returns the
+     * option's index, or -1 to keep the rules' choice. Called before the
+     * title. */
+    int (*choose)(void *ctx, const char *narrative, size_t narrative_len, const song_plan *plan, const char *what,
+                  const char *const *options, int n_options);
 };
 
 /* The rule-based source: title and lines made from the narrative's own

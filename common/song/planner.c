@@ -254,19 +254,35 @@ static void analyse(const char *text, size_t len, analysis *a)
 #define TARGET_INSTRUMENTS 3
 #define TRIGGERED_INSTRUMENTS_MAX 2   /* the rest come from the genre */
 
-static void choose_music(const analysis *a, uint64_t hash, song_plan *plan)
+/* The source's pick among n options, when it has a choose hook and answers
+ * with one of them; otherwise the rules' pick. */
+static int source_choice(const job_request *req, const lyric_source *src, const song_plan *plan, const char *what,
+                         const char *const *options, int n, int rules_pick)
 {
-    const mood_rule *mood = &moods[best_of(a->mood_scores, (int)N_MOODS, hash, SALT_MOOD)];
+    if (!src->choose) return rules_pick;
+    int pick = src->choose(src->ctx, req->narrative, req->narrative_len, plan, what, options, n);
+    return pick >= 0 && pick < n ? pick : rules_pick;
+}
+
+static void choose_music(const job_request *req, const lyric_source *src, const analysis *a, uint64_t hash,
+                         song_plan *plan)
+{
+    const char *names[N_MOODS > N_GENRES ? N_MOODS : N_GENRES];
+    for (size_t m = 0; m < N_MOODS; m++) names[m] = moods[m].name;
+    int rules_mood = best_of(a->mood_scores, (int)N_MOODS, hash, SALT_MOOD);
+    const mood_rule *mood = &moods[source_choice(req, src, plan, "mood", names, (int)N_MOODS, rules_mood)];
+    plan->mood = mood->name;
     int any_genre = 0;
     for (size_t g = 0; g < N_GENRES; g++) any_genre |= a->genre_scores[g] > 0;
-    const genre_rule *genre = &genres[0];
+    int rules_genre = 0;
     if (any_genre) {
-        genre = &genres[best_of(a->genre_scores, (int)N_GENRES, hash, SALT_GENRE)];
+        rules_genre = best_of(a->genre_scores, (int)N_GENRES, hash, SALT_GENRE);
     } else {
         for (size_t g = 0; g < N_GENRES; g++)
-            if (strcmp(genres[g].name, mood->genre) == 0) genre = &genres[g];
+            if (strcmp(genres[g].name, mood->genre) == 0) rules_genre = (int)g;
     }
-    plan->mood = mood->name;
+    for (size_t g = 0; g < N_GENRES; g++) names[g] = genres[g].name;
+    const genre_rule *genre = &genres[source_choice(req, src, plan, "genre", names, (int)N_GENRES, rules_genre)];
     plan->genre = genre->name;
     plan->bpm = mood->bpm_lo + choose(hash, SALT_BPM, mood->bpm_hi - mood->bpm_lo + 1);
     const char *const *keys = mood->minor ? minor_keys : major_keys;
@@ -350,14 +366,30 @@ static void write_prompts(song_plan *plan, const analysis *a)
 
 /* ---- Words ------------------------------------------------------------------ */
 
+/* A source's title, cleaned: its length, 0 when nothing is left. */
+static int title_from(const job_request *req, const lyric_source *src, song_plan *plan, char title[PLAN_TITLE_BYTES],
+                      size_t *len, char *err, size_t errlen)
+{
+    title[0] = '\0';
+    if (src->write_title(src->ctx, req->narrative, req->narrative_len, plan, title, PLAN_TITLE_BYTES, err, errlen) != 0)
+        return -1;
+    title[PLAN_TITLE_BYTES - 1] = '\0';
+    *len = lyrics_clean_line(title);
+    return 0;
+}
+
 static int write_title(const job_request *req, const lyric_source *src, song_plan *plan, char *err,
                        size_t errlen)
 {
-    char title[PLAN_TITLE_BYTES] = "";
-    if (src->write_title(src->ctx, req->narrative, req->narrative_len, plan, title, sizeof title, err, errlen) != 0)
-        return -1;
-    title[sizeof title - 1] = '\0';
-    if (lyrics_clean_line(title) == 0) snprintf(title, sizeof title, "Untitled");
+    char title[PLAN_TITLE_BYTES];
+    size_t len;
+    if (title_from(req, src, plan, title, &len, err, errlen) != 0) return -1;
+    plan->words_fields++;
+    if (len == 0 && src != lyrics_rules()) {
+        plan->words_from_rules++;
+        if (title_from(req, lyrics_rules(), plan, title, &len, err, errlen) != 0) return -1;
+    }
+    if (len == 0) snprintf(title, sizeof title, "Untitled");
     memcpy(plan->title, title, sizeof title);
     return 0;
 }
@@ -366,6 +398,20 @@ static int lines_for(int32_t ms)
 {
     int n = (int)((ms + MS_PER_LYRIC_LINE / 2) / MS_PER_LYRIC_LINE);
     return n < 1 ? 1 : n > PLAN_MAX_LINES ? PLAN_MAX_LINES : n;
+}
+
+/* Line j of the rules' lines for lr into line; the rules are asked once
+ * per section (*n_rules < 0 until then). */
+static void line_from_rules(const lyric_request *lr, char rules[][PLAN_LINE_BYTES], int *n_rules, int j, char *line)
+{
+    char err[8];
+    if (*n_rules < 0) {
+        memset(rules, 0, PLAN_MAX_LINES * PLAN_LINE_BYTES);
+        *n_rules = lyrics_rules()->write_lines(lyrics_rules()->ctx, lr, rules, err, sizeof err);
+    }
+    line[0] = '\0';
+    if (j < *n_rules) memcpy(line, rules[j], PLAN_LINE_BYTES);
+    line[PLAN_LINE_BYTES - 1] = '\0';
 }
 
 static int write_lines(const job_request *req, const lyric_source *src, song_plan *plan, char *err, size_t errlen)
@@ -380,13 +426,19 @@ static int write_lines(const job_request *req, const lyric_source *src, song_pla
             lr.ordinal++;
             lr.lines_before += plan->sections[j].n_lines;
         }
-        char lines[PLAN_MAX_LINES][PLAN_LINE_BYTES];
+        char lines[PLAN_MAX_LINES][PLAN_LINE_BYTES], rules[PLAN_MAX_LINES][PLAN_LINE_BYTES];
         memset(lines, 0, sizeof lines);
-        int n = src->write_lines(src->ctx, &lr, lines, err, errlen);
+        int n = src->write_lines(src->ctx, &lr, lines, err, errlen), n_rules = -1;
         if (n < 0) return -1;
         s->n_lines = 0;
-        for (int j = 0; j < n && j < lr.n_lines; j++) {
+        for (int j = 0; j < lr.n_lines; j++) {
             lines[j][PLAN_LINE_BYTES - 1] = '\0';
+            if (j >= n) lines[j][0] = '\0';
+            plan->words_fields++;
+            if (lyrics_clean_line(lines[j]) == 0 && src != lyrics_rules()) {
+                line_from_rules(&lr, rules, &n_rules, j, lines[j]);
+                plan->words_from_rules++;
+            }
             if (lyrics_clean_line(lines[j]) > 0) memcpy(s->lines[s->n_lines++], lines[j], PLAN_LINE_BYTES);
         }
     }
@@ -412,9 +464,10 @@ int plan_song(const job_request *req, const lyric_source *lyrics, song_plan *out
     analysis a;
     analyse(req->narrative, req->narrative_len, &a);
     uint64_t hash = text_hash(req->narrative, req->narrative_len);
-    choose_music(&a, hash, out);
+    choose_music(req, lyrics, &a, hash, out);
     lay_out_sections(out);
     write_prompts(out, &a);
+    snprintf(out->words_model, sizeof out->words_model, "%s", lyrics->model ? lyrics->model : "");
     if (write_title(req, lyrics, out, err, errlen) != 0) return -1;
     return write_lines(req, lyrics, out, err, errlen);
 }

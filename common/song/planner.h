@@ -59,6 +59,11 @@ typedef struct song_plan {
     char lyrics[PLAN_LYRICS_BYTES];            /* every sung line, sections apart */
     char model_prompt[PLAN_PROMPT_BYTES];      /* the whole song in one prompt (its summary; the
                                                   engine renders the sections' prompts) */
+    /* Who wrote the words: the lyric source's model name, "" for the rules;
+     * the fields asked of it (the title and every sung line) and how many of
+     * those the rules filled because the source's came out empty. */
+    char words_model[PLAN_TITLE_BYTES];
+    int words_fields, words_from_rules;
 } song_plan;
 
 typedef struct lyric_source lyric_source;

@@ -73,6 +73,21 @@ static json_t *sections_json(builder *b, const song_plan *plan)
     return arr;
 }
 
+/* Who wrote the words: the rules, or a model (and how many of its fields the rules filled). */
+static json_t *words_json(builder *b, const song_plan *plan)
+{
+    json_t *o = json_object();
+    if (!plan->words_model[0]) {
+        put(b, o, "source", json_string("rules"));
+        return o;
+    }
+    put(b, o, "source", json_string("model"));
+    put(b, o, "model", json_string(plan->words_model));
+    put(b, o, "fields", json_integer(plan->words_fields));
+    put(b, o, "fields_from_rules", json_integer(plan->words_from_rules));
+    return o;
+}
+
 /* Decibels to the hundredth (meters show a tenth); null for silence's -inf. */
 static json_t *decibels(double db)
 {
@@ -221,6 +236,7 @@ json_t *song_to_json(const song_plan *plan, const song_render *render, const son
     put(&b, doc, "duration", json_real(plan_seconds(plan->duration_ms)));
     put(&b, doc, "sections", sections_json(&b, plan));
     put(&b, doc, "lyrics", json_string(plan->lyrics));
+    put(&b, doc, "words", words_json(&b, plan));
     put(&b, doc, "prompts", prompts_json(&b, plan, render));
     if (render) put(&b, doc, "windows", windows_json(&b, plan, render));
     put(&b, doc, "audio", audio ? audio_json(&b, audio) : json_null());

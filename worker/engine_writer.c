@@ -1,0 +1,339 @@
+/* engine_writer.c - see engine_writer.h. The planner drives the model field
+ * by field; this file turns each field into one chat (a system message, the
+ * story and the song so far, the request) and one bounded generation, and
+ * each choice into one comparison of the options' likelihoods. */
+#include "engine_writer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "jen1_text.h"
+#include "log.h"
+#include "text.h"
+#include "util.h"
+
+#define NARRATIVE_PROMPT_BYTES 1500 /* of the narrative, in every prompt */
+#define TITLE_MAX_TOKENS 16
+#define LINE_MAX_TOKENS 24
+#define FIELD_TEXT_BYTES 512        /* a field's reply, before the plan's bounds */
+
+struct writer {
+    jen1_text_model *lm;
+};
+
+static const char system_prompt[] =
+    "You are a songwriter. You write singable lyrics: short lines, concrete images, plain words. "
+    "You reply with exactly what is asked and nothing else: no quotes, no labels, no explanations.";
+
+writer *writer_open(const writer_options *o, char *err, size_t errlen)
+{
+    writer *w = calloc(1, sizeof *w);
+    if (!w) {
+        snprintf(err, errlen, "writer: out of memory");
+        return NULL;
+    }
+    jen1_text_model_params mp = jen1_text_model_default_params();
+    mp.device = o->device;
+    mp.n_threads = o->threads;
+    mp.weights = o->bf16 ? JEN1_WEIGHTS_BF16 : JEN1_WEIGHTS_F32;
+    if (jen1_text_model_load(o->model_dir, &mp, &w->lm, err, errlen) != JEN1_OK) {
+        free(w);
+        return NULL;
+    }
+    return w;
+}
+
+void writer_close(writer *w)
+{
+    if (!w) return;
+    jen1_text_model_free(w->lm);
+    free(w);
+}
+
+const char *writer_model_name(const writer *w) { return jen1_text_model_name(w->lm); }
+const char *writer_device(const writer *w) { return jen1_text_model_device(w->lm); }
+
+/* ---- Prompts -------------------------------------------------------------------- */
+
+/* "Verse 2", "Chorus", "Bridge": how the prompts name a section. */
+static void section_label(const song_plan *plan, int section, char *out, size_t cap)
+{
+    const char *name = plan->sections[section].name;
+    int nth = 1, total = 0;
+    for (int i = 0; i < plan->n_sections; i++) {
+        if (strcmp(plan->sections[i].name, name) != 0) continue;
+        total++;
+        if (i < section) nth++;
+    }
+    char first = name[0] >= 'a' && name[0] <= 'z' ? (char)(name[0] - 32) : name[0];
+    if (total > 1 && strcmp(name, "verse") == 0) snprintf(out, cap, "%c%s %d", first, name + 1, nth);
+    else snprintf(out, cap, "%c%s", first, name + 1);
+}
+
+/* The story and the music the plan chose. */
+static void put_story(buf *b, const char *narrative, size_t len, const song_plan *plan)
+{
+    char story[NARRATIVE_PROMPT_BYTES];
+    text_copy(story, sizeof story, narrative, len);
+    buf_printf(b, "The story:\n%s\n\n", story);
+    if (plan->mood && plan->genre)
+        buf_printf(b, "The song is %s %s, %d bpm, in %s.\n", plan->mood, plan->genre, plan->bpm, plan->key);
+}
+
+/* The lyrics of the sections before `upto`, each under its label. */
+static void put_lyrics_so_far(buf *b, const song_plan *plan, int upto)
+{
+    int any = 0;
+    for (int i = 0; i < upto; i++) {
+        const plan_section *s = &plan->sections[i];
+        if (s->n_lines == 0) continue;
+        char label[32];
+        section_label(plan, i, label, sizeof label);
+        buf_printf(b, "%s[%s]\n", any ? "\n" : "Its lyrics so far:\n\n", label);
+        for (int j = 0; j < s->n_lines; j++) buf_printf(b, "%s\n", s->lines[j]);
+        any = 1;
+    }
+    if (any) buf_putc(b, '\n');
+}
+
+/* What a section is for, in the song. */
+static const char *section_role(const char *name, int ordinal)
+{
+    if (strcmp(name, "chorus") == 0) return "the hook: the heart of the story in words easy to sing, to be repeated";
+    if (strcmp(name, "bridge") == 0) return "a change of view before the last chorus";
+    return ordinal == 0 ? "it begins the story" : "it tells the story onward from the verse before, without repeating it";
+}
+
+/* ---- Generation ----------------------------------------------------------------- */
+
+/* The chat rendered with the generation prompt and `reply_so_far` after it
+ * (the assistant's text already written), as ids; *ids is malloc'd. */
+static int chat_ids(const writer *w, const char *user, const char *reply_so_far, int64_t **ids, int *n, char *err,
+                    size_t errlen)
+{
+    jen1_chat_message chat[] = { { "system", system_prompt }, { "user", user } };
+    char *rendered = NULL;
+    *ids = NULL;
+    if (jen1_text_chat_render(w->lm, chat, 2, 1, &rendered, err, errlen) != JEN1_OK) return -1;
+    buf prompt = BUF_INIT;
+    buf_puts(&prompt, rendered);
+    buf_puts(&prompt, reply_so_far);
+    jen1_free(rendered);
+    int rc = -1;
+    if (buf_failed(&prompt)) {
+        snprintf(err, errlen, "writer: out of memory");
+    } else {
+        /* Byte-level BPE: never more ids than bytes. */
+        int cap = (int)prompt.len + 1;
+        *ids = malloc((size_t)cap * sizeof **ids);
+        if (!*ids) snprintf(err, errlen, "writer: out of memory");
+        else if (jen1_text_tokenize(w->lm, prompt.data, prompt.len, 1, *ids, cap, n, err, errlen) == JEN1_OK) rc = 0;
+    }
+    buf_free(&prompt);
+    if (rc != 0) {
+        free(*ids);
+        *ids = NULL;
+    }
+    return rc;
+}
+
+/* One field: the reply to `user` continuing reply_so_far, up to a newline,
+ * into out (cap bytes). Field k of a job always draws from the same seed.
+ * A failure leaves out empty and is logged: the rules fill the field. */
+static void generate_field(writer_job *job, int field, const char *what, const char *user, const char *reply_so_far,
+                           int max_tokens, char *out, size_t cap)
+{
+    char err[512] = "";
+    out[0] = '\0';
+    if (job->should_stop && job->should_stop(job->user)) return;
+    double t = clock_monotonic_s();
+    int64_t *ids = NULL;
+    int n = 0;
+    jen1_status st = JEN1_ERR_INVALID_ARGUMENT;
+    if (chat_ids(job->w, user, reply_so_far, &ids, &n, err, sizeof err) == 0) {
+        /* The golden-ratio stride keeps the fields' streams (and nearby seeds') apart. */
+        jen1_text_request rq = { .prompt_ids = ids, .n_prompt_ids = n,
+                                 .seed = job->seed ^ ((uint64_t)field + 1) * 0x9E3779B97F4A7C15ULL };
+        jen1_text_generate_params gp = jen1_text_generate_default_params(job->w->lm);
+        static const char *const newline[] = { "\n" };
+        gp.max_new_tokens = max_tokens;
+        gp.stop_strings = newline;
+        gp.n_stop_strings = 1;
+        gp.ban_special = 1;
+        gp.abort = job->should_stop;
+        gp.abort_user_data = job->user;
+        jen1_text_output *o = NULL;
+        st = jen1_text_generate(job->w->lm, &rq, 1, &gp, &o, err, sizeof err);
+        if (st == JEN1_OK) text_copy(out, cap, o->items[0].text, strlen(o->items[0].text));
+        jen1_text_output_free(o);
+    }
+    free(ids);
+    job->generations++;
+    job->seconds += clock_monotonic_s() - t;
+    if (st != JEN1_OK && st != JEN1_ERR_ABORTED) {
+        job->failures++;
+        log_kv(LOG_WARN, "writer: the rules fill a field the model could not write", LOG_STR("field", what),
+               LOG_STR("error", err));
+    }
+}
+
+/* Removes one pair of quotes around s (ASCII or typographic), in place. */
+static void strip_quotes(char *s)
+{
+    static const char *const pairs[][2] = { { "\"", "\"" }, { "'", "'" }, { "\xe2\x80\x9c", "\xe2\x80\x9d" },
+                                            { "\xc2\xab", "\xc2\xbb" }, { "*", "*" } };
+    size_t n = strlen(s);
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+        size_t a = strlen(pairs[i][0]), b = strlen(pairs[i][1]);
+        if (n >= a + b && memcmp(s, pairs[i][0], a) == 0 && memcmp(s + n - b, pairs[i][1], b) == 0) {
+            memmove(s, s + a, n - a - b);
+            s[n - a - b] = '\0';
+            return;
+        }
+    }
+}
+
+/* Fits a line into cap bytes at a word boundary (a single long word is cut
+ * at a whole character). */
+static void fit_words(char *s, size_t cap)
+{
+    size_t n = strlen(s);
+    if (n < cap) return;
+    char tmp[FIELD_TEXT_BYTES];
+    size_t kept = text_copy(tmp, cap, s, n);
+    char *space = strrchr(tmp, ' ');
+    if (space && space > tmp) kept = (size_t)(space - tmp);
+    s[kept] = '\0';
+}
+
+/* ---- The lyric source ---------------------------------------------------------- */
+
+static int model_write_title(void *ctx, const char *narrative, size_t len, const song_plan *plan, char *title,
+                             size_t cap, char *err, size_t errlen)
+{
+    writer_job *job = ctx;
+    (void)err;
+    (void)errlen;
+    buf user = BUF_INIT;
+    put_story(&user, narrative, len, plan);
+    buf_puts(&user, "\nWrite the song's title: two to five words, in the language of the story. "
+                    "Reply with the title only.");
+    char text[FIELD_TEXT_BYTES] = "";
+    if (!buf_failed(&user)) generate_field(job, 0, "title", user.data, "", TITLE_MAX_TOKENS, text, sizeof text);
+    buf_free(&user);
+    lyrics_clean_line(text);
+    strip_quotes(text);
+    size_t n = strlen(text);
+    if (n > 0 && text[n - 1] == '.') text[n - 1] = '\0'; /* a title is not a sentence */
+    fit_words(text, cap);
+    snprintf(title, cap, "%s", text);
+    return 0;
+}
+
+/* A later chorus sings the first chorus' lines again (cycled when it is
+ * longer): the hook repeats, and costs no model time. Returns the lines
+ * copied, 0 when there is no earlier chorus with lines. */
+static int repeat_chorus(const lyric_request *req, char lines[][PLAN_LINE_BYTES])
+{
+    const song_plan *plan = req->plan;
+    for (int i = 0; i < req->section; i++) {
+        const plan_section *s = &plan->sections[i];
+        if (strcmp(s->name, "chorus") != 0 || s->n_lines == 0) continue;
+        for (int j = 0; j < req->n_lines; j++) memcpy(lines[j], s->lines[j % s->n_lines], PLAN_LINE_BYTES);
+        return req->n_lines;
+    }
+    return 0;
+}
+
+static int model_write_lines(void *ctx, const lyric_request *req, char lines[][PLAN_LINE_BYTES], char *err,
+                             size_t errlen)
+{
+    writer_job *job = ctx;
+    const song_plan *plan = req->plan;
+    const char *name = plan->sections[req->section].name;
+    (void)err;
+    (void)errlen;
+    if (strcmp(name, "chorus") == 0 && req->ordinal > 0) {
+        int n = repeat_chorus(req, lines);
+        if (n > 0) return n;
+    }
+    char label[32];
+    section_label(plan, req->section, label, sizeof label);
+    buf user = BUF_INIT, reply = BUF_INIT;
+    put_story(&user, req->narrative, req->narrative_len, plan);
+    buf_printf(&user, "Its title is \"%s\".\n\n", plan->title);
+    put_lyrics_so_far(&user, plan, req->section);
+    buf_printf(&user,
+               "Write the %s: %d line%s, %s. Write in the language of the story, one line of lyrics per line, "
+               "each under ten words. Reply with the lines only.",
+               label, req->n_lines, req->n_lines == 1 ? "" : "s", section_role(name, req->ordinal));
+    for (int j = 0; j < req->n_lines && !buf_failed(&user) && !buf_failed(&reply); j++) {
+        char text[FIELD_TEXT_BYTES], what[48];
+        snprintf(what, sizeof what, "%s line %d", label, j + 1);
+        int field = 1 + req->section * PLAN_MAX_LINES + j;
+        generate_field(job, field, what, user.data, reply.data ? reply.data : "", LINE_MAX_TOKENS, text,
+                       sizeof text);
+        lyrics_clean_line(text);
+        strip_quotes(text);
+        if (text[0] == '[' && text[strlen(text) - 1] == ']') text[0] = '\0'; /* a label, not a line */
+        fit_words(text, PLAN_LINE_BYTES);
+        snprintf(lines[j], PLAN_LINE_BYTES, "%s", text);
+        /* The next line continues the reply: the lines so far, one per line
+         * (an empty one stays out: the rules fill it later). */
+        if (text[0]) buf_printf(&reply, "%s\n", text);
+    }
+    buf_free(&user);
+    buf_free(&reply);
+    return req->n_lines;
+}
+
+/* The option the model finds likeliest as the answer (the first on a tie),
+ * or -1 (the rules' choice stands) when it cannot score them. */
+static int model_choose(void *ctx, const char *narrative, size_t len, const song_plan *plan, const char *what,
+                        const char *const *options, int n_options)
+{
+    writer_job *job = ctx;
+    if (n_options < 1 || (job->should_stop && job->should_stop(job->user))) return -1;
+    double t = clock_monotonic_s();
+    char err[512] = "";
+    buf user = BUF_INIT;
+    put_story(&user, narrative, len, plan);
+    buf_printf(&user, "\nWhich %s fits a song telling this story? Answer with one of: ", what);
+    for (int i = 0; i < n_options; i++) buf_printf(&user, "%s%s", i ? ", " : "", options[i]);
+    buf_puts(&user, ".");
+    int64_t *prompt = NULL, *option_ids[16] = { 0 };
+    int n_prompt = 0, n_ids[16] = { 0 }, pick = -1, ok = n_options <= 16 && !buf_failed(&user);
+    double logprobs[16];
+    if (ok) ok = chat_ids(job->w, user.data, "", &prompt, &n_prompt, err, sizeof err) == 0;
+    for (int i = 0; ok && i < n_options; i++) {
+        int cap = (int)strlen(options[i]) + 1;
+        option_ids[i] = malloc((size_t)cap * sizeof **option_ids);
+        ok = option_ids[i] && jen1_text_tokenize(job->w->lm, options[i], strlen(options[i]), 0, option_ids[i], cap,
+                                                 &n_ids[i], err, sizeof err) == JEN1_OK;
+    }
+    if (ok) ok = jen1_text_score_options(job->w->lm, prompt, n_prompt, (const int64_t *const *)option_ids, n_ids,
+                                         n_options, logprobs, err, sizeof err) == JEN1_OK;
+    for (int i = 0; ok && i < n_options; i++)
+        if (pick < 0 || logprobs[i] > logprobs[pick]) pick = i;
+    for (int i = 0; i < n_options && i < 16; i++) free(option_ids[i]);
+    free(prompt);
+    buf_free(&user);
+    job->generations++;
+    job->seconds += clock_monotonic_s() - t;
+    if (!ok) {
+        job->failures++;
+        log_kv(LOG_WARN, "writer: the rules choose what the model could not", LOG_STR("field", what),
+               LOG_STR("error", err[0] ? err : "too many options"));
+    }
+    return ok ? pick : -1;
+}
+
+lyric_source writer_source(writer *w, uint64_t seed, int (*should_stop)(void *user), void *user, writer_job *job)
+{
+    *job = (writer_job){ .w = w, .seed = seed, .should_stop = should_stop, .user = user };
+    return (lyric_source){ .name = "model", .model = writer_model_name(w), .ctx = job,
+                           .write_title = model_write_title, .write_lines = model_write_lines,
+                           .choose = model_choose };
+}

@@ -1,0 +1,61 @@
+/* engine_writer.h - the song's words from a language model: a lyric_source
+ * (common/song/lyrics.h) over the text engine (jen1_text.h). With it the
+ * planner asks the model for the title and each sung section's lines, and
+ * may let it choose the mood and the genre among the planner's own options.
+ *
+ *     writer_options wo = {.model_dir = dir, .threads = 2, .device = JEN1_DEVICE_AUTO};
+ *     writer *wr = writer_open(&wo, err, sizeof err);     // NULL: serve with the rules
+ *     writer_job job;
+ *     lyric_source src = writer_source(wr, req.seed, NULL, NULL, &job);
+ *     plan_song(&req, &src, &plan, err, sizeof err);
+ *
+ * Each field is one bounded generation (the checkpoint's chat template, a
+ * token budget, stop at a newline or an EOS, special tokens banned), sampled
+ * with the checkpoint's generation_config from a seed derived from the job's
+ * seed and the field's index: the same job gives the same words on any host.
+ * A field whose generation fails is written empty (and logged), and the
+ * planner's rules fill it: the writer never fails a plan. The prompts, the
+ * bounds and the chorus rule are docs/planner.md's "The writer". */
+#ifndef JEN1_WORKER_ENGINE_WRITER_H
+#define JEN1_WORKER_ENGINE_WRITER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jen1.h"
+#include "lyrics.h"
+
+typedef struct writer writer;
+
+typedef struct writer_options {
+    const char *model_dir;  /* a Hugging Face checkpoint directory (Qwen2 family) */
+    int threads;            /* <= 0: all cores */
+    jen1_device device;
+    int bf16;               /* bf16 copies of the linear weights for decoding */
+} writer_options;
+
+/* Loads the model. Returns NULL with the reason. */
+writer *writer_open(const writer_options *options, char *err, size_t errlen);
+void writer_close(writer *w);
+
+/* The model's name (its directory's last component) and device. */
+const char *writer_model_name(const writer *w);
+const char *writer_device(const writer *w);
+
+/* One job's words in progress: the source's state, and what it did. */
+typedef struct writer_job {
+    writer *w;
+    uint64_t seed;                 /* the job's */
+    int (*should_stop)(void *user); /* polled between tokens; may be NULL */
+    void *user;
+    int generations;               /* model calls made */
+    int failures;                  /* of which failed (their fields went to the rules) */
+    double seconds;                /* spent in the model */
+} writer_job;
+
+/* A lyric source writing with w for a job of this seed; its ctx is job,
+ * which must outlive the source's use. should_stop (may be NULL) aborts a
+ * generation: the fields left are then the rules'. */
+lyric_source writer_source(writer *w, uint64_t seed, int (*should_stop)(void *user), void *user, writer_job *job);
+
+#endif
