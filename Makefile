@@ -58,6 +58,10 @@ INC.shim/musicgen       := common shim/include shim/core shim/tokenizer/spm
 INC.shim/qwen2          := common shim/include shim/core shim/tokenizer/bpe shim/tokenizer/chat
 INC.shim/tools          := common shim/include shim/core shim/tokenizer/spm
 INC.shim/tools/mkmodel  := $(INC.shim/tools)
+# jen1-write writes a song's words exactly as the worker does: it plans with
+# common/song and links the worker's writer (worker/engine_writer.o), so its
+# room sees those two; the rest of shim/tools does not.
+INC.shim/tools/write    := common common/song shim/include worker
 INC.worker              := common common/queue common/blob common/song shim/include
 # Tests, benchmarks and test tools may look inside every room.
 INC.tests               := tests common common/queue common/blob common/song worker shim/include \
@@ -134,7 +138,7 @@ $(BUILD)/obj/%.o: %.cpp
 	$(CXX) $(CXXFLAGS) $(TORCH_CFLAGS) $(room_includes) -c $< -o $@
 
 # ---- Programs --------------------------------------------------------------
-TOOLS := $(BUILD)/jen1-gen $(BUILD)/jen1-mkmodel $(BUILD)/jen1-worker $(BUILD)/jen1ctl
+TOOLS := $(BUILD)/jen1-gen $(BUILD)/jen1-mkmodel $(BUILD)/jen1-worker $(BUILD)/jen1ctl $(BUILD)/jen1-write
 
 .PHONY: all test test-asan bench clean tools tests demo chaos shared
 # Keep intermediate objects (the tests' .o files) so that a second make does nothing.
@@ -144,6 +148,9 @@ tools: $(TOOLS)
 shared: $(LIB_SHARED)
 
 $(BUILD)/jen1-gen: $(BUILD)/obj/shim/tools/gen.o $(LIBS)
+	$(LINK_TORCH)
+
+$(BUILD)/jen1-write: $(call objs,$(call srcs,shim/tools/write)) $(BUILD)/obj/worker/engine_writer.o $(LIBS)
 	$(LINK_TORCH)
 
 # jen1-mkmodel writes checkpoints with the plain-C safetensors writer: no LibTorch.
