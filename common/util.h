@@ -40,6 +40,12 @@ int64_t shape_bytes(const int64_t *shape, int ndim, size_t element_size);
  * Returns 0 (also when it exists), or -1 with errno set. */
 int path_mkdirs(const char *dir, mode_t mode);
 
+/* The whole of s as a base-10 integer in [min, max], or as a finite number
+ * (what a command-line flag takes). Return 0 and set *out, or -1 (*out
+ * untouched) for anything else: empty, trailing text, out of range. */
+int parse_long_in(const char *s, long min, long max, long *out);
+int parse_finite_double(const char *s, double *out);
+
 #ifdef __cplusplus
 }
 #endif

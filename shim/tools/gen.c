@@ -90,28 +90,20 @@ static void usage(FILE *to)
 
 static int parse_int(const char *flag, const char *s, long min, long max, long *out)
 {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || *end || end == s || v < min || v > max) {
-        fprintf(stderr, "jen1-gen: %s wants an integer in [%ld, %ld], not '%s'\n", flag, min, max, s);
-        return -1;
-    }
-    *out = v;
-    return 0;
+    if (parse_long_in(s, min, max, out) == 0) return 0;
+    fprintf(stderr, "jen1-gen: %s wants an integer in [%ld, %ld], not '%s'\n", flag, min, max, s);
+    return -1;
 }
 
 static int parse_float(const char *flag, const char *s, float *out)
 {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || *end || end == s || !isfinite(v)) {
-        fprintf(stderr, "jen1-gen: %s wants a number, not '%s'\n", flag, s);
-        return -1;
+    double v;
+    if (parse_finite_double(s, &v) == 0) {
+        *out = (float)v;
+        return 0;
     }
-    *out = (float)v;
-    return 0;
+    fprintf(stderr, "jen1-gen: %s wants a number, not '%s'\n", flag, s);
+    return -1;
 }
 
 enum { OPT_DURATION = 256, OPT_FRAMES, OPT_SEED, OPT_TOPK, OPT_TOPP, OPT_TEMP, OPT_GUIDANCE, OPT_GREEDY,

@@ -75,6 +75,23 @@ TEST(monotonic_clock_in_seconds_and_milliseconds)
     CHECK(clock_monotonic_ms() >= ms, "the millisecond clock went back");
 }
 
+TEST(flag_numbers_are_whole_and_in_range)
+{
+    long n = 7;
+    double d = 7;
+    CHECK(parse_long_in("42", 1, 100, &n) == 0 && n == 42, "42 -> %ld", n);
+    CHECK(parse_long_in("-3", -5, 5, &n) == 0 && n == -3, "-3 -> %ld", n);
+    n = 7;
+    CHECK(parse_long_in("101", 1, 100, &n) == -1 && n == 7, "above max accepted or written");
+    CHECK(parse_long_in("0", 1, 100, &n) == -1, "below min accepted");
+    CHECK(parse_long_in("12x", 1, 100, &n) == -1 && parse_long_in("", 1, 100, &n) == -1, "junk accepted");
+    CHECK(parse_long_in("99999999999999999999999", 0, 100, &n) == -1, "overflow accepted");
+    CHECK(parse_finite_double("0.25", &d) == 0 && d == 0.25, "0.25 -> %g", d);
+    d = 7;
+    CHECK(parse_finite_double("nan", &d) == -1 && parse_finite_double("inf", &d) == -1 && d == 7, "non-finite");
+    CHECK(parse_finite_double("1e999", &d) == -1 && parse_finite_double("1.5s", &d) == -1, "overflow or junk");
+}
+
 int main(void)
 {
     RUN(numel_of_ordinary_shapes);
@@ -82,5 +99,6 @@ int main(void)
     RUN(numel_refuses_overflow);
     RUN(hex_and_sha256);
     RUN(monotonic_clock_in_seconds_and_milliseconds);
+    RUN(flag_numbers_are_whole_and_in_range);
     return check_summary("test_util");
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "engine_writer.h"
+#include "util.h"
 #include "jen1_text_stages.h"
 #include "messages.h"
 #include "npy.h"
@@ -66,28 +67,20 @@ static void usage(FILE *to)
 
 static int parse_int(const char *flag, const char *s, long min, long max, long *out)
 {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || *end || end == s || v < min || v > max) {
-        fprintf(stderr, "jen1-write: %s wants an integer in [%ld, %ld], not '%s'\n", flag, min, max, s);
-        return -1;
-    }
-    *out = v;
-    return 0;
+    if (parse_long_in(s, min, max, out) == 0) return 0;
+    fprintf(stderr, "jen1-write: %s wants an integer in [%ld, %ld], not '%s'\n", flag, min, max, s);
+    return -1;
 }
 
 static int parse_float(const char *flag, const char *s, float *out)
 {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || *end || end == s || !isfinite(v)) {
-        fprintf(stderr, "jen1-write: %s wants a number, not '%s'\n", flag, s);
-        return -1;
+    double v;
+    if (parse_finite_double(s, &v) == 0) {
+        *out = (float)v;
+        return 0;
     }
-    *out = (float)v;
-    return 0;
+    fprintf(stderr, "jen1-write: %s wants a number, not '%s'\n", flag, s);
+    return -1;
 }
 
 enum { OPT_NARRATIVE = 256, OPT_MESSAGES, OPT_TOKENIZE, OPT_DURATION, OPT_SEED, OPT_GREEDY, OPT_MAX_TOKENS,
