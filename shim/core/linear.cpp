@@ -10,11 +10,18 @@ namespace jen1 {
 
 at::Tensor Linear::operator()(const at::Tensor &x) const
 {
-    const int64_t in = w.size(1), out = w.size(0);
-    const int64_t rows = x.numel() / in;
-    if (!x.is_cpu() || rows > JEN1_MATVEC_MAX_ROWS || x.scalar_type() != at::kFloat)
+    // Without an fp32 weight (bf16 mapped from the checkpoint) every CPU
+    // product goes through the bf16 kernel, whatever the row count.
+    const bool only_bf16 = !w.defined();
+    const bool kernel_fits = x.is_cpu() && x.scalar_type() == at::kFloat;
+    if (only_bf16 && !kernel_fits)
+        throw Error(JEN1_ERR_INTERNAL, "a bf16-only weight multiplies a CPU float32 input only");
+    if (!kernel_fits || (!only_bf16 && x.numel() / w.size(1) > JEN1_MATVEC_MAX_ROWS))
         return at::linear(x, w, b);
 
+    const at::Tensor &weight = only_bf16 ? w_bf16 : w;
+    const int64_t in = weight.size(1), out = weight.size(0);
+    const int64_t rows = x.numel() / in;
     at::Tensor xc = x.reshape({rows, in}).contiguous();
     auto out_sizes = x.sizes().vec();
     out_sizes.back() = out;
@@ -52,9 +59,18 @@ Linear make_linear(const Weights &w, const std::string &name, int64_t out, int64
 
 void Linear::to(at::Device device)
 {
-    if (w.defined()) w = w.to(device);
+    if (!w.defined() && w_bf16.defined() && !device.is_cpu())  // GPUs run fp32 GEMMs
+        w = bf16_to_f32(w_bf16, device);
+    else if (w.defined())
+        w = w.to(device);
     if (b.defined()) b = b.to(device);
     if (!device.is_cpu()) w_bf16 = at::Tensor();
+}
+
+at::Tensor bf16_to_f32(const at::Tensor &bits, at::Device device)
+{
+    // int16 bits -> the bf16 they are (a view), then fp32 on the device.
+    return bits.view(at::kBFloat16).to(device).to(at::kFloat);
 }
 
 }  // namespace jen1
