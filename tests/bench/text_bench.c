@@ -8,10 +8,10 @@
  * A separate program from jen1-bench (MusicGen): the two engines share no
  * options or workload. Measures the load's wall time and the memory it
  * leaves private (RssAnon) vs. mapped from the checkpoint (RssFile, shared
- * with every process mapping it); after a warm-up, the median of R runs of
- * prefill (B prompts of P tokens, one new token) and of prefill plus N new
- * tokens, greedy, as the checkpoint's generation_config says otherwise. The
- * decode time per step is their difference over the steps taken. */
+ * with every process mapping it); after a warm-up, R generations of N new
+ * tokens for B prompts of P tokens (greedy, otherwise as the checkpoint's
+ * generation_config says, special tokens banned), each timed at its steps:
+ * the median prefill (to the first token) and median decode step. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,15 +42,34 @@ static double median(double *v, int n)
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-/* One generation of `new_tokens` for `batch` requests; its wall time and the
- * most new tokens any request got. */
+/* When generate polls its abort callback: between steps, so the first poll
+ * ends the prefill (and the first token) and the polls after it time the
+ * decode steps. */
+typedef struct step_clock {
+    double first, last;
+    int polls;
+} step_clock;
+
+static int on_step(void *user)
+{
+    step_clock *c = user;
+    c->last = clock_monotonic_s();
+    if (c->polls++ == 0) c->first = c->last;
+    return 0;
+}
+
+/* One generation of `new_tokens` for `batch` requests: the prefill's wall
+ * time (to the first token) and the decode's per step. */
 static int run(const jen1_text_model *m, const jen1_text_request *reqs, int batch, int new_tokens,
-               double *seconds, int *n_new)
+               double *prefill_s, double *step_s)
 {
     jen1_text_generate_params p = jen1_text_generate_default_params(m);
     p.sampling.greedy = 1;
     p.max_new_tokens = new_tokens;
     p.ban_special = 1;
+    step_clock clock = {0};
+    p.abort = on_step;
+    p.abort_user_data = &clock;
     jen1_text_output *out;
     char err[1024];
     double t0 = clock_monotonic_s();
@@ -58,11 +77,13 @@ static int run(const jen1_text_model *m, const jen1_text_request *reqs, int batc
         fprintf(stderr, "jen1-text-bench: %s\n", err);
         return -1;
     }
-    *seconds = clock_monotonic_s() - t0;
-    *n_new = 0;
-    for (int i = 0; i < out->n_items; i++)
-        if (out->items[i].n_ids > *n_new) *n_new = out->items[i].n_ids;
     jen1_text_output_free(out);
+    if (clock.polls < 2) {
+        fprintf(stderr, "jen1-text-bench: every request ended after %d tokens (an EOS id)\n", clock.polls);
+        return -1;
+    }
+    *prefill_s = clock.first - t0;
+    *step_s = (clock.last - clock.first) / (clock.polls - 1);
     return 0;
 }
 
@@ -121,15 +142,11 @@ int main(int argc, char **argv)
         reqs[b] = (jen1_text_request){.prompt_ids = ids, .n_prompt_ids = prompt_tokens, .seed = (uint64_t)b + 1};
     }
 
-    double prefill[MAX_RUNS], whole[MAX_RUNS], s;
-    int got = 0, steps = new_tokens;
-    if (run(m, reqs, batch, 4, &s, &got)) return 1;  /* warm-up */
-    for (int r = 0; r < runs; r++) {
-        if (run(m, reqs, batch, 1, &prefill[r], &got) || run(m, reqs, batch, new_tokens, &whole[r], &got)) return 1;
-        if (got < steps) steps = got;  /* a request ended early (an EOS id) */
-    }
-    const double prefill_s = median(prefill, runs), whole_s = median(whole, runs);
-    const double step_ms = steps > 1 ? 1e3 * (whole_s - prefill_s) / (steps - 1) : 0;
+    double prefill[MAX_RUNS], step[MAX_RUNS];
+    if (run(m, reqs, batch, 4, &prefill[0], &step[0])) return 1;  /* warm-up */
+    for (int r = 0; r < runs; r++)
+        if (run(m, reqs, batch, new_tokens, &prefill[r], &step[r])) return 1;
+    const double prefill_s = median(prefill, runs), step_ms = 1e3 * median(step, runs);
 
     jen1_torch_info info;
     jen1_torch_info_get(&info);
@@ -137,7 +154,7 @@ int main(int argc, char **argv)
            "\"new_tokens\":%d,\"load_s\":%.3f,\"prefill_s\":%.3f,\"prefill_tokens_per_s\":%.1f,"
            "\"decode_ms_per_step\":%.2f,\"decode_tokens_per_s\":%.2f,\"rss_anon_after_load_mib\":%.1f,"
            "\"rss_file_after_load_mib\":%.1f,\"peak_rss_mib\":%.1f,\"device\":\"%s\",\"torch\":\"%s\"}\n",
-           label, threads, batch, weights == JEN1_WEIGHTS_BF16 ? "bf16" : "f32", prompt_tokens, steps, load_s,
+           label, threads, batch, weights == JEN1_WEIGHTS_BF16 ? "bf16" : "f32", prompt_tokens, new_tokens, load_s,
            prefill_s, batch * prompt_tokens / prefill_s, step_ms, step_ms > 0 ? 1e3 * batch / step_ms : 0,
            anon_after_load / 1024.0, file_after_load / 1024.0, proc_status_kb("VmHWM") / 1024.0,
            jen1_text_model_device(m), info.torch_version);
