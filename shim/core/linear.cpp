@@ -10,14 +10,21 @@ namespace jen1 {
 
 at::Tensor Linear::operator()(const at::Tensor &x) const
 {
-    // Without an fp32 weight (bf16 mapped from the checkpoint) every CPU
-    // product goes through the bf16 kernel, whatever the row count.
+    // Without an fp32 weight (bf16 mapped from the checkpoint) few rows go
+    // through the bf16 kernel, many through a bf16 GEMM.
     const bool only_bf16 = !w.defined();
     const bool kernel_fits = x.is_cpu() && x.scalar_type() == at::kFloat;
     if (only_bf16 && !kernel_fits)
         throw Error(JEN1_ERR_INTERNAL, "a bf16-only weight multiplies a CPU float32 input only");
-    if (!kernel_fits || (!only_bf16 && x.numel() / w.size(1) > JEN1_MATVEC_MAX_ROWS))
-        return at::linear(x, w, b);
+    if (!kernel_fits) return at::linear(x, w, b);
+    if (x.numel() / (only_bf16 ? w_bf16 : w).size(1) > JEN1_MATVEC_MAX_ROWS) {
+        if (!only_bf16) return at::linear(x, w, b);
+        // Many rows (a prefill) are compute-bound: LibTorch's bf16 GEMM
+        // (oneDNN, AVX512-BF16 where the CPU has it) runs at twice the fp32
+        // rate, with the input rounded to bf16 as a bf16 model computes.
+        at::Tensor y = at::linear(x.to(at::kBFloat16), w_bf16.view(at::kBFloat16)).to(at::kFloat);
+        return b.defined() ? y.add_(b) : y;
+    }
 
     const at::Tensor &weight = only_bf16 ? w_bf16 : w;
     const int64_t in = weight.size(1), out = weight.size(0);

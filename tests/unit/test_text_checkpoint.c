@@ -3,7 +3,7 @@
  * every tensor) and in BF16. The fixture is rewritten both ways here: two
  * shards must compute exactly what one file does; a BF16 checkpoint in bf16
  * mode (its mapped weights used directly, no private copy) must compute what
- * fp32 mode computes from the same weights, up to the summation order; a
+ * fp32 mode computes from the same weights, up to bf16 rounding; a
  * hostile index is refused with a message, never followed out of the
  * directory. */
 #include <math.h>
@@ -19,8 +19,8 @@
 #include "safetensors.h"
 
 static char source[512];
-/* More than JEN1_MATVEC_MAX_ROWS tokens: fp32 mode takes a GEMM, bf16 mode
- * without fp32 weights the bf16 kernel. */
+/* More than JEN1_MATVEC_MAX_ROWS tokens: fp32 mode takes an fp32 GEMM, bf16
+ * mode without fp32 weights a bf16 one. */
 enum { ROWS = 2, T = 10 };
 static const int64_t ids[ROWS * T] = {0, 0, 17, 42, 99, 7, 31, 8, 250, 6, 5, 64, 128, 3, 200, 11, 9, 77, 4, 300};
 static const int64_t mask[ROWS * T] = {0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
@@ -158,7 +158,8 @@ TEST(a_bf16_checkpoint_in_bf16_mode_uses_its_weights_as_mapped)
     REQUIRE(f32 && b16, "loading");
     double d = logits_diff(f32, b16);
     printf("     bf16 mode vs fp32 mode, same BF16 weights: max relative diff %.3g\n", d);
-    CHECK(d >= 0 && d < 1e-4, "the mapped bf16 weights compute otherwise: %.3g", d);
+    /* The many-row product rounds its input to bf16 (a bf16 GEMM): ~1 %. */
+    CHECK(d >= 0 && d < 0.03, "the mapped bf16 weights compute otherwise: %.3g", d);
 
     /* Sharded too, and generating: the same greedy tokens. */
     REQUIRE(to_shards(dir) == 0, "sharding");
