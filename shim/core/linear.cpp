@@ -2,6 +2,7 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <atomic>
 
 #include "linear.hpp"
 #include "matvec.h"
@@ -36,19 +37,22 @@ at::Tensor Linear::operator()(const at::Tensor &x) const
     const float *xp = xc.data_ptr<float>();
     const float *bp = b.defined() ? b.data_ptr<float>() : nullptr;
     float *yp = y.data_ptr<float>();
-    const int threads = at::get_num_threads();
-    const int64_t grain = std::max<int64_t>(64, (out + threads - 1) / threads);
-    if (w_bf16.defined()) {
-        const uint16_t *wp = reinterpret_cast<const uint16_t *>(w_bf16.data_ptr<int16_t>());
-        at::parallel_for(0, out, grain, [&](int64_t j0, int64_t j1) {
-            jen1_matvec_bf16(xp, (int)rows, (int)in, (int)in, wp, bp, yp, (int)out, (int)j0, (int)j1);
-        });
-    } else {
-        const float *wp = w.data_ptr<float>();
-        at::parallel_for(0, out, grain, [&](int64_t j0, int64_t j1) {
-            jen1_matvec_f32(xp, (int)rows, (int)in, (int)in, wp, bp, yp, (int)out, (int)j0, (int)j1);
-        });
-    }
+    const uint16_t *w16 = w_bf16.defined() ? reinterpret_cast<const uint16_t *>(w_bf16.data_ptr<int16_t>()) : nullptr;
+    const float *w32 = w16 ? nullptr : w.data_ptr<float>();
+    auto columns = [&](int64_t j0, int64_t j1) {
+        if (w16) jen1_matvec_bf16(xp, (int)rows, (int)in, (int)in, w16, bp, yp, (int)out, (int)j0, (int)j1);
+        else jen1_matvec_f32(xp, (int)rows, (int)in, (int)in, w32, bp, yp, (int)out, (int)j0, (int)j1);
+    };
+    // The threads take blocks of columns as they come free rather than a
+    // fixed share each: on a shared host a thread that lost its core for a
+    // moment leaves its blocks to the others instead of holding them up.
+    // (A block is a multiple of the kernels' column tiles, 6 and 8.)
+    constexpr int64_t block = 192;
+    const int64_t n_blocks = (out + block - 1) / block;
+    std::atomic<int64_t> next{0};
+    at::parallel_for(0, std::min<int64_t>(at::get_num_threads(), n_blocks), 1, [&](int64_t, int64_t) {
+        for (int64_t i; (i = next.fetch_add(1)) < n_blocks;) columns(i * block, std::min(out, (i + 1) * block));
+    });
     return y.view(out_sizes);
 }
 
