@@ -8,7 +8,7 @@
  * A separate program from jen1-bench (MusicGen): the two engines share no
  * options or workload. Measures the load's wall time and the memory it
  * leaves private (RssAnon) vs. mapped from the checkpoint (RssFile, shared
- * with every process mapping it); after a warm-up, R generations of N new
+ * with every process mapping it), and both again after generating; after a warm-up, R generations of N new
  * tokens for B prompts of P tokens (greedy, otherwise as the checkpoint's
  * generation_config says, special tokens banned), each timed at its steps:
  * the median prefill (to the first token) and median decode step. */
@@ -153,10 +153,11 @@ int main(int argc, char **argv)
     printf("{\"label\":\"%s\",\"threads\":%d,\"batch\":%d,\"weights\":\"%s\",\"prompt_tokens\":%d,"
            "\"new_tokens\":%d,\"load_s\":%.3f,\"prefill_s\":%.3f,\"prefill_tokens_per_s\":%.1f,"
            "\"decode_ms_per_step\":%.2f,\"decode_tokens_per_s\":%.2f,\"rss_anon_after_load_mib\":%.1f,"
-           "\"rss_file_after_load_mib\":%.1f,\"peak_rss_mib\":%.1f,\"device\":\"%s\",\"torch\":\"%s\"}\n",
+           "\"rss_file_after_load_mib\":%.1f,\"rss_anon_end_mib\":%.1f,\"rss_file_end_mib\":%.1f,\"peak_rss_mib\":%.1f,\"device\":\"%s\",\"torch\":\"%s\"}\n",
            label, threads, batch, weights == JEN1_WEIGHTS_BF16 ? "bf16" : "f32", prompt_tokens, new_tokens, load_s,
            prefill_s, batch * prompt_tokens / prefill_s, step_ms, step_ms > 0 ? 1e3 * batch / step_ms : 0,
-           anon_after_load / 1024.0, file_after_load / 1024.0, proc_status_kb("VmHWM") / 1024.0,
+           anon_after_load / 1024.0, file_after_load / 1024.0, proc_status_kb("RssAnon") / 1024.0,
+           proc_status_kb("RssFile") / 1024.0, proc_status_kb("VmHWM") / 1024.0,
            jen1_text_model_device(m), info.torch_version);
     free(prompts);
     jen1_text_model_free(m);
