@@ -165,7 +165,10 @@ $(BUILD)/jen1-worker: $(call objs,$(WORKER_SRC)) $(LIBS)
 $(BUILD)/jen1ctl: $(call objs,$(wildcard worker/jen1ctl*.c)) $(LIBS)
 	$(LINK_C)
 
-$(BUILD)/jen1-bench: $(BUILD)/obj/tests/bench/engine_bench.o $(LIBS)
+$(BUILD)/jen1-bench: $(BUILD)/obj/tests/bench/engine_bench.o $(BUILD)/obj/tests/bench/proc_status.o $(LIBS)
+	$(LINK_TORCH)
+
+$(BUILD)/jen1-text-bench: $(BUILD)/obj/tests/bench/text_bench.o $(BUILD)/obj/tests/bench/proc_status.o $(LIBS)
 	$(LINK_TORCH)
 
 $(BUILD)/jen1-queue-bench: $(BUILD)/obj/tests/bench/queue_bench.o $(LIBS)
@@ -191,7 +194,8 @@ $(BUILD)/npycmp $(BUILD)/blobctl $(BUILD)/stedit: $(BUILD)/%: $(BUILD)/obj/tests
 UNIT_SRC    := $(wildcard tests/unit/test_*.c)
 UNIT_BIN    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TORCH_TESTS := test_parity test_generate test_model_load test_continuation test_windows \
-               test_text_parity test_text_load test_text_generate test_text_api test_writer
+               test_text_parity test_text_load test_text_generate test_text_api test_writer \
+               test_text_checkpoint
 TEST_OBJ_test_http    := $(BUILD)/obj/worker/http.o $(BUILD)/obj/worker/http_prefer.o
 TEST_OBJ_test_http_prefer := $(BUILD)/obj/worker/http_prefer.o
 TEST_OBJ_test_config  := $(BUILD)/obj/worker/config.o
@@ -217,7 +221,7 @@ test-asan:
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    tests/run build-asan
 
-bench: all $(BUILD)/jen1-bench $(BUILD)/jen1-queue-bench
+bench: all $(BUILD)/jen1-bench $(BUILD)/jen1-text-bench $(BUILD)/jen1-queue-bench
 	@scripts/bench $(BUILD)
 	@scripts/bench-queue $(BUILD)
 

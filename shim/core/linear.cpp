@@ -2,6 +2,7 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <atomic>
 
 #include "linear.hpp"
 #include "matvec.h"
@@ -10,11 +11,25 @@ namespace jen1 {
 
 at::Tensor Linear::operator()(const at::Tensor &x) const
 {
-    const int64_t in = w.size(1), out = w.size(0);
-    const int64_t rows = x.numel() / in;
-    if (!x.is_cpu() || rows > JEN1_MATVEC_MAX_ROWS || x.scalar_type() != at::kFloat)
-        return at::linear(x, w, b);
+    // Without an fp32 weight (bf16 mapped from the checkpoint) few rows go
+    // through the bf16 kernel, many through a bf16 GEMM.
+    const bool only_bf16 = !w.defined();
+    const bool kernel_fits = x.is_cpu() && x.scalar_type() == at::kFloat;
+    if (only_bf16 && !kernel_fits)
+        throw Error(JEN1_ERR_INTERNAL, "a bf16-only weight multiplies a CPU float32 input only");
+    if (!kernel_fits) return at::linear(x, w, b);
+    if (x.numel() / (only_bf16 ? w_bf16 : w).size(1) > JEN1_MATVEC_MAX_ROWS) {
+        if (!only_bf16) return at::linear(x, w, b);
+        // Many rows (a prefill) are compute-bound: LibTorch's bf16 GEMM
+        // (oneDNN, AVX512-BF16 where the CPU has it) runs at twice the fp32
+        // rate, with the input rounded to bf16 as a bf16 model computes.
+        at::Tensor y = at::linear(x.to(at::kBFloat16), w_bf16.view(at::kBFloat16)).to(at::kFloat);
+        return b.defined() ? y.add_(b) : y;
+    }
 
+    const at::Tensor &weight = only_bf16 ? w_bf16 : w;
+    const int64_t in = weight.size(1), out = weight.size(0);
+    const int64_t rows = x.numel() / in;
     at::Tensor xc = x.reshape({rows, in}).contiguous();
     auto out_sizes = x.sizes().vec();
     out_sizes.back() = out;
@@ -22,19 +37,22 @@ at::Tensor Linear::operator()(const at::Tensor &x) const
     const float *xp = xc.data_ptr<float>();
     const float *bp = b.defined() ? b.data_ptr<float>() : nullptr;
     float *yp = y.data_ptr<float>();
-    const int threads = at::get_num_threads();
-    const int64_t grain = std::max<int64_t>(64, (out + threads - 1) / threads);
-    if (w_bf16.defined()) {
-        const uint16_t *wp = reinterpret_cast<const uint16_t *>(w_bf16.data_ptr<int16_t>());
-        at::parallel_for(0, out, grain, [&](int64_t j0, int64_t j1) {
-            jen1_matvec_bf16(xp, (int)rows, (int)in, (int)in, wp, bp, yp, (int)out, (int)j0, (int)j1);
-        });
-    } else {
-        const float *wp = w.data_ptr<float>();
-        at::parallel_for(0, out, grain, [&](int64_t j0, int64_t j1) {
-            jen1_matvec_f32(xp, (int)rows, (int)in, (int)in, wp, bp, yp, (int)out, (int)j0, (int)j1);
-        });
-    }
+    const uint16_t *w16 = w_bf16.defined() ? reinterpret_cast<const uint16_t *>(w_bf16.data_ptr<int16_t>()) : nullptr;
+    const float *w32 = w16 ? nullptr : w.data_ptr<float>();
+    auto columns = [&](int64_t j0, int64_t j1) {
+        if (w16) jen1_matvec_bf16(xp, (int)rows, (int)in, (int)in, w16, bp, yp, (int)out, (int)j0, (int)j1);
+        else jen1_matvec_f32(xp, (int)rows, (int)in, (int)in, w32, bp, yp, (int)out, (int)j0, (int)j1);
+    };
+    // The threads take blocks of columns as they come free rather than a
+    // fixed share each: on a shared host a thread that lost its core for a
+    // moment leaves its blocks to the others instead of holding them up.
+    // (A block is a multiple of the kernels' column tiles, 6 and 8.)
+    constexpr int64_t block = 192;
+    const int64_t n_blocks = (out + block - 1) / block;
+    std::atomic<int64_t> next{0};
+    at::parallel_for(0, std::min<int64_t>(at::get_num_threads(), n_blocks), 1, [&](int64_t, int64_t) {
+        for (int64_t i; (i = next.fetch_add(1)) < n_blocks;) columns(i * block, std::min(out, (i + 1) * block));
+    });
     return y.view(out_sizes);
 }
 
@@ -52,9 +70,18 @@ Linear make_linear(const Weights &w, const std::string &name, int64_t out, int64
 
 void Linear::to(at::Device device)
 {
-    if (w.defined()) w = w.to(device);
+    if (!w.defined() && w_bf16.defined() && !device.is_cpu())  // GPUs run fp32 GEMMs
+        w = bf16_to_f32(w_bf16, device);
+    else if (w.defined())
+        w = w.to(device);
     if (b.defined()) b = b.to(device);
     if (!device.is_cpu()) w_bf16 = at::Tensor();
+}
+
+at::Tensor bf16_to_f32(const at::Tensor &bits, at::Device device)
+{
+    // int16 bits -> the bf16 they are (a view), then fp32 on the device.
+    return bits.view(at::kBFloat16).to(device).to(at::kFloat);
 }
 
 }  // namespace jen1

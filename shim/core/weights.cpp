@@ -22,17 +22,25 @@ std::string shape_string(at::IntArrayRef shape)
 
 const char *Weights::path() const
 {
-    return safetensors_path(file_);
+    return label_.c_str();
+}
+
+const safetensors_tensor *Weights::find(const std::string &name) const
+{
+    for (const safetensors_file *f : files_)
+        if (const safetensors_tensor *t = safetensors_find(f, name.c_str()))
+            return t;
+    return nullptr;
 }
 
 bool Weights::has(const std::string &name) const
 {
-    return safetensors_find(file_, name.c_str()) != nullptr;
+    return find(name) != nullptr;
 }
 
-at::Tensor Weights::get(const std::string &name, at::IntArrayRef shape) const
+const safetensors_tensor *Weights::checked(const std::string &name, at::IntArrayRef shape) const
 {
-    const safetensors_tensor *t = safetensors_find(file_, name.c_str());
+    const safetensors_tensor *t = find(name);
     if (!t)
         throw Error(JEN1_ERR_FORMAT, std::string(path()) + ": tensor '" + name +
                                          "' is missing (expected shape " + shape_string(shape) + ")");
@@ -41,7 +49,22 @@ at::Tensor Weights::get(const std::string &name, at::IntArrayRef shape) const
     if (!actual.equals(shape))
         throw Error(JEN1_ERR_FORMAT, std::string(path()) + ": tensor '" + name + "' has shape " +
                                          shape_string(actual) + ", expected " + shape_string(shape));
+    return t;
+}
 
+at::Tensor Weights::get_bf16_bits(const std::string &name, at::IntArrayRef shape) const
+{
+    const safetensors_tensor *t = checked(name, shape);
+    if (t->dtype != SAFETENSORS_BF16 || t->nbytes == 0 || reinterpret_cast<uintptr_t>(t->data) % 2 != 0)
+        return at::Tensor();
+    // Read-only shared mapping: never written through (see get()).
+    return at::from_blob(const_cast<void *>(t->data), shape, at::TensorOptions().dtype(at::kShort));
+}
+
+at::Tensor Weights::get(const std::string &name, at::IntArrayRef shape) const
+{
+    const safetensors_tensor *t = checked(name, shape);
+    at::IntArrayRef actual(t->shape, static_cast<size_t>(t->ndim));
     at::ScalarType stored;
     switch (t->dtype) {
     case SAFETENSORS_F32: stored = at::kFloat; break;

@@ -55,15 +55,18 @@ typedef struct jen1_text_model jen1_text_model;
 typedef struct jen1_text_model_params {
     jen1_device device;
     int n_threads;             /* intra-op threads; <= 0 means all cores */
-    jen1_weight_type weights;  /* JEN1_WEIGHTS_BF16: a private bf16 copy of
-                                  the linear weights for the decode steps */
+    jen1_weight_type weights;  /* JEN1_WEIGHTS_BF16: bf16 linear weights for
+                                  the decode steps - a BF16 checkpoint's as
+                                  mapped (no private copy), others a private
+                                  bf16 copy */
 } jen1_text_model_params;
 
 /* Defaults: JEN1_DEVICE_AUTO, all cores, fp32 weights. */
 JEN1_API jen1_text_model_params jen1_text_model_default_params(void);
 
 /* Loads a checkpoint directory whose config.json names an architecture jen1
- * runs (Qwen2ForCausalLM). Returns JEN1_OK and sets *out, or an error status
+ * runs (Qwen2ForCausalLM), its weights in model.safetensors or in the shards
+ * model.safetensors.index.json names. Returns JEN1_OK and sets *out, or an error status
  * naming the file (and tensor or field) at fault, *out then NULL:
  * JEN1_ERR_IO (missing or unreadable file), JEN1_ERR_FORMAT (bad JSON, a
  * tensor missing or misshapen, a truncated file, broken merges),

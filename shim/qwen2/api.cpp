@@ -11,7 +11,7 @@ jen1_text_model::~jen1_text_model()
 {
     // Tensors viewing the mapping must go before the mapping does.
     decoder = jen1::TextDecoder();
-    safetensors_close(file);
+    safetensors_shards_close(&weights);
     bpe_free(tokenizer);
     chat_template_free(chat);
 }
@@ -63,18 +63,20 @@ void load_text_model(const char *dir, const jen1_text_model_params &params, jen1
     if (!dir || !*dir) throw Error(JEN1_ERR_INVALID_ARGUMENT, "model directory is empty");
     m->dir = dir;
     m->name = last_component(m->dir);
-    const std::string config = m->dir + "/config.json", generation = m->dir + "/generation_config.json",
-                      weights = m->dir + "/model.safetensors";
-    for (const std::string &f : {config, weights})
-        if (!jen1::file_exists(f)) throw Error(JEN1_ERR_IO, f + ": not found (is " + m->dir + " a model directory?)");
+    const std::string config = m->dir + "/config.json", generation = m->dir + "/generation_config.json";
+    if (!jen1::file_exists(config))
+        throw Error(JEN1_ERR_IO, config + ": not found (is " + m->dir + " a model directory?)");
 
     char err[1024];
     jen1_status st = jen1_text_config_load(config.c_str(), generation.c_str(), &m->cfg, err, sizeof err);
     if (st != JEN1_OK) throw Error(st, err);
     load_tokenizer(m);
 
-    if (safetensors_open(weights.c_str(), &m->file, err, sizeof err) != 0) throw Error(JEN1_ERR_FORMAT, err);
-    m->decoder.load(jen1::Weights(m->file), m->cfg, params.weights == JEN1_WEIGHTS_BF16);
+    const int opened = safetensors_shards_open(m->dir.c_str(), &m->weights, err, sizeof err);
+    if (opened == -2) throw Error(JEN1_ERR_IO, std::string(err) + " (is " + m->dir + " a model directory?)");
+    if (opened != 0) throw Error(JEN1_ERR_FORMAT, err);
+    std::vector<const safetensors_file *> files(m->weights.files, m->weights.files + m->weights.n);
+    m->decoder.load(jen1::Weights(files, m->weights.label), m->cfg, params.weights == JEN1_WEIGHTS_BF16);
     m->device = jen1::choose_device(params.device);
     if (!m->device.is_cpu()) {
         m->decoder.to(m->device);

@@ -21,9 +21,13 @@ namespace jen1 {
 
 namespace {
 
+// In bf16 mode a BF16 checkpoint's weight is used where it is mapped (no
+// private copy, shared between processes); otherwise fp32 (and a bf16 copy).
 Linear layer_linear(const Weights &w, const std::string &name, int64_t out, int64_t in, bool bias, bool bf16)
 {
-    Linear l = make_linear(w, name + ".weight", out, in, bf16);
+    Linear l;
+    if (bf16) l.w_bf16 = w.get_bf16_bits(name + ".weight", {out, in});
+    if (!l.w_bf16.defined()) l = make_linear(w, name + ".weight", out, in, bf16);
     if (bias) l.b = w.get(name + ".bias", {out});
     return l;
 }
@@ -51,7 +55,8 @@ void TextDecoder::load(const Weights &w, const jen1_text_config &config, bool bf
     const int64_t qdim = cfg.num_attention_heads * hd, kvdim = cfg.num_key_value_heads * hd;
     const bool bias = cfg.attention_bias;
 
-    embed = w.get("model.embed_tokens.weight", {V, H});
+    if (bf16) embed_bf16 = w.get_bf16_bits("model.embed_tokens.weight", {V, H});
+    if (!embed_bf16.defined()) embed = w.get("model.embed_tokens.weight", {V, H});
     layers.clear();
     for (int i = 0; i < cfg.num_hidden_layers; i++) {
         const std::string p = "model.layers." + std::to_string(i) + ".";
@@ -72,12 +77,17 @@ void TextDecoder::load(const Weights &w, const jen1_text_config &config, bool bf
         layers.push_back(L);
     }
     norm = w.get("model.norm.weight", {H});
-    head = cfg.tie_word_embeddings ? Linear{embed, at::Tensor(), at::Tensor()}
-                                   : make_linear(w, "lm_head.weight", V, H, false);
-    if (bf16) {
-        head.w_bf16 = at::empty({V, H}, at::TensorOptions().dtype(at::kShort));
-        jen1_f32_to_bf16(head.w.data_ptr<float>(), reinterpret_cast<uint16_t *>(head.w_bf16.data_ptr<int16_t>()),
-                         (size_t)head.w.numel());
+    if (!cfg.tie_word_embeddings) {
+        head = layer_linear(w, "lm_head", V, H, false, bf16);
+    } else if (embed_bf16.defined()) {
+        head.w_bf16 = embed_bf16;
+    } else {
+        head.w = embed;
+        if (bf16) {  // the biggest matrix: decode streams it every step
+            head.w_bf16 = at::empty({V, H}, at::TensorOptions().dtype(at::kShort));
+            jen1_f32_to_bf16(embed.data_ptr<float>(), reinterpret_cast<uint16_t *>(head.w_bf16.data_ptr<int16_t>()),
+                             (size_t)embed.numel());
+        }
     }
 
     // inv_freq = 1 / base ** (arange(0, hd, 2) / hd), in float32.
@@ -87,9 +97,15 @@ void TextDecoder::load(const Weights &w, const jen1_text_config &config, bool bf
 void TextDecoder::to(at::Device device)
 {
     auto mv = [&](at::Tensor &t) { if (t.defined()) t = t.to(device); };
+    if (device.is_cpu()) return;  // loaded there
+    if (!embed.defined()) embed = bf16_to_f32(embed_bf16, device);
+    embed_bf16 = at::Tensor();
     mv(embed); mv(norm); mv(inv_freq);
+    if (cfg.tie_word_embeddings) {  // one copy on the device, not two
+        head.w = embed;
+        head.w_bf16 = at::Tensor();
+    }
     head.to(device);
-    if (cfg.tie_word_embeddings) head.w = embed;  // one copy on the device, not two
     for (Layer &L : layers) {
         mv(L.ln_attn); mv(L.ln_mlp); mv(L.q_norm); mv(L.k_norm);
         for (Linear *l : {&L.q, &L.k, &L.v, &L.o, &L.gate, &L.up, &L.down}) l->to(device);
@@ -147,7 +163,10 @@ at::Tensor text_forward(const TextDecoder &d, TextCache &c, const at::Tensor &id
     at::Tensor hidden_mask = visible.logical_not().unsqueeze(1);       // [rows, 1, T, end]
     const double scale = std::sqrt((double)hd);  // the reference divides
 
-    at::Tensor x = at::embedding(d.embed, ids);
+    at::Tensor x = d.embed.defined()
+                       ? at::embedding(d.embed, ids)
+                       : d.embed_bf16.index_select(0, ids.reshape(-1)).view(at::kBFloat16).to(at::kFloat)
+                             .view({rows, T, d.cfg.hidden_size});
     if (taps) taps->states.push_back(x);
     for (size_t i = 0; i < d.layers.size(); i++) {
         const TextDecoder::Layer &L = d.layers[i];

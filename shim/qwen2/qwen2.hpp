@@ -17,6 +17,7 @@
 #include "chat_template.h"
 #include "jen1_text.h"
 #include "linear.hpp"
+#include "safetensors_shards.h"
 #include "text_config.h"
 #include "weights.hpp"
 
@@ -24,7 +25,8 @@ namespace jen1 {
 
 struct TextDecoder {
     jen1_text_config cfg{};
-    at::Tensor embed;                  // [vocab, hidden]
+    at::Tensor embed;                  // [vocab, hidden] fp32; undefined when only embed_bf16
+    at::Tensor embed_bf16;             // [vocab, hidden] bf16 bits mapped from a BF16 checkpoint (bf16 mode)
     struct Layer {
         at::Tensor ln_attn, ln_mlp;    // RMSNorm gains [hidden]
         at::Tensor q_norm, k_norm;     // per-head RMSNorm gains [head_dim], when the checkpoint has them
@@ -72,11 +74,11 @@ void left_pad(const std::vector<std::vector<int64_t>> &rows, int64_t pad, at::Te
 }  // namespace jen1
 
 // The loaded model behind the C API's opaque handle. Members are destroyed in
-// reverse order, so the mapping (`file`) outlives every tensor viewing it.
+// reverse order, so the mappings (`weights`) outlive every tensor viewing it.
 struct jen1_text_model {
     std::string dir, name, device_name = "cpu";
     jen1_text_config cfg{};
-    safetensors_file *file = nullptr;
+    safetensors_shards weights{};      // model.safetensors, or the shards of its index
     bpe_tokenizer *tokenizer = nullptr;
     chat_template *chat = nullptr;
     int n_tokens = 0;                  // ids the tokenizer has (<= vocab_size)

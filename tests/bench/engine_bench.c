@@ -26,21 +26,8 @@
 
 #include "jen1.h"
 #include "jen1_stages.h"
+#include "proc_status.h"
 #include "util.h"
-
-/* kB from a "Key:   123 kB" line of /proc/self/status, or -1. */
-static long status_kb(const char *key)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f) return -1;
-    char line[256];
-    long v = -1;
-    size_t n = strlen(key);
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, key, n) == 0 && line[n] == ':') v = strtol(line + n + 1, NULL, 10);
-    fclose(f);
-    return v;
-}
 
 static int generate(jen1_model *m, int batch, int frames, const jen1_generate_params *p, double *seconds)
 {
@@ -194,7 +181,7 @@ int main(int argc, char **argv)
         jen1_model_free(m);
         return rc;
     }
-    long anon_after_load = status_kb("RssAnon"), file_after_load = status_kb("RssFile");
+    long anon_after_load = proc_status_kb("RssAnon"), file_after_load = proc_status_kb("RssFile");
 
     jen1_generate_params p = jen1_generate_default_params(m);
     p.sampling.greedy = 0;
