@@ -242,12 +242,19 @@ else
     t_fail "embedding rows of tokens are random, rows no token has are zero" "rows:$rows"
 fi
 
-t_check "vocab.json and merges.txt are the --tokenizer-from files" \
-    bash -c "cmp '$qfixture/vocab.json' '$q/vocab.json' && cmp '$qfixture/merges.txt' '$q/merges.txt'"
-t_check "tokenizer.json: the fixture's, its added tokens at 151643..151645" jq -e --slurpfile f "$qfixture/tokenizer.json" '
-    del(.added_tokens) == ($f[0] | del(.added_tokens))
+t_check "merges.txt is the --tokenizer-from file" cmp "$qfixture/merges.txt" "$q/merges.txt"
+# The fixture's 756 tokens, then placeholders up to the specials: ids run without a gap.
+t_check "vocab.json: the fixture's tokens, then <|unused_ID|> up to 151642" jq -e --slurpfile f "$qfixture/vocab.json" '
+    . == ($f[0] + ([range(756; 151643)] | map({key: "<|unused_\(.)|>", value: .}) | from_entries))
+    and length == 151643' "$q/vocab.json"
+t_check "tokenizer.json: the fixture's with the same vocab, its added tokens at 151643..151645" jq -e --slurpfile f "$qfixture/tokenizer.json" '
+    (del(.added_tokens) | .model.vocab |= with_entries(select(.value < 756))) == ($f[0] | del(.added_tokens))
+    and (.model.vocab | length) == 151643
     and [.added_tokens[] | [.id, .content]]
         == [[151643, "<|endoftext|>"], [151644, "<|im_start|>"], [151645, "<|im_end|>"]]' "$q/tokenizer.json"
+# The text engine loads what mkmodel writes (bf16 as stored: mapped, no copy).
+t_check "the text engine loads it: jen1-write tokenizes with its tokenizer" bash -c "
+    '$JEN1_BUILD/jen1-write' --model '$q' --bf16 --tokenize 'hi there<|im_end|>' | jq -e '.[-1] == 151645 and length > 1'"
 t_check "tokenizer_config.json: the fixture's ChatML template, specials at 151643..151645" \
     jq -e --slurpfile f "$qfixture/tokenizer_config.json" '
     .chat_template == $f[0].chat_template and .model_max_length == 131072

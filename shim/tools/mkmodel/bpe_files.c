@@ -2,9 +2,10 @@
  * Hugging Face's layout (vocab.json, merges.txt, tokenizer.json,
  * tokenizer_config.json with its chat_template), as qwen2-tiny's fixture or
  * a real Qwen2.5 download has it. Each file is checked, so a model is never
- * written with a tokenizer that cannot load; vocab.json and merges.txt are
- * copied as they are, and the added tokens move to Qwen2.5's ids (151643 on)
- * in tokenizer.json and tokenizer_config.json. See mkmodel.h. */
+ * written with a tokenizer that cannot load; merges.txt is copied as it is,
+ * vocab.json too unless a small vocabulary gets placeholders up to Qwen2.5's
+ * specials, and the added tokens move to Qwen2.5's ids (151643 on) in
+ * tokenizer.json and tokenizer_config.json. See mkmodel.h. */
 #include "mkmodel.h"
 
 #include <errno.h>
@@ -262,6 +263,34 @@ static int renumber_config(const char *dir, json_t *config, json_t *added, long 
     return 0;
 }
 
+/* Placeholders for the ids between a small vocabulary and the specials
+ * (see mkmodel.h), in vocab.json's object and tokenizer.json's model.vocab;
+ * vocab.json's text is written anew. */
+static int fill_unused_ids(json_t *vocab, json_t *model, long n_regular, buf *vocab_json, char *err, size_t errlen)
+{
+    if (n_regular >= QWEN_FIRST_ADDED_ID)
+        return 0; /* a real Qwen2.5 vocabulary: vocab.json stays as read */
+    json_t *model_vocab = json_object_get(model, "vocab");
+    for (long id = n_regular; id < QWEN_FIRST_ADDED_ID; id++) {
+        char token[32];
+        snprintf(token, sizeof token, "<|unused_%ld|>", id);
+        if (json_object_set_new(vocab, token, json_integer(id)) != 0
+            || json_object_set_new(model_vocab, token, json_integer(id)) != 0) {
+            errbuf_printf(err, errlen, "out of memory");
+            return -1;
+        }
+    }
+    char *text = json_dumps(vocab, JSON_COMPACT | JSON_ENSURE_ASCII);
+    if (!text) {
+        errbuf_printf(err, errlen, "out of memory");
+        return -1;
+    }
+    vocab_json->len = 0;
+    buf_append(vocab_json, text, strlen(text));
+    free(text);
+    return buf_failed(vocab_json) ? (errbuf_printf(err, errlen, "out of memory"), -1) : 0;
+}
+
 int bpe_files_load(const char *dir, long model_max_length, bpe_files *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
@@ -290,7 +319,8 @@ int bpe_files_load(const char *dir, long model_max_length, bpe_files *out, char 
     json_t *added = json_object_get(out->tokenizer, "added_tokens");
     if (check_merges(dir, &out->merges_txt, vocab, merges, &out->n_merges, err, errlen) != 0
         || renumber_added_tokens(dir, added, out->n_regular, &out->n_added, err, errlen) != 0
-        || renumber_config(dir, out->tokenizer_config, added, out->n_regular, model_max_length, err, errlen) != 0)
+        || renumber_config(dir, out->tokenizer_config, added, out->n_regular, model_max_length, err, errlen) != 0
+        || fill_unused_ids(vocab, model, out->n_regular, &out->vocab_json, err, errlen) != 0)
         goto done;
     status = 0;
 done:

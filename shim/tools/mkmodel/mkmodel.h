@@ -165,7 +165,7 @@ int qwen_write_json_files(const char *dir, const qwen_dims *d, char *err, size_t
 /* ---- bpe_files.c: the byte-level BPE tokenizer files ------------------------------ */
 
 typedef struct bpe_files {
-    buf vocab_json, merges_txt;     /* copied as read */
+    buf vocab_json, merges_txt;     /* copied as read; vocab.json with the placeholders below */
     json_t *tokenizer, *tokenizer_config; /* renumbered */
     long n_regular, n_added, n_merges;
 } bpe_files;
@@ -173,8 +173,12 @@ typedef struct bpe_files {
 /* Reads and checks dir's vocab.json, merges.txt, tokenizer.json and
  * tokenizer_config.json (a byte-level BPE whose first added tokens are
  * <|endoftext|>, <|im_start|>, <|im_end|>), and moves the added tokens to
- * ids 151643 on; tokenizer_config.json gets model_max_length. 0, or -1
- * with a message naming --tokenizer-from. */
+ * ids 151643 on; tokenizer_config.json gets model_max_length. A vocabulary
+ * smaller than Qwen2.5's (the fixture's 756 tokens) gets placeholder tokens
+ * "<|unused_ID|>" for the ids up to 151642, in vocab.json and tokenizer.json,
+ * so that its ids run without a gap as a real one's do (no merge makes them,
+ * no text encodes to them; their embedding rows are zero). 0, or -1 with a
+ * message naming --tokenizer-from. */
 int bpe_files_load(const char *dir, long model_max_length, bpe_files *out, char *err, size_t errlen);
 
 /* Writes the four files into dir. */
