@@ -18,6 +18,12 @@ size_t lyrics_clean_line(char *line)
             i++;
             continue;
         }
+        /* U+FFFD stands for bytes a model's decoder could not make text of
+         * (a character cut by the token budget): nothing to sing. */
+        if (seq == 3 && memcmp(line + i, "\xef\xbf\xbd", 3) == 0) {
+            i += 3;
+            continue;
+        }
         if (c < 0x20 || c == 0x7f || c == ' ') {
             pending_space = o > 0;
             i++;

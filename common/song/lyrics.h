@@ -56,8 +56,9 @@ struct lyric_source {
 const lyric_source *lyrics_rules(void);
 
 /* Makes a source's line fit for a plan, in place: control characters become
- * spaces, runs of spaces collapse, ends are trimmed, invalid UTF-8 is cut
- * off. Returns the resulting length. */
+ * spaces, runs of spaces collapse, ends are trimmed, invalid UTF-8 and
+ * U+FFFD (what a decoder writes for bytes it could not read) are dropped.
+ * Returns the resulting length. */
 size_t lyrics_clean_line(char *line);
 
 /* Writes every sung line of the plan into plan->lyrics, one line each, with a

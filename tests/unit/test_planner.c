@@ -487,6 +487,28 @@ TEST(a_lyric_source_can_be_replaced)
     CHECK(plan_song(&r, &src, &p, err, sizeof err) == -1 && strstr(err, "no lines today"), "failure lost: %s", err);
 }
 
+/* What any lyric source writes is made fit for a plan. */
+TEST(source_lines_are_cleaned)
+{
+    static const struct { const char *in, *out; } cases[] = {
+        {"  two  spaces\tand a tab  ", "two spaces and a tab"},
+        {"bell\x07 and \x7f delete", "bell and delete"},
+        {"caf\xc3\xa9 stays", "caf\xc3\xa9 stays"},
+        {"cut \xc3", "cut"},                                  /* a truncated character */
+        {"stray \x80\xbf bytes", "stray bytes"},
+        {"a cut rune \xef\xbf\xbd here\xef\xbf\xbd", "a cut rune here"}, /* U+FFFD from a decoder */
+        {"\xef\xbf\xbd", ""},
+        {"", ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char line[PLAN_LINE_BYTES];
+        snprintf(line, sizeof line, "%s", cases[i].in);
+        size_t n = lyrics_clean_line(line);
+        CHECK(strcmp(line, cases[i].out) == 0 && n == strlen(cases[i].out), "case %zu: [%s], want [%s]", i, line,
+              cases[i].out);
+    }
+}
+
 int main(void)
 {
     RUN(words_and_clause_breaks);
@@ -505,5 +527,6 @@ int main(void)
     RUN(outputs_stay_bounded);
     RUN(bad_requests_are_refused);
     RUN(a_lyric_source_can_be_replaced);
+    RUN(source_lines_are_cleaned);
     return check_summary("test_planner");
 }
