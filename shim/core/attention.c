@@ -30,26 +30,32 @@ static inline float bf16_value(uint16_t h)
 /* ------------------------------------------------------------------------ */
 /* Portable C. */
 
-static void generic_scores(const float *q, const uint16_t *k, int len, int hd, float *scores)
+/* One cache element as fp32. */
+static inline float cache_at(const void *c, size_t at, int is_bf16)
+{
+    return is_bf16 ? bf16_value(((const uint16_t *)c)[at]) : ((const float *)c)[at];
+}
+
+static void generic_scores(const float *q, const void *k, int len, int hd, float *scores, int is_bf16)
 {
     for (int j = 0; j < len; j++) {
-        const uint16_t *row = k + (size_t)j * hd;
+        size_t row = (size_t)j * hd;
         float sum = 0;
         for (int t = 0; t < hd; t++)
-            sum += q[t] * bf16_value(row[t]);
+            sum += q[t] * cache_at(k, row + t, is_bf16);
         scores[j] = sum;
     }
 }
 
 /* Columns [t0, hd) of the mix. */
-static void generic_mix_columns(const float *p, const uint16_t *v, int len, int hd, int t0, float *out)
+static void generic_mix_columns(const float *p, const void *v, int len, int hd, int t0, float *out, int is_bf16)
 {
     for (int t = t0; t < hd; t++)
         out[t] = 0;
     for (int j = 0; j < len; j++) {
-        const uint16_t *row = v + (size_t)j * hd;
+        size_t row = (size_t)j * hd;
         for (int t = t0; t < hd; t++)
-            out[t] += p[j] * bf16_value(row[t]);
+            out[t] += p[j] * cache_at(v, row + t, is_bf16);
     }
 }
 
@@ -61,80 +67,99 @@ static void generic_mix_columns(const float *p, const uint16_t *v, int len, int 
 #define AVX512_QV 8   /* the query in registers: heads up to 128 wide */
 #define AVX512_MIX 4  /* output vectors per pass of the mix: 64 columns */
 
-ALWAYS_INLINE AVX512 __m512 avx512_bf16_load(const uint16_t *at)
+/* 16 cache elements from element `at` on, as fp32. */
+ALWAYS_INLINE AVX512 __m512 avx512_load(const void *c, size_t at, int is_bf16)
 {
-    __m256i h = _mm256_loadu_si256((const __m256i *)at);
+    if (!is_bf16)
+        return _mm512_loadu_ps((const float *)c + at);
+    __m256i h = _mm256_loadu_si256((const __m256i *)((const uint16_t *)c + at));
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
 
-ALWAYS_INLINE AVX512 void avx512_scores_n(const float *q, const uint16_t *k, int len, int hd,
-                                          float *scores, const int nv)
+ALWAYS_INLINE AVX512 void avx512_scores_n(const float *q, const void *k, int len, int hd,
+                                          float *scores, const int nv, const int is_bf16)
 {
     __m512 qv[AVX512_QV];
     _Pragma("GCC unroll 8")
     for (int c = 0; c < nv; c++)
         qv[c] = _mm512_loadu_ps(q + 16 * c);
     for (int j = 0; j < len; j++) {
-        const uint16_t *row = k + (size_t)j * hd;
-        __m512 acc = _mm512_mul_ps(qv[0], avx512_bf16_load(row));
+        size_t row = (size_t)j * hd;
+        __m512 acc = _mm512_mul_ps(qv[0], avx512_load(k, row, is_bf16));
         _Pragma("GCC unroll 8")
         for (int c = 1; c < nv; c++)
-            acc = _mm512_fmadd_ps(qv[c], avx512_bf16_load(row + 16 * c), acc);
+            acc = _mm512_fmadd_ps(qv[c], avx512_load(k, row + 16 * c, is_bf16), acc);
         float sum = _mm512_reduce_add_ps(acc);
         for (int t = 16 * nv; t < hd; t++)
-            sum += q[t] * bf16_value(row[t]);
+            sum += q[t] * cache_at(k, row + t, is_bf16);
         scores[j] = sum;
     }
 }
 
-static AVX512 void avx512_scores(const float *q, const uint16_t *k, int len, int hd, float *scores)
-{
-    switch (hd / 16) {
-    case 1: avx512_scores_n(q, k, len, hd, scores, 1); break;
-    case 2: avx512_scores_n(q, k, len, hd, scores, 2); break;
-    case 3: avx512_scores_n(q, k, len, hd, scores, 3); break;
-    case 4: avx512_scores_n(q, k, len, hd, scores, 4); break;
-    case 5: avx512_scores_n(q, k, len, hd, scores, 5); break;
-    case 6: avx512_scores_n(q, k, len, hd, scores, 6); break;
-    case 7: avx512_scores_n(q, k, len, hd, scores, 7); break;
-    case 8: avx512_scores_n(q, k, len, hd, scores, 8); break;
-    default: generic_scores(q, k, len, hd, scores); break;
+#define AVX512_SCORES(is_bf16)                                                               \
+    switch (hd / 16) {                                                                       \
+    case 1: avx512_scores_n(q, k, len, hd, scores, 1, is_bf16); break;                       \
+    case 2: avx512_scores_n(q, k, len, hd, scores, 2, is_bf16); break;                       \
+    case 3: avx512_scores_n(q, k, len, hd, scores, 3, is_bf16); break;                       \
+    case 4: avx512_scores_n(q, k, len, hd, scores, 4, is_bf16); break;                       \
+    case 5: avx512_scores_n(q, k, len, hd, scores, 5, is_bf16); break;                       \
+    case 6: avx512_scores_n(q, k, len, hd, scores, 6, is_bf16); break;                       \
+    case 7: avx512_scores_n(q, k, len, hd, scores, 7, is_bf16); break;                       \
+    case 8: avx512_scores_n(q, k, len, hd, scores, 8, is_bf16); break;                       \
+    default: generic_scores(q, k, len, hd, scores, is_bf16); break;                          \
     }
+
+static AVX512 void avx512_scores_bf16(const float *q, const void *k, int len, int hd, float *scores)
+{
+    AVX512_SCORES(1)
+}
+
+static AVX512 void avx512_scores_f32(const float *q, const void *k, int len, int hd, float *scores)
+{
+    AVX512_SCORES(0)
 }
 
 /* Columns [t0, t0 + 16 nv) of the mix. */
-ALWAYS_INLINE AVX512 void avx512_mix_block(const float *p, const uint16_t *v, int len, int hd, int t0,
-                                           float *out, const int nv)
+ALWAYS_INLINE AVX512 void avx512_mix_block(const float *p, const void *v, int len, int hd, int t0,
+                                           float *out, const int nv, const int is_bf16)
 {
     __m512 acc[AVX512_MIX];
     _Pragma("GCC unroll 4")
     for (int c = 0; c < nv; c++)
         acc[c] = _mm512_setzero_ps();
     for (int j = 0; j < len; j++) {
-        const uint16_t *row = v + (size_t)j * hd + t0;
+        size_t row = (size_t)j * hd + t0;
         __m512 pj = _mm512_set1_ps(p[j]);
         _Pragma("GCC unroll 4")
         for (int c = 0; c < nv; c++)
-            acc[c] = _mm512_fmadd_ps(pj, avx512_bf16_load(row + 16 * c), acc[c]);
+            acc[c] = _mm512_fmadd_ps(pj, avx512_load(v, row + 16 * c, is_bf16), acc[c]);
     }
     _Pragma("GCC unroll 4")
     for (int c = 0; c < nv; c++)
         _mm512_storeu_ps(out + t0 + 16 * c, acc[c]);
 }
 
-static AVX512 void avx512_mix(const float *p, const uint16_t *v, int len, int hd, float *out)
+#define AVX512_MIX_ALL(is_bf16)                                                              \
+    int t0 = 0;                                                                              \
+    for (; t0 + 16 * AVX512_MIX <= hd; t0 += 16 * AVX512_MIX)                                \
+        avx512_mix_block(p, v, len, hd, t0, out, AVX512_MIX, is_bf16);                       \
+    switch ((hd - t0) / 16) {                                                                \
+    case 1: avx512_mix_block(p, v, len, hd, t0, out, 1, is_bf16); t0 += 16; break;           \
+    case 2: avx512_mix_block(p, v, len, hd, t0, out, 2, is_bf16); t0 += 32; break;           \
+    case 3: avx512_mix_block(p, v, len, hd, t0, out, 3, is_bf16); t0 += 48; break;           \
+    default: break;                                                                          \
+    }                                                                                        \
+    if (t0 < hd)                                                                             \
+        generic_mix_columns(p, v, len, hd, t0, out, is_bf16);
+
+static AVX512 void avx512_mix_bf16(const float *p, const void *v, int len, int hd, float *out)
 {
-    int t0 = 0;
-    for (; t0 + 16 * AVX512_MIX <= hd; t0 += 16 * AVX512_MIX)
-        avx512_mix_block(p, v, len, hd, t0, out, AVX512_MIX);
-    switch ((hd - t0) / 16) {
-    case 1: avx512_mix_block(p, v, len, hd, t0, out, 1); t0 += 16; break;
-    case 2: avx512_mix_block(p, v, len, hd, t0, out, 2); t0 += 32; break;
-    case 3: avx512_mix_block(p, v, len, hd, t0, out, 3); t0 += 48; break;
-    default: break;
-    }
-    if (t0 < hd)
-        generic_mix_columns(p, v, len, hd, t0, out);
+    AVX512_MIX_ALL(1)
+}
+
+static AVX512 void avx512_mix_f32(const float *p, const void *v, int len, int hd, float *out)
+{
+    AVX512_MIX_ALL(0)
 }
 
 /* ------------------------------------------------------------------------ */
@@ -144,9 +169,12 @@ static AVX512 void avx512_mix(const float *p, const uint16_t *v, int len, int hd
 #define AVX2_QV 8   /* heads up to 64 wide in registers */
 #define AVX2_MIX 8  /* 64 columns per pass of the mix */
 
-ALWAYS_INLINE AVX2 __m256 avx2_bf16_load(const uint16_t *at)
+/* 8 cache elements from element `at` on, as fp32. */
+ALWAYS_INLINE AVX2 __m256 avx2_load(const void *c, size_t at, int is_bf16)
 {
-    __m128i h = _mm_loadu_si128((const __m128i *)at);
+    if (!is_bf16)
+        return _mm256_loadu_ps((const float *)c + at);
+    __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)c + at));
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
 }
 
@@ -158,114 +186,177 @@ ALWAYS_INLINE AVX2 float avx2_sum(__m256 v)
     return _mm_cvtss_f32(s);
 }
 
-ALWAYS_INLINE AVX2 void avx2_scores_n(const float *q, const uint16_t *k, int len, int hd, float *scores,
-                                      const int nv)
+ALWAYS_INLINE AVX2 void avx2_scores_n(const float *q, const void *k, int len, int hd, float *scores,
+                                      const int nv, const int is_bf16)
 {
     __m256 qv[AVX2_QV];
     _Pragma("GCC unroll 8")
     for (int c = 0; c < nv; c++)
         qv[c] = _mm256_loadu_ps(q + 8 * c);
     for (int j = 0; j < len; j++) {
-        const uint16_t *row = k + (size_t)j * hd;
-        __m256 acc = _mm256_mul_ps(qv[0], avx2_bf16_load(row));
+        size_t row = (size_t)j * hd;
+        __m256 acc = _mm256_mul_ps(qv[0], avx2_load(k, row, is_bf16));
         _Pragma("GCC unroll 8")
         for (int c = 1; c < nv; c++)
-            acc = _mm256_fmadd_ps(qv[c], avx2_bf16_load(row + 8 * c), acc);
+            acc = _mm256_fmadd_ps(qv[c], avx2_load(k, row + 8 * c, is_bf16), acc);
         float sum = avx2_sum(acc);
         for (int t = 8 * nv; t < hd; t++)
-            sum += q[t] * bf16_value(row[t]);
+            sum += q[t] * cache_at(k, row + t, is_bf16);
         scores[j] = sum;
     }
 }
 
-static AVX2 void avx2_scores(const float *q, const uint16_t *k, int len, int hd, float *scores)
-{
-    switch (hd / 8) {
-    case 1: avx2_scores_n(q, k, len, hd, scores, 1); break;
-    case 2: avx2_scores_n(q, k, len, hd, scores, 2); break;
-    case 3: avx2_scores_n(q, k, len, hd, scores, 3); break;
-    case 4: avx2_scores_n(q, k, len, hd, scores, 4); break;
-    case 5: avx2_scores_n(q, k, len, hd, scores, 5); break;
-    case 6: avx2_scores_n(q, k, len, hd, scores, 6); break;
-    case 7: avx2_scores_n(q, k, len, hd, scores, 7); break;
-    case 8: avx2_scores_n(q, k, len, hd, scores, 8); break;
-    default: generic_scores(q, k, len, hd, scores); break;
+#define AVX2_SCORES(is_bf16)                                                                 \
+    switch (hd / 8) {                                                                        \
+    case 1: avx2_scores_n(q, k, len, hd, scores, 1, is_bf16); break;                         \
+    case 2: avx2_scores_n(q, k, len, hd, scores, 2, is_bf16); break;                         \
+    case 3: avx2_scores_n(q, k, len, hd, scores, 3, is_bf16); break;                         \
+    case 4: avx2_scores_n(q, k, len, hd, scores, 4, is_bf16); break;                         \
+    case 5: avx2_scores_n(q, k, len, hd, scores, 5, is_bf16); break;                         \
+    case 6: avx2_scores_n(q, k, len, hd, scores, 6, is_bf16); break;                         \
+    case 7: avx2_scores_n(q, k, len, hd, scores, 7, is_bf16); break;                         \
+    case 8: avx2_scores_n(q, k, len, hd, scores, 8, is_bf16); break;                         \
+    default: generic_scores(q, k, len, hd, scores, is_bf16); break;                          \
     }
+
+static AVX2 void avx2_scores_bf16(const float *q, const void *k, int len, int hd, float *scores)
+{
+    AVX2_SCORES(1)
 }
 
-ALWAYS_INLINE AVX2 void avx2_mix_block(const float *p, const uint16_t *v, int len, int hd, int t0,
-                                       float *out, const int nv)
+static AVX2 void avx2_scores_f32(const float *q, const void *k, int len, int hd, float *scores)
+{
+    AVX2_SCORES(0)
+}
+
+ALWAYS_INLINE AVX2 void avx2_mix_block(const float *p, const void *v, int len, int hd, int t0,
+                                       float *out, const int nv, const int is_bf16)
 {
     __m256 acc[AVX2_MIX];
     _Pragma("GCC unroll 8")
     for (int c = 0; c < nv; c++)
         acc[c] = _mm256_setzero_ps();
     for (int j = 0; j < len; j++) {
-        const uint16_t *row = v + (size_t)j * hd + t0;
+        size_t row = (size_t)j * hd + t0;
         __m256 pj = _mm256_set1_ps(p[j]);
         _Pragma("GCC unroll 8")
         for (int c = 0; c < nv; c++)
-            acc[c] = _mm256_fmadd_ps(pj, avx2_bf16_load(row + 8 * c), acc[c]);
+            acc[c] = _mm256_fmadd_ps(pj, avx2_load(v, row + 8 * c, is_bf16), acc[c]);
     }
     _Pragma("GCC unroll 8")
     for (int c = 0; c < nv; c++)
         _mm256_storeu_ps(out + t0 + 8 * c, acc[c]);
 }
 
-static AVX2 void avx2_mix(const float *p, const uint16_t *v, int len, int hd, float *out)
+#define AVX2_MIX_ALL(is_bf16)                                                                \
+    int t0 = 0;                                                                              \
+    for (; t0 + 8 * AVX2_MIX <= hd; t0 += 8 * AVX2_MIX)                                      \
+        avx2_mix_block(p, v, len, hd, t0, out, AVX2_MIX, is_bf16);                           \
+    switch ((hd - t0) / 8) {                                                                 \
+    case 1: avx2_mix_block(p, v, len, hd, t0, out, 1, is_bf16); t0 += 8; break;              \
+    case 2: avx2_mix_block(p, v, len, hd, t0, out, 2, is_bf16); t0 += 16; break;             \
+    case 3: avx2_mix_block(p, v, len, hd, t0, out, 3, is_bf16); t0 += 24; break;             \
+    case 4: avx2_mix_block(p, v, len, hd, t0, out, 4, is_bf16); t0 += 32; break;             \
+    case 5: avx2_mix_block(p, v, len, hd, t0, out, 5, is_bf16); t0 += 40; break;             \
+    case 6: avx2_mix_block(p, v, len, hd, t0, out, 6, is_bf16); t0 += 48; break;             \
+    case 7: avx2_mix_block(p, v, len, hd, t0, out, 7, is_bf16); t0 += 56; break;             \
+    default: break;                                                                          \
+    }                                                                                        \
+    if (t0 < hd)                                                                             \
+        generic_mix_columns(p, v, len, hd, t0, out, is_bf16);
+
+static AVX2 void avx2_mix_bf16(const float *p, const void *v, int len, int hd, float *out)
 {
-    int t0 = 0;
-    for (; t0 + 8 * AVX2_MIX <= hd; t0 += 8 * AVX2_MIX)
-        avx2_mix_block(p, v, len, hd, t0, out, AVX2_MIX);
-    switch ((hd - t0) / 8) {
-    case 1: avx2_mix_block(p, v, len, hd, t0, out, 1); t0 += 8; break;
-    case 2: avx2_mix_block(p, v, len, hd, t0, out, 2); t0 += 16; break;
-    case 3: avx2_mix_block(p, v, len, hd, t0, out, 3); t0 += 24; break;
-    case 4: avx2_mix_block(p, v, len, hd, t0, out, 4); t0 += 32; break;
-    case 5: avx2_mix_block(p, v, len, hd, t0, out, 5); t0 += 40; break;
-    case 6: avx2_mix_block(p, v, len, hd, t0, out, 6); t0 += 48; break;
-    case 7: avx2_mix_block(p, v, len, hd, t0, out, 7); t0 += 56; break;
-    default: break;
-    }
-    if (t0 < hd)
-        generic_mix_columns(p, v, len, hd, t0, out);
+    AVX2_MIX_ALL(1)
+}
+
+static AVX2 void avx2_mix_f32(const float *p, const void *v, int len, int hd, float *out)
+{
+    AVX2_MIX_ALL(0)
 }
 #endif /* JEN1_ATTENTION_X86 */
 
 /* ------------------------------------------------------------------------ */
 
-void jen1_attn_scores_bf16(const float *q, const uint16_t *k, int len, int hd, float *scores)
+typedef void scores_fn(const float *q, const void *k, int len, int hd, float *scores);
+typedef void mix_fn(const float *p, const void *v, int len, int hd, float *out);
+
+static void generic_scores_bf16(const float *q, const void *k, int len, int hd, float *scores)
 {
-    if (len <= 0 || hd <= 0)
-        return;
+    generic_scores(q, k, len, hd, scores, 1);
+}
+
+static void generic_scores_f32(const float *q, const void *k, int len, int hd, float *scores)
+{
+    generic_scores(q, k, len, hd, scores, 0);
+}
+
+static void generic_mix_bf16(const float *p, const void *v, int len, int hd, float *out)
+{
+    generic_mix_columns(p, v, len, hd, 0, out, 1);
+}
+
+static void generic_mix_f32(const float *p, const void *v, int len, int hd, float *out)
+{
+    generic_mix_columns(p, v, len, hd, 0, out, 0);
+}
+
+/* The kernels of the ISA jen1_matvec_isa() names: [is_bf16]. */
+static void pick(scores_fn **scores, mix_fn **mix, int is_bf16)
+{
 #ifdef JEN1_ATTENTION_X86
     const char *isa = jen1_matvec_isa();
     if (strcmp(isa, "avx512") == 0) {
-        avx512_scores(q, k, len, hd, scores);
+        *scores = is_bf16 ? avx512_scores_bf16 : avx512_scores_f32;
+        *mix = is_bf16 ? avx512_mix_bf16 : avx512_mix_f32;
         return;
     }
     if (strcmp(isa, "avx2") == 0) {
-        avx2_scores(q, k, len, hd, scores);
+        *scores = is_bf16 ? avx2_scores_bf16 : avx2_scores_f32;
+        *mix = is_bf16 ? avx2_mix_bf16 : avx2_mix_f32;
         return;
     }
 #endif
-    generic_scores(q, k, len, hd, scores);
+    *scores = is_bf16 ? generic_scores_bf16 : generic_scores_f32;
+    *mix = is_bf16 ? generic_mix_bf16 : generic_mix_f32;
+}
+
+static void run_scores(const float *q, const void *k, int len, int hd, float *scores, int is_bf16)
+{
+    scores_fn *f;
+    mix_fn *unused;
+    if (len <= 0 || hd <= 0)
+        return;
+    pick(&f, &unused, is_bf16);
+    f(q, k, len, hd, scores);
+}
+
+static void run_mix(const float *p, const void *v, int len, int hd, float *out, int is_bf16)
+{
+    scores_fn *unused;
+    mix_fn *f;
+    if (hd <= 0)
+        return;
+    pick(&unused, &f, is_bf16);
+    f(p, v, len < 0 ? 0 : len, hd, out);
+}
+
+void jen1_attn_scores_bf16(const float *q, const uint16_t *k, int len, int hd, float *scores)
+{
+    run_scores(q, k, len, hd, scores, 1);
 }
 
 void jen1_attn_mix_bf16(const float *p, const uint16_t *v, int len, int hd, float *out)
 {
-    if (hd <= 0)
-        return;
-#ifdef JEN1_ATTENTION_X86
-    const char *isa = jen1_matvec_isa();
-    if (strcmp(isa, "avx512") == 0) {
-        avx512_mix(p, v, len, hd, out);
-        return;
-    }
-    if (strcmp(isa, "avx2") == 0) {
-        avx2_mix(p, v, len, hd, out);
-        return;
-    }
-#endif
-    generic_mix_columns(p, v, len, hd, 0, out);
+    run_mix(p, v, len, hd, out, 1);
+}
+
+void jen1_attn_scores_f32(const float *q, const float *k, int len, int hd, float *scores)
+{
+    run_scores(q, k, len, hd, scores, 0);
+}
+
+void jen1_attn_mix_f32(const float *p, const float *v, int len, int hd, float *out)
+{
+    run_mix(p, v, len, hd, out, 0);
 }

@@ -1,4 +1,4 @@
-/* attention.h - one decoder step's attention over a bf16 key/value cache.
+/* attention.h - one decoder step's attention over a bf16 (or fp32) key/value cache.
  *
  * A decode step attends with one new query per head over every cached
  * position. Late in a long song's window that is ~1,500 positions: with an
@@ -30,6 +30,12 @@ void jen1_attn_scores_bf16(const float *q, const uint16_t *k, int len, int hd, f
 
 /* out[t] = sum_j p[j] * v[j][t] for t < hd (out is overwritten). */
 void jen1_attn_mix_bf16(const float *p, const uint16_t *v, int len, int hd, float *out);
+
+/* The same over an fp32 cache. LibTorch's batched matmul copies a cache
+ * view that is not contiguous (the cache is allocated for the whole window)
+ * at every step; these read it in place. */
+void jen1_attn_scores_f32(const float *q, const float *k, int len, int hd, float *scores);
+void jen1_attn_mix_f32(const float *p, const float *v, int len, int hd, float *out);
 
 #ifdef __cplusplus
 }

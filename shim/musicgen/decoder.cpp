@@ -137,29 +137,45 @@ static at::Tensor attend(const at::Tensor &q, const at::Tensor &k, const at::Ten
 }
 
 // One new position (q [rows, heads, 1, hd], scaled) against the first `end`
-// positions of a bf16 cache [rows, heads, capacity, hd]: the kernels of
-// attention.h, one (row, head) pair per task.
-static at::Tensor attend_step_bf16(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v,
-                                   int64_t end)
+// positions of a CPU cache [rows, heads, capacity, hd], bf16 or fp32: the
+// kernels of attention.h read the cache in place, one (row, head) pair per
+// task.
+static at::Tensor attend_step(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v, int64_t end)
 {
     const int64_t pairs = q.size(0) * q.size(1), hd = q.size(3), capacity = k.size(2);
+    const bool bf16 = k.scalar_type() == at::kBFloat16;
     at::Tensor qc = q.contiguous();
     at::Tensor scores = at::empty({pairs, end}, qc.options());
     const float *qp = qc.data_ptr<float>();
-    const uint16_t *kp = reinterpret_cast<const uint16_t *>(k.data_ptr<at::BFloat16>());
-    const uint16_t *vp = reinterpret_cast<const uint16_t *>(v.data_ptr<at::BFloat16>());
     float *sp = scores.data_ptr<float>();
+    const void *kp = k.data_ptr(), *vp = v.data_ptr();
+    const size_t elem = bf16 ? 2 : 4;
+    auto head = [&](const void *base, int64_t b) {
+        return static_cast<const void *>(static_cast<const char *>(base) + (size_t)(b * capacity * hd) * elem);
+    };
     at::parallel_for(0, pairs, 1, [&](int64_t b0, int64_t b1) {
-        for (int64_t b = b0; b < b1; b++)
-            jen1_attn_scores_bf16(qp + b * hd, kp + b * capacity * hd, (int)end, (int)hd, sp + b * end);
+        for (int64_t b = b0; b < b1; b++) {
+            if (bf16)
+                jen1_attn_scores_bf16(qp + b * hd, static_cast<const uint16_t *>(head(kp, b)), (int)end, (int)hd,
+                                      sp + b * end);
+            else
+                jen1_attn_scores_f32(qp + b * hd, static_cast<const float *>(head(kp, b)), (int)end, (int)hd,
+                                     sp + b * end);
+        }
     });
     at::Tensor probs = at::softmax(scores, -1);
     at::Tensor out = at::empty(q.sizes(), qc.options());
     const float *pp = probs.data_ptr<float>();
     float *op = out.data_ptr<float>();
     at::parallel_for(0, pairs, 1, [&](int64_t b0, int64_t b1) {
-        for (int64_t b = b0; b < b1; b++)
-            jen1_attn_mix_bf16(pp + b * end, vp + b * capacity * hd, (int)end, (int)hd, op + b * hd);
+        for (int64_t b = b0; b < b1; b++) {
+            if (bf16)
+                jen1_attn_mix_bf16(pp + b * end, static_cast<const uint16_t *>(head(vp, b)), (int)end, (int)hd,
+                                   op + b * hd);
+            else
+                jen1_attn_mix_f32(pp + b * end, static_cast<const float *>(head(vp, b)), (int)end, (int)hd,
+                                  op + b * hd);
+        }
     });
     return out;
 }
@@ -200,10 +216,12 @@ at::Tensor decoder_forward(const Decoder &d, DecoderState &s, const at::Tensor &
         at::Tensor q = split_heads(L.q(h) * scaling, heads);
         s.k[i].narrow(2, start, T).copy_(split_heads(L.k(h), heads));
         s.v[i].narrow(2, start, T).copy_(split_heads(L.v(h), heads));
-        at::Tensor a = !d.kv_bf16 ? attend(q, s.k[i].narrow(2, 0, end), s.v[i].narrow(2, 0, end), causal)
-                       : T == 1 ? attend_step_bf16(q, s.k[i], s.v[i], end)
-                                : attend(q, s.k[i].narrow(2, 0, end).to(at::kFloat),
-                                         s.v[i].narrow(2, 0, end).to(at::kFloat), causal);
+        // A decode step on the CPU reads the cache in place; a prefill (or
+        // the GPU) goes through LibTorch, widening a bf16 cache first.
+        at::Tensor a = T == 1 && x.is_cpu() ? attend_step(q, s.k[i], s.v[i], end)
+                       : !d.kv_bf16       ? attend(q, s.k[i].narrow(2, 0, end), s.v[i].narrow(2, 0, end), causal)
+                                          : attend(q, s.k[i].narrow(2, 0, end).to(at::kFloat),
+                                                   s.v[i].narrow(2, 0, end).to(at::kFloat), causal);
         x = x + L.o(merge_heads(a));
 
         if (c > 0) {

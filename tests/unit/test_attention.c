@@ -1,4 +1,4 @@
-/* test_attention.c - the bf16-cache attention kernels against a double-precision
+/* test_attention.c - the decode-step attention kernels (bf16 and fp32 caches) against a double-precision
  * reference, on every kernel this CPU can run: every head width's vector and
  * scalar columns, one to many positions, nothing read past the cache's last
  * row or written past the output. */
@@ -43,6 +43,7 @@ struct head {
     int len, hd;
     float *q, *p, *scores, *out;
     uint16_t *k, *v;
+    float *k32, *v32;   /* the same cache widened: the fp32 kernels' input */
 };
 
 static int head_alloc(struct head *h, int len, int hd)
@@ -56,7 +57,9 @@ static int head_alloc(struct head *h, int len, int hd)
     h->out = malloc(sizeof(float) * (hd + 1));
     h->k = malloc(sizeof(uint16_t) * cells);
     h->v = malloc(sizeof(uint16_t) * cells);
-    if (!h->q || !h->p || !h->scores || !h->out || !h->k || !h->v)
+    h->k32 = malloc(sizeof(float) * cells);
+    h->v32 = malloc(sizeof(float) * cells);
+    if (!h->q || !h->p || !h->scores || !h->out || !h->k || !h->v || !h->k32 || !h->v32)
         return -1;
     float *tmp = calloc(cells, sizeof(float));
     if (!tmp)
@@ -70,6 +73,10 @@ static int head_alloc(struct head *h, int len, int hd)
         tmp[e] = e < (size_t)len * hd ? rng_float() : NAN;
     jen1_f32_to_bf16(tmp, h->v, cells);
     free(tmp);
+    for (size_t e = 0; e < cells; e++) {
+        h->k32[e] = widen(h->k[e]);
+        h->v32[e] = widen(h->v[e]);
+    }
     double total = 0;
     for (int j = 0; j < len; j++)
         total += h->p[j] = (float)(rng_float() + 1.5);
@@ -86,10 +93,13 @@ static void head_free(struct head *h)
     free(h->out);
     free(h->k);
     free(h->v);
+    free(h->k32);
+    free(h->v32);
 }
 
-/* Runs both kernels on one head with the current ISA; returns bad entries. */
-static int head_check(struct head *h, const char *isa)
+/* Runs both kernels on one head with the current ISA, over the bf16 cache or
+ * its fp32 widening (the same values); returns bad entries. */
+static int head_check(struct head *h, const char *isa, int fp32)
 {
     int bad = 0;
     const float guard = widen(0x7fc0);
@@ -97,8 +107,13 @@ static int head_check(struct head *h, const char *isa)
         h->scores[j] = guard;
     for (int t = 0; t <= h->hd; t++)
         h->out[t] = guard;
-    jen1_attn_scores_bf16(h->q, h->k, h->len, h->hd, h->scores);
-    jen1_attn_mix_bf16(h->p, h->v, h->len, h->hd, h->out);
+    if (fp32) {
+        jen1_attn_scores_f32(h->q, h->k32, h->len, h->hd, h->scores);
+        jen1_attn_mix_f32(h->p, h->v32, h->len, h->hd, h->out);
+    } else {
+        jen1_attn_scores_bf16(h->q, h->k, h->len, h->hd, h->scores);
+        jen1_attn_mix_bf16(h->p, h->v, h->len, h->hd, h->out);
+    }
     if (!is_nan_guard(h->scores[h->len]) || !is_nan_guard(h->out[h->hd])) {
         fprintf(stderr, "  [%s len=%d hd=%d] wrote past the end\n", isa, h->len, h->hd);
         bad++;
@@ -144,7 +159,7 @@ TEST(every_head_width_and_length)
             for (size_t b = 0; b < sizeof lens / sizeof lens[0]; b++, cases++) {
                 struct head h = {0};
                 REQUIRE(head_alloc(&h, lens[b], hds[a]) == 0, "out of memory");
-                bad += head_check(&h, all_isas[i]);
+                bad += head_check(&h, all_isas[i], 0) + head_check(&h, all_isas[i], 1);
                 head_free(&h);
             }
     }
@@ -162,7 +177,7 @@ TEST(a_full_window_of_positions)
             continue;
         struct head h = {0};
         REQUIRE(head_alloc(&h, 1500, 64) == 0, "out of memory");
-        bad += head_check(&h, all_isas[i]);
+        bad += head_check(&h, all_isas[i], 0) + head_check(&h, all_isas[i], 1);
         head_free(&h);
     }
     jen1_matvec_force_isa(NULL);
