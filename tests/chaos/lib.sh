@@ -221,7 +221,11 @@ chaos_check_jobs() {
             CHAOS_SUCCEEDED=$((CHAOS_SUCCEEDED + 1))
             ((dead == 0)) || bad_dead=$((bad_dead + 1))
         elif [ "$status" = failed ] && [ -n "$allowed" ] && [ "$error" = "$allowed" ] &&
-            [ "$attempts" = "$allowed_attempts" ] && [ "$dead" = 1 ] && [ "$announced" = failed ]; then
+            { [ "$attempts" = "$allowed_attempts" ] ||
+              # An attempt that wrote a checkpoint before failing made progress and
+              # does not count towards too_many_attempts (docs/protocol.md, "Long songs: checkpoints and resume").
+              { ((attempts > allowed_attempts)) && [ -e "$JEN1_TEST_TMP/blobs.real/$id.checkpoint.npy" ]; }; } &&
+            [ "$dead" = 1 ] && [ "$announced" = failed ]; then
             CHAOS_FAILED=$((CHAOS_FAILED + 1))
         else
             CHAOS_LOST=$((CHAOS_LOST + 1))
@@ -331,12 +335,20 @@ chaos_audio_rows() {
         | [.id, (.audio_url // "-"), ($r.audio.url // "-"), ($r.audio.bytes // -1), ($r.audio.sha256 // "-")] | @tsv' "$1"
 }
 
-# The store holds the succeeded jobs' audio and codes (GeneratedSong.codes), nothing else.
+# The store holds the succeeded jobs' audio and codes (GeneratedSong.codes), and
+# nothing else but the checkpoint a failed job wrote before the store went away
+# (kept, so that a retry resumes from it; it could not be deleted anyway).
 chaos_no_stray_objects() {
     local want have
     want=$(jq -r '.jobs[] | select(.status == "succeeded") | (.result | fromjson? // {})
         | (.audio.url // "-"), (.codes.url // "-")' "$1" | sed 's|.*/||' | sort)
-    have=$(find "$JEN1_TEST_TMP/blobs.real" -mindepth 1 ! -name '*~tmp' -printf '%f\n' | sort)
+    have=$(find "$JEN1_TEST_TMP/blobs.real" -mindepth 1 ! -name '*~tmp' -printf '%f\n' |
+        while read -r f; do
+            id=${f%.checkpoint.npy}
+            [ "$id" != "$f" ] && jq -e --arg id "$id" '.jobs[] | select(.id == $id and .status == "failed")' "$1" \
+                >/dev/null && continue
+            echo "$f"
+        done | sort)
     [ "$want" = "$have" ] && return 0
     diff <(echo "$want") <(echo "$have") | head -n 10
     return 1
