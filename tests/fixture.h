@@ -24,6 +24,18 @@ static inline unsigned char *fixture_read_file(const char *path, size_t *len)
     return (unsigned char *)buf_detach(&data, len);
 }
 
+/* A fresh copy of the model directory src as <scratch>/<group>/<name>
+ * (anything there before is removed), for tests that break a copy. Returns
+ * the copy's path (a static buffer: the next call reuses it), or NULL. */
+static inline const char *fixture_copy_dir(const char *src, const char *group, const char *name)
+{
+    static char dir[1024];
+    char cmd[4608];
+    snprintf(dir, sizeof dir, "%s/%s/%s", check_tmp_dir(), group, name);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s' && cp -r '%s'/. '%s'", dir, dir, src, dir);
+    return system(cmd) == 0 ? dir : NULL;
+}
+
 /* Largest |a - b| over n floats; infinity when a NaN shows up. */
 static inline double fixture_max_abs_diff(const float *a, const float *b, int64_t n)
 {

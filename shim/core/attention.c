@@ -19,22 +19,7 @@
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
-static inline float bf16_value(uint16_t h)
-{
-    uint32_t bits = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &bits, sizeof f);
-    return f;
-}
-
-/* ------------------------------------------------------------------------ */
 /* Portable C. */
-
-/* One cache element as fp32. */
-static inline float cache_at(const void *c, size_t at, int is_bf16)
-{
-    return is_bf16 ? bf16_value(((const uint16_t *)c)[at]) : ((const float *)c)[at];
-}
 
 static void generic_scores(const float *q, const void *k, int len, int hd, float *scores, int is_bf16)
 {
@@ -42,7 +27,7 @@ static void generic_scores(const float *q, const void *k, int len, int hd, float
         size_t row = (size_t)j * hd;
         float sum = 0;
         for (int t = 0; t < hd; t++)
-            sum += q[t] * cache_at(k, row + t, is_bf16);
+            sum += q[t] * jen1_f32_or_bf16_at(k, row + t, is_bf16);
         scores[j] = sum;
     }
 }
@@ -55,7 +40,7 @@ static void generic_mix_columns(const float *p, const void *v, int len, int hd, 
     for (int j = 0; j < len; j++) {
         size_t row = (size_t)j * hd;
         for (int t = t0; t < hd; t++)
-            out[t] += p[j] * cache_at(v, row + t, is_bf16);
+            out[t] += p[j] * jen1_f32_or_bf16_at(v, row + t, is_bf16);
     }
 }
 
@@ -91,7 +76,7 @@ ALWAYS_INLINE AVX512 void avx512_scores_n(const float *q, const void *k, int len
             acc = _mm512_fmadd_ps(qv[c], avx512_load(k, row + 16 * c, is_bf16), acc);
         float sum = _mm512_reduce_add_ps(acc);
         for (int t = 16 * nv; t < hd; t++)
-            sum += q[t] * cache_at(k, row + t, is_bf16);
+            sum += q[t] * jen1_f32_or_bf16_at(k, row + t, is_bf16);
         scores[j] = sum;
     }
 }
@@ -201,7 +186,7 @@ ALWAYS_INLINE AVX2 void avx2_scores_n(const float *q, const void *k, int len, in
             acc = _mm256_fmadd_ps(qv[c], avx2_load(k, row + 8 * c, is_bf16), acc);
         float sum = avx2_sum(acc);
         for (int t = 8 * nv; t < hd; t++)
-            sum += q[t] * cache_at(k, row + t, is_bf16);
+            sum += q[t] * jen1_f32_or_bf16_at(k, row + t, is_bf16);
         scores[j] = sum;
     }
 }

@@ -26,20 +26,6 @@
 typedef void matvec_fn(const float *x, int m, int k, int ldx, const void *w,
                        const float *bias, float *y, int ldy, int j0, int j1);
 
-/* One weight element as fp32: bf16 is the top half of an fp32. */
-static inline float bf16_to_f32(uint16_t h)
-{
-    uint32_t bits = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &bits, sizeof f);
-    return f;
-}
-
-static inline float weight_at(const void *w, size_t at, int is_bf16)
-{
-    return is_bf16 ? bf16_to_f32(((const uint16_t *)w)[at]) : ((const float *)w)[at];
-}
-
 /* ------------------------------------------------------------------------ */
 /* Portable C. Each accumulator is GENERIC_LANES independent partial sums,
  * which keeps the summation well conditioned and lets a compiler map the
@@ -61,14 +47,14 @@ ALWAYS_INLINE void generic_tile(const float *x, int ldx, int k, const void *w,
         for (int c = 0; c < nj; c++) {
             float wv[GENERIC_LANES];
             for (int l = 0; l < GENERIC_LANES; l++)
-                wv[l] = weight_at(w, row0 + (size_t)c * k + t + l, is_bf16);
+                wv[l] = jen1_f32_or_bf16_at(w, row0 + (size_t)c * k + t + l, is_bf16);
             for (int r = 0; r < mr; r++)
                 for (int l = 0; l < GENERIC_LANES; l++)
                     acc[r][c][l] += x[(size_t)r * ldx + t + l] * wv[l];
         }
     for (; t < k; t++)
         for (int c = 0; c < nj; c++) {
-            float wt = weight_at(w, row0 + (size_t)c * k + t, is_bf16);
+            float wt = jen1_f32_or_bf16_at(w, row0 + (size_t)c * k + t, is_bf16);
             for (int r = 0; r < mr; r++)
                 acc[r][c][0] += x[(size_t)r * ldx + t] * wt;
         }
@@ -298,7 +284,7 @@ ALWAYS_INLINE AVX2 void avx2_tile(const float *x, int ldx, int k, const void *w,
         for (int c = 0; c < nj; c++) {
             float sum = avx2_sum(acc[r][c]);
             for (int u = t; u < k; u++)
-                sum += x[(size_t)r * ldx + u] * weight_at(w, row0 + (size_t)c * k + u, is_bf16);
+                sum += x[(size_t)r * ldx + u] * jen1_f32_or_bf16_at(w, row0 + (size_t)c * k + u, is_bf16);
             y[(size_t)r * ldy + j + c] = sum + (bias ? bias[j + c] : 0.0f);
         }
 }

@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -35,6 +36,22 @@ void jen1_matvec_bf16(const float *x, int m, int k, int ldx,
 
 /* Round-to-nearest-even conversion, NaN kept NaN. */
 void jen1_f32_to_bf16(const float *src, uint16_t *dst, size_t n);
+
+/* One bf16 value as fp32 (bf16 is the top half of an fp32: exact). */
+static inline float jen1_bf16_to_f32(uint16_t h)
+{
+    uint32_t bits = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+/* Element `at` of an fp32 or bf16 array, as fp32: the portable kernels'
+ * (matvec's weights, attention's cache) one reader of either layout. */
+static inline float jen1_f32_or_bf16_at(const void *a, size_t at, int is_bf16)
+{
+    return is_bf16 ? jen1_bf16_to_f32(((const uint16_t *)a)[at]) : ((const float *)a)[at];
+}
 
 /* "avx512", "avx2" or "generic": the kernel the CPU runs. */
 const char *jen1_matvec_isa(void);

@@ -21,14 +21,6 @@ static float rng_float(void)
     return (float)(rng_state >> 8) / (float)(1u << 23) - 1.0f;
 }
 
-static float widen(uint16_t h)
-{
-    uint32_t bits = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &bits, sizeof f);
-    return f;
-}
-
 static int is_nan_guard(float f)
 {
     uint32_t bits;
@@ -74,8 +66,8 @@ static int head_alloc(struct head *h, int len, int hd)
     jen1_f32_to_bf16(tmp, h->v, cells);
     free(tmp);
     for (size_t e = 0; e < cells; e++) {
-        h->k32[e] = widen(h->k[e]);
-        h->v32[e] = widen(h->v[e]);
+        h->k32[e] = jen1_bf16_to_f32(h->k[e]);
+        h->v32[e] = jen1_bf16_to_f32(h->v[e]);
     }
     double total = 0;
     for (int j = 0; j < len; j++)
@@ -102,7 +94,7 @@ static void head_free(struct head *h)
 static int head_check(struct head *h, const char *isa, int fp32)
 {
     int bad = 0;
-    const float guard = widen(0x7fc0);
+    const float guard = jen1_bf16_to_f32(0x7fc0);
     for (int j = 0; j <= h->len; j++)
         h->scores[j] = guard;
     for (int t = 0; t <= h->hd; t++)
@@ -121,7 +113,7 @@ static int head_check(struct head *h, const char *isa, int fp32)
     for (int j = 0; j < h->len; j++) {
         double want = 0, magnitude = 0;
         for (int t = 0; t < h->hd; t++) {
-            double term = (double)h->q[t] * widen(h->k[(size_t)j * h->hd + t]);
+            double term = (double)h->q[t] * jen1_bf16_to_f32(h->k[(size_t)j * h->hd + t]);
             want += term;
             magnitude += fabs(term);
         }
@@ -133,7 +125,7 @@ static int head_check(struct head *h, const char *isa, int fp32)
     for (int t = 0; t < h->hd; t++) {
         double want = 0, magnitude = 0;
         for (int j = 0; j < h->len; j++) {
-            double term = (double)h->p[j] * widen(h->v[(size_t)j * h->hd + t]);
+            double term = (double)h->p[j] * jen1_bf16_to_f32(h->v[(size_t)j * h->hd + t]);
             want += term;
             magnitude += fabs(term);
         }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "fixture.h"
 #include "jen1_stages.h"
 #include "matvec.h"
 #include "safetensors.h"
@@ -18,15 +19,7 @@
 static char fixture_model[512];
 
 /* A fresh copy of the fixture model directory under the test's scratch dir. */
-static const char *copy_model(const char *name)
-{
-    static char dir[1024];
-    char cmd[4096];
-    snprintf(dir, sizeof dir, "%s/models/%s", check_tmp_dir(), name);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s' && cp '%s'/* '%s'/", dir, dir, fixture_model, dir);
-    if (system(cmd) != 0) return NULL;
-    return dir;
-}
+static const char *copy_model(const char *name) { return fixture_copy_dir(fixture_model, "models", name); }
 
 static void write_text(const char *dir, const char *file, const char *text)
 {

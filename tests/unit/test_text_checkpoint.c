@@ -25,14 +25,7 @@ enum { ROWS = 2, T = 10 };
 static const int64_t ids[ROWS * T] = {0, 0, 17, 42, 99, 7, 31, 8, 250, 6, 5, 64, 128, 3, 200, 11, 9, 77, 4, 300};
 static const int64_t mask[ROWS * T] = {0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
 
-static const char *model_copy(const char *name)
-{
-    static char dir[1024];
-    char cmd[4608];
-    snprintf(dir, sizeof dir, "%s/text_checkpoints/%s", check_tmp_dir(), name);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s' && cp -r '%s'/. '%s'", dir, dir, source, dir);
-    return system(cmd) == 0 ? dir : NULL;
-}
+static const char *model_copy(const char *name) { return fixture_copy_dir(source, "text_checkpoints", name); }
 
 static int write_text(const char *dir, const char *file, const char *text)
 {

@@ -13,15 +13,8 @@
 
 static char source[512];
 
-/* A fresh copy of the fixture's model directory, as scratch/<name>. */
-static const char *model_copy(const char *name)
-{
-    static char dir[1024];
-    char cmd[4608];
-    snprintf(dir, sizeof dir, "%s/text_models/%s", check_tmp_dir(), name);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s' && cp -r '%s'/. '%s'", dir, dir, source, dir);
-    return system(cmd) == 0 ? dir : NULL;
-}
+/* A fresh copy of the fixture's model directory, as scratch/text_models/<name>. */
+static const char *model_copy(const char *name) { return fixture_copy_dir(source, "text_models", name); }
 
 /* Replaces the first `from` in dir/file by `to` (a JSON edit), or writes
  * only the first `keep` bytes when from is NULL. */
