@@ -12,12 +12,9 @@
 
 #include "matvec.h"
 
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
-#define JEN1_ATTENTION_X86 1
-#include <immintrin.h>
-#endif
+#include "simd_x86.h"
 
-#define ALWAYS_INLINE static inline __attribute__((always_inline))
+#define ALWAYS_INLINE JEN1_ALWAYS_INLINE
 
 /* Portable C. */
 
@@ -44,22 +41,13 @@ static void generic_mix_columns(const float *p, const void *v, int len, int hd, 
     }
 }
 
-#ifdef JEN1_ATTENTION_X86
+#ifdef JEN1_SIMD_X86
 /* ------------------------------------------------------------------------ */
 /* AVX-512: 16 lanes. */
 
-#define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma")))
+#define AVX512 JEN1_AVX512
 #define AVX512_QV 8   /* the query in registers: heads up to 128 wide */
 #define AVX512_MIX 4  /* output vectors per pass of the mix: 64 columns */
-
-/* 16 cache elements from element `at` on, as fp32. */
-ALWAYS_INLINE AVX512 __m512 avx512_load(const void *c, size_t at, int is_bf16)
-{
-    if (!is_bf16)
-        return _mm512_loadu_ps((const float *)c + at);
-    __m256i h = _mm256_loadu_si256((const __m256i *)((const uint16_t *)c + at));
-    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
-}
 
 ALWAYS_INLINE AVX512 void avx512_scores_n(const float *q, const void *k, int len, int hd,
                                           float *scores, const int nv, const int is_bf16)
@@ -70,10 +58,10 @@ ALWAYS_INLINE AVX512 void avx512_scores_n(const float *q, const void *k, int len
         qv[c] = _mm512_loadu_ps(q + 16 * c);
     for (int j = 0; j < len; j++) {
         size_t row = (size_t)j * hd;
-        __m512 acc = _mm512_mul_ps(qv[0], avx512_load(k, row, is_bf16));
+        __m512 acc = _mm512_mul_ps(qv[0], jen1_avx512_load(k, row, is_bf16));
         _Pragma("GCC unroll 8")
         for (int c = 1; c < nv; c++)
-            acc = _mm512_fmadd_ps(qv[c], avx512_load(k, row + 16 * c, is_bf16), acc);
+            acc = _mm512_fmadd_ps(qv[c], jen1_avx512_load(k, row + 16 * c, is_bf16), acc);
         float sum = _mm512_reduce_add_ps(acc);
         for (int t = 16 * nv; t < hd; t++)
             sum += q[t] * jen1_f32_or_bf16_at(k, row + t, is_bf16);
@@ -117,7 +105,7 @@ ALWAYS_INLINE AVX512 void avx512_mix_block(const float *p, const void *v, int le
         __m512 pj = _mm512_set1_ps(p[j]);
         _Pragma("GCC unroll 4")
         for (int c = 0; c < nv; c++)
-            acc[c] = _mm512_fmadd_ps(pj, avx512_load(v, row + 16 * c, is_bf16), acc[c]);
+            acc[c] = _mm512_fmadd_ps(pj, jen1_avx512_load(v, row + 16 * c, is_bf16), acc[c]);
     }
     _Pragma("GCC unroll 4")
     for (int c = 0; c < nv; c++)
@@ -150,26 +138,9 @@ static AVX512 void avx512_mix_f32(const float *p, const void *v, int len, int hd
 /* ------------------------------------------------------------------------ */
 /* AVX2: 8 lanes. */
 
-#define AVX2 __attribute__((target("avx2,fma")))
+#define AVX2 JEN1_AVX2
 #define AVX2_QV 8   /* heads up to 64 wide in registers */
 #define AVX2_MIX 8  /* 64 columns per pass of the mix */
-
-/* 8 cache elements from element `at` on, as fp32. */
-ALWAYS_INLINE AVX2 __m256 avx2_load(const void *c, size_t at, int is_bf16)
-{
-    if (!is_bf16)
-        return _mm256_loadu_ps((const float *)c + at);
-    __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)c + at));
-    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-}
-
-ALWAYS_INLINE AVX2 float avx2_sum(__m256 v)
-{
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 ALWAYS_INLINE AVX2 void avx2_scores_n(const float *q, const void *k, int len, int hd, float *scores,
                                       const int nv, const int is_bf16)
@@ -180,11 +151,11 @@ ALWAYS_INLINE AVX2 void avx2_scores_n(const float *q, const void *k, int len, in
         qv[c] = _mm256_loadu_ps(q + 8 * c);
     for (int j = 0; j < len; j++) {
         size_t row = (size_t)j * hd;
-        __m256 acc = _mm256_mul_ps(qv[0], avx2_load(k, row, is_bf16));
+        __m256 acc = _mm256_mul_ps(qv[0], jen1_avx2_load(k, row, is_bf16));
         _Pragma("GCC unroll 8")
         for (int c = 1; c < nv; c++)
-            acc = _mm256_fmadd_ps(qv[c], avx2_load(k, row + 8 * c, is_bf16), acc);
-        float sum = avx2_sum(acc);
+            acc = _mm256_fmadd_ps(qv[c], jen1_avx2_load(k, row + 8 * c, is_bf16), acc);
+        float sum = jen1_avx2_sum(acc);
         for (int t = 8 * nv; t < hd; t++)
             sum += q[t] * jen1_f32_or_bf16_at(k, row + t, is_bf16);
         scores[j] = sum;
@@ -226,7 +197,7 @@ ALWAYS_INLINE AVX2 void avx2_mix_block(const float *p, const void *v, int len, i
         __m256 pj = _mm256_set1_ps(p[j]);
         _Pragma("GCC unroll 8")
         for (int c = 0; c < nv; c++)
-            acc[c] = _mm256_fmadd_ps(pj, avx2_load(v, row + 8 * c, is_bf16), acc[c]);
+            acc[c] = _mm256_fmadd_ps(pj, jen1_avx2_load(v, row + 8 * c, is_bf16), acc[c]);
     }
     _Pragma("GCC unroll 8")
     for (int c = 0; c < nv; c++)
@@ -259,7 +230,7 @@ static AVX2 void avx2_mix_f32(const float *p, const void *v, int len, int hd, fl
 {
     AVX2_MIX_ALL(0)
 }
-#endif /* JEN1_ATTENTION_X86 */
+#endif /* JEN1_SIMD_X86 */
 
 /* ------------------------------------------------------------------------ */
 
@@ -289,7 +260,7 @@ static void generic_mix_f32(const float *p, const void *v, int len, int hd, floa
 /* The kernels of the ISA jen1_matvec_isa() names: [is_bf16]. */
 static void pick(scores_fn **scores, mix_fn **mix, int is_bf16)
 {
-#ifdef JEN1_ATTENTION_X86
+#ifdef JEN1_SIMD_X86
     const char *isa = jen1_matvec_isa();
     if (strcmp(isa, "avx512") == 0) {
         *scores = is_bf16 ? avx512_scores_bf16 : avx512_scores_f32;

@@ -16,12 +16,9 @@
 #include <stdatomic.h>
 #include <string.h>
 
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
-#define JEN1_MATVEC_X86 1
-#include <immintrin.h>
-#endif
+#include "simd_x86.h"
 
-#define ALWAYS_INLINE static inline __attribute__((always_inline))
+#define ALWAYS_INLINE JEN1_ALWAYS_INLINE
 
 typedef void matvec_fn(const float *x, int m, int k, int ldx, const void *w,
                        const float *bias, float *y, int ldy, int j0, int j1);
@@ -94,7 +91,7 @@ static void generic_bf16(const float *x, int m, int k, int ldx, const void *w,
     generic_matvec(x, m, k, ldx, w, 1, bias, y, ldy, j0, j1);
 }
 
-#ifdef JEN1_MATVEC_X86
+#ifdef JEN1_SIMD_X86
 /* The hardware prefetcher follows each weight row only after it has started,
  * and rows of 2-4 KB end soon after: streaming into L2 the same place of the
  * next tile's rows, one tile ahead, measured 1.2-2x faster for k = 1024. A
@@ -113,17 +110,9 @@ ALWAYS_INLINE void prefetch_next_tile(const void *w, size_t at, int is_bf16)
  * more rows go in chunks of 4 over 6 weight rows, which needs fewer loads
  * per FMA once the product is bound by arithmetic. */
 
-#define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma")))
+#define AVX512 JEN1_AVX512
 #define AVX512_MAX_MR 4
 #define AVX512_MAX_NJ 8
-
-ALWAYS_INLINE AVX512 __m512 avx512_weights(const void *w, size_t at, int is_bf16)
-{
-    if (!is_bf16)
-        return _mm512_loadu_ps((const float *)w + at);
-    __m256i h = _mm256_loadu_si256((const __m256i *)((const uint16_t *)w + at));
-    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
-}
 
 /* The last k % 16 elements; masked-off lanes read nothing and are zero. */
 ALWAYS_INLINE AVX512 __m512 avx512_weights_tail(const void *w, size_t at,
@@ -160,7 +149,7 @@ ALWAYS_INLINE AVX512 void avx512_tile(const float *x, int ldx, int k,
             prefetch_next_tile(w, row0 + (size_t)(c + nj) * k + t, is_bf16);
             if (is_bf16) /* a second hint for the same line measured ~10% faster */
                 prefetch_next_tile(w, row0 + (size_t)(c + nj) * k + t + 8, is_bf16);
-            __m512 wv = avx512_weights(w, row0 + (size_t)c * k + t, is_bf16);
+            __m512 wv = jen1_avx512_load(w, row0 + (size_t)c * k + t, is_bf16);
             _Pragma("GCC unroll 8")
             for (int r = 0; r < mr; r++)
                 acc[r][c] = _mm512_fmadd_ps(xv[r], wv, acc[r][c]);
@@ -232,25 +221,9 @@ static AVX512 void avx512_bf16(const float *x, int m, int k, int ldx, const void
  * rows, 2 x 6, larger m in chunks of 3 rows x 4. The last k % 8 elements go
  * through scalar code: AVX2 has no 16-bit masked load for bf16. */
 
-#define AVX2 __attribute__((target("avx2,fma")))
+#define AVX2 JEN1_AVX2
 #define AVX2_MAX_MR 3
 #define AVX2_MAX_NJ 8
-
-ALWAYS_INLINE AVX2 __m256 avx2_weights(const void *w, size_t at, int is_bf16)
-{
-    if (!is_bf16)
-        return _mm256_loadu_ps((const float *)w + at);
-    __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)w + at));
-    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-}
-
-ALWAYS_INLINE AVX2 float avx2_sum(__m256 v)
-{
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 ALWAYS_INLINE AVX2 void avx2_tile(const float *x, int ldx, int k, const void *w,
                                   int is_bf16, const float *bias, float *y,
@@ -272,7 +245,7 @@ ALWAYS_INLINE AVX2 void avx2_tile(const float *x, int ldx, int k, const void *w,
         _Pragma("GCC unroll 8")
         for (int c = 0; c < nj; c++) {
             prefetch_next_tile(w, row0 + (size_t)(c + nj) * k + t, is_bf16);
-            __m256 wv = avx2_weights(w, row0 + (size_t)c * k + t, is_bf16);
+            __m256 wv = jen1_avx2_load(w, row0 + (size_t)c * k + t, is_bf16);
             _Pragma("GCC unroll 8")
             for (int r = 0; r < mr; r++)
                 acc[r][c] = _mm256_fmadd_ps(xv[r], wv, acc[r][c]);
@@ -282,7 +255,7 @@ ALWAYS_INLINE AVX2 void avx2_tile(const float *x, int ldx, int k, const void *w,
     for (int r = 0; r < mr; r++)
         _Pragma("GCC unroll 8")
         for (int c = 0; c < nj; c++) {
-            float sum = avx2_sum(acc[r][c]);
+            float sum = jen1_avx2_sum(acc[r][c]);
             for (int u = t; u < k; u++)
                 sum += x[(size_t)r * ldx + u] * jen1_f32_or_bf16_at(w, row0 + (size_t)c * k + u, is_bf16);
             y[(size_t)r * ldy + j + c] = sum + (bias ? bias[j + c] : 0.0f);
@@ -328,7 +301,7 @@ static AVX2 void avx2_bf16(const float *x, int m, int k, int ldx, const void *w,
     avx2_matvec(x, m, k, ldx, w, 1, bias, y, ldy, j0, j1);
 }
 
-#endif /* JEN1_MATVEC_X86 */
+#endif /* JEN1_SIMD_X86 */
 
 /* ------------------------------------------------------------------------ */
 /* Dispatch. */
@@ -339,14 +312,14 @@ static const char *const isa_names[ISA_COUNT] = {"generic", "avx2", "avx512"};
 
 static matvec_fn *const f32_kernels[ISA_COUNT] = {
     generic_f32,
-#ifdef JEN1_MATVEC_X86
+#ifdef JEN1_SIMD_X86
     avx2_f32, avx512_f32,
 #endif
 };
 
 static matvec_fn *const bf16_kernels[ISA_COUNT] = {
     generic_bf16,
-#ifdef JEN1_MATVEC_X86
+#ifdef JEN1_SIMD_X86
     avx2_bf16, avx512_bf16,
 #endif
 };
@@ -355,7 +328,7 @@ static int cpu_runs(enum matvec_isa isa)
 {
     if (isa == ISA_GENERIC)
         return 1;
-#ifdef JEN1_MATVEC_X86
+#ifdef JEN1_SIMD_X86
     __builtin_cpu_init();
     if (isa == ISA_AVX2)
         return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
