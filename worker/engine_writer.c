@@ -1,7 +1,10 @@
 /* engine_writer.c - see engine_writer.h. The planner drives the model field
- * by field; this file turns each field into one chat (a system message, the
- * story and the song so far, the request) and one bounded generation, and
- * each choice into one comparison of the options' likelihoods. */
+ * by field and round by round; this file turns the title into one bounded
+ * generation, a round's sections into one batch of bounded multi-line
+ * generations, and each choice into one comparison of the options'
+ * likelihoods. Every prompt is one chat that begins alike (the system
+ * message, the story, then the music, the title, the form and the lyrics as
+ * they are decided), so the job's prompt cache computes each beginning once. */
 #include "engine_writer.h"
 
 #include <stdio.h>
@@ -16,8 +19,9 @@
 
 #define NARRATIVE_PROMPT_BYTES 1500 /* of the narrative, in every prompt */
 #define TITLE_MAX_TOKENS 16
-#define LINE_MAX_TOKENS 24
+#define LINE_MAX_TOKENS 20          /* a lyric line of under ten words, in any language */
 #define FIELD_TEXT_BYTES 512        /* a field's reply, before the plan's bounds */
+#define SECTION_TEXT_BYTES (PLAN_MAX_LINES * FIELD_TEXT_BYTES)
 
 struct writer {
     jen1_text_model *lm;
@@ -72,21 +76,29 @@ static void section_label(const song_plan *plan, int section, char *out, size_t 
     else snprintf(out, cap, "%c%s", first, name + 1);
 }
 
-/* The story and the music the plan chose. */
-static void put_story(buf *b, const char *narrative, size_t len, const song_plan *plan)
+/* The story, and what the plan has decided so far: the music once the mood
+ * and the genre are chosen; the title, the form and the lyrics of finished
+ * sections once there is a title. Every prompt begins with this, so that
+ * the prompt cache holds it between fields. */
+static void put_song(buf *b, const char *narrative, size_t len, const song_plan *plan)
 {
     char story[NARRATIVE_PROMPT_BYTES];
     text_copy(story, sizeof story, narrative, len);
     buf_printf(b, "The story:\n%s\n\n", story);
     if (plan->mood && plan->genre)
         buf_printf(b, "The song is %s %s, %d bpm, in %s.\n", plan->mood, plan->genre, plan->bpm, plan->key);
-}
-
-/* The lyrics of the sections before `upto`, each under its label. */
-static void put_lyrics_so_far(buf *b, const song_plan *plan, int upto)
-{
+    if (!plan->title[0]) return;
+    buf_printf(b, "Its title is \"%s\". Its form:", plan->title);
+    int sung = 0;
+    for (int i = 0; i < plan->n_sections; i++) {
+        if (!plan_section_is_sung(plan->sections[i].name)) continue;
+        char label[32];
+        section_label(plan, i, label, sizeof label);
+        buf_printf(b, "%s %s", sung++ ? "," : "", label);
+    }
+    buf_puts(b, ".\n\n");
     int any = 0;
-    for (int i = 0; i < upto; i++) {
+    for (int i = 0; i < plan->n_sections; i++) {
         const plan_section *s = &plan->sections[i];
         if (s->n_lines == 0) continue;
         char label[32];
@@ -108,30 +120,30 @@ static const char *section_role(const char *name, int ordinal)
 
 /* ---- Generation ----------------------------------------------------------------- */
 
-/* The chat rendered with the generation prompt and `reply_so_far` after it
- * (the assistant's text already written), as ids; *ids is malloc'd. */
-static int chat_ids(const writer *w, const char *user, const char *reply_so_far, int64_t **ids, int *n, char *err,
-                    size_t errlen)
+/* The job's prompt cache, made on first use; NULL (no reuse, same words but
+ * slower) if it cannot be made. */
+static jen1_text_cache *job_cache(writer_job *job)
+{
+    char err[128];
+    if (!job->cache && jen1_text_cache_new(job->w->lm, &job->cache, err, sizeof err) != JEN1_OK) job->cache = NULL;
+    return job->cache;
+}
+
+/* The chat of `user` rendered with the generation prompt, as ids; *ids is
+ * malloc'd. */
+static int chat_ids(const writer *w, const char *user, int64_t **ids, int *n, char *err, size_t errlen)
 {
     jen1_chat_message chat[] = { { "system", system_prompt }, { "user", user } };
     char *rendered = NULL;
     *ids = NULL;
     if (jen1_text_chat_render(w->lm, chat, 2, 1, &rendered, err, errlen) != JEN1_OK) return -1;
-    buf prompt = BUF_INIT;
-    buf_puts(&prompt, rendered);
-    buf_puts(&prompt, reply_so_far);
+    /* Byte-level BPE: never more ids than bytes. */
+    size_t len = strlen(rendered);
+    int cap = (int)len + 1, rc = -1;
+    *ids = malloc((size_t)cap * sizeof **ids);
+    if (!*ids) snprintf(err, errlen, "writer: out of memory");
+    else if (jen1_text_tokenize(w->lm, rendered, len, 1, *ids, cap, n, err, errlen) == JEN1_OK) rc = 0;
     jen1_free(rendered);
-    int rc = -1;
-    if (buf_failed(&prompt)) {
-        snprintf(err, errlen, "writer: out of memory");
-    } else {
-        /* Byte-level BPE: never more ids than bytes. */
-        int cap = (int)prompt.len + 1;
-        *ids = malloc((size_t)cap * sizeof **ids);
-        if (!*ids) snprintf(err, errlen, "writer: out of memory");
-        else if (jen1_text_tokenize(w->lm, prompt.data, prompt.len, 1, *ids, cap, n, err, errlen) == JEN1_OK) rc = 0;
-    }
-    buf_free(&prompt);
     if (rc != 0) {
         free(*ids);
         *ids = NULL;
@@ -139,42 +151,51 @@ static int chat_ids(const writer *w, const char *user, const char *reply_so_far,
     return rc;
 }
 
-/* One field: the reply to `user` continuing reply_so_far, up to a newline,
- * into out (cap bytes). Field k of a job always draws from the same seed.
- * A failure leaves out empty and is logged: the rules fill the field. */
-static void generate_field(writer_job *job, int field, const char *what, const char *user, const char *reply_so_far,
-                           int max_tokens, char *out, size_t cap)
+/* The seed of field k of a job: the golden-ratio stride keeps the fields'
+ * streams (and nearby seeds') apart. */
+static uint64_t field_seed(const writer_job *job, int field)
+{
+    return job->seed ^ ((uint64_t)field + 1) * 0x9E3779B97F4A7C15ULL;
+}
+
+/* Generates the replies to users[0..n) in one batch, each into texts[i]
+ * (cap bytes; empty when it fails: the rules fill the fields), field
+ * fields[i]'s seed each. The parameters' lines, stops and budget are gp's. */
+static void generate_batch(writer_job *job, const char *what, const char *const *users, const int *fields, int n,
+                           jen1_text_generate_params gp, char (*texts)[SECTION_TEXT_BYTES])
 {
     char err[512] = "";
-    out[0] = '\0';
+    for (int i = 0; i < n; i++) texts[i][0] = '\0';
     if (job->should_stop && job->should_stop(job->user)) return;
     double t = clock_monotonic_s();
-    int64_t *ids = NULL;
-    int n = 0;
+    int64_t *ids[PLAN_MAX_SECTIONS] = { 0 };
+    jen1_text_request rq[PLAN_MAX_SECTIONS];
     jen1_status st = JEN1_ERR_INVALID_ARGUMENT;
-    if (chat_ids(job->w, user, reply_so_far, &ids, &n, err, sizeof err) == 0) {
-        /* The golden-ratio stride keeps the fields' streams (and nearby seeds') apart. */
-        jen1_text_request rq = { .prompt_ids = ids, .n_prompt_ids = n,
-                                 .seed = job->seed ^ ((uint64_t)field + 1) * 0x9E3779B97F4A7C15ULL };
-        jen1_text_generate_params gp = jen1_text_generate_default_params(job->w->lm);
-        static const char *const newline[] = { "\n" };
-        gp.max_new_tokens = max_tokens;
-        gp.stop_strings = newline;
-        gp.n_stop_strings = 1;
+    int ok = n >= 1 && n <= PLAN_MAX_SECTIONS;
+    for (int i = 0; ok && i < n; i++) {
+        ok = chat_ids(job->w, users[i], &ids[i], &rq[i].n_prompt_ids, err, sizeof err) == 0;
+        rq[i].prompt_ids = ids[i];
+        rq[i].seed = field_seed(job, fields[i]);
+    }
+    if (ok) {
         gp.ban_special = 1;
+        gp.cache = job_cache(job);
         gp.abort = job->should_stop;
         gp.abort_user_data = job->user;
         jen1_text_output *o = NULL;
-        st = jen1_text_generate(job->w->lm, &rq, 1, &gp, &o, err, sizeof err);
-        if (st == JEN1_OK) text_copy(out, cap, o->items[0].text, strlen(o->items[0].text));
+        st = jen1_text_generate(job->w->lm, rq, n, &gp, &o, err, sizeof err);
+        for (int i = 0; st == JEN1_OK && i < n; i++) {
+            text_copy(texts[i], SECTION_TEXT_BYTES, o->items[i].text, strlen(o->items[i].text));
+            job->tokens += o->items[i].n_ids;
+        }
         jen1_text_output_free(o);
     }
-    free(ids);
+    for (int i = 0; i < n; i++) free(ids[i]);
     job->generations++;
     job->seconds += clock_monotonic_s() - t;
     if (st != JEN1_OK && st != JEN1_ERR_ABORTED) {
         job->failures++;
-        log_kv(LOG_WARN, "writer: the rules fill a field the model could not write", LOG_STR("field", what),
+        log_kv(LOG_WARN, "writer: the rules fill fields the model could not write", LOG_STR("field", what),
                LOG_STR("error", err));
     }
 }
@@ -217,18 +238,29 @@ static int model_write_title(void *ctx, const char *narrative, size_t len, const
     (void)err;
     (void)errlen;
     buf user = BUF_INIT;
-    put_story(&user, narrative, len, plan);
+    put_song(&user, narrative, len, plan);
     buf_puts(&user, "\nWrite the song's title: two to five words, in the language of the story. "
                     "Reply with the title only.");
-    char text[FIELD_TEXT_BYTES] = "";
-    if (!buf_failed(&user)) generate_field(job, 0, "title", user.data, "", TITLE_MAX_TOKENS, text, sizeof text);
+    char text[1][SECTION_TEXT_BYTES] = { "" };
+    if (!buf_failed(&user)) {
+        static const char *const newline[] = { "\n" };
+        jen1_text_generate_params gp = jen1_text_generate_default_params(job->w->lm);
+        gp.max_new_tokens = TITLE_MAX_TOKENS;
+        gp.stop_strings = newline;
+        gp.n_stop_strings = 1;
+        const char *users[] = { user.data };
+        const int field = 0;
+        generate_batch(job, "title", users, &field, 1, gp, text);
+    }
     buf_free(&user);
-    lyrics_clean_line(text);
-    strip_quotes(text);
-    size_t n = strlen(text);
-    if (n > 0 && text[n - 1] == '.') text[n - 1] = '\0'; /* a title is not a sentence */
-    fit_words(text, cap);
-    snprintf(title, cap, "%s", text);
+    char *t = text[0];
+    t[FIELD_TEXT_BYTES - 1] = '\0';
+    lyrics_clean_line(t);
+    strip_quotes(t);
+    size_t n = strlen(t);
+    if (n > 0 && t[n - 1] == '.') t[n - 1] = '\0'; /* a title is not a sentence */
+    fit_words(t, cap);
+    snprintf(title, cap, "%s", t);
     return 0;
 }
 
@@ -247,46 +279,76 @@ static int repeat_chorus(const lyric_request *req, char lines[][PLAN_LINE_BYTES]
     return 0;
 }
 
-static int model_write_lines(void *ctx, const lyric_request *req, char lines[][PLAN_LINE_BYTES], char *err,
-                             size_t errlen)
+/* Whether a reply's line is a label ("[Verse 1]", "Chorus:") rather than
+ * words to sing. */
+static int is_label(const char *s)
+{
+    size_t n = strlen(s);
+    return n > 0 && ((s[0] == '[' && s[n - 1] == ']') || (s[n - 1] == ':' && !strchr(s, ' ')));
+}
+
+/* A section's reply as its lines: one per line of text, blank lines and
+ * labels skipped, each cleaned and fitted. Returns how many. */
+static int split_lines(char *text, const lyric_request *req, char lines[][PLAN_LINE_BYTES])
+{
+    int n = 0;
+    for (char *line = text, *next; line && n < req->n_lines; line = next) {
+        next = strchr(line, '\n');
+        if (next) *next++ = '\0';
+        lyrics_clean_line(line);
+        strip_quotes(line);
+        if (!line[0] || is_label(line)) continue;
+        fit_words(line, PLAN_LINE_BYTES);
+        snprintf(lines[n++], PLAN_LINE_BYTES, "%s", line);
+    }
+    return n;
+}
+
+/* One round: every section not a repeated chorus is one request of a single
+ * batch, n lines of at most LINE_MAX_TOKENS tokens each, by construction. */
+static int model_write_lines(void *ctx, const lyric_request *reqs, int n, lyric_lines *lines, int *written,
+                             char *err, size_t errlen)
 {
     writer_job *job = ctx;
-    const song_plan *plan = req->plan;
-    const char *name = plan->sections[req->section].name;
     (void)err;
     (void)errlen;
-    if (strcmp(name, "chorus") == 0 && req->ordinal > 0) {
-        int n = repeat_chorus(req, lines);
-        if (n > 0) return n;
+    buf users[PLAN_MAX_SECTIONS];
+    const char *prompts[PLAN_MAX_SECTIONS];
+    int fields[PLAN_MAX_SECTIONS], which[PLAN_MAX_SECTIONS], asked = 0, most_lines = 1, failed = 0;
+    for (int i = 0; i < n && i < PLAN_MAX_SECTIONS; i++) {
+        const lyric_request *req = &reqs[i];
+        const song_plan *plan = req->plan;
+        const char *name = plan->sections[req->section].name;
+        written[i] = 0;
+        if (strcmp(name, "chorus") == 0 && req->ordinal > 0 && (written[i] = repeat_chorus(req, lines[i])) > 0)
+            continue;
+        char label[32];
+        section_label(plan, req->section, label, sizeof label);
+        buf *u = &users[asked];
+        *u = (buf)BUF_INIT;
+        put_song(u, req->narrative, req->narrative_len, plan);
+        buf_printf(u,
+                   "Write the %s: %d line%s, %s. Write in the language of the story, one line of lyrics per line, "
+                   "each under ten words. Reply with the lines only.",
+                   label, req->n_lines, req->n_lines == 1 ? "" : "s", section_role(name, req->ordinal));
+        failed |= buf_failed(u);
+        prompts[asked] = u->data;
+        fields[asked] = 1 + req->section;
+        which[asked++] = i;
+        if (req->n_lines > most_lines) most_lines = req->n_lines;
     }
-    char label[32];
-    section_label(plan, req->section, label, sizeof label);
-    buf user = BUF_INIT, reply = BUF_INIT;
-    put_story(&user, req->narrative, req->narrative_len, plan);
-    buf_printf(&user, "Its title is \"%s\".\n\n", plan->title);
-    put_lyrics_so_far(&user, plan, req->section);
-    buf_printf(&user,
-               "Write the %s: %d line%s, %s. Write in the language of the story, one line of lyrics per line, "
-               "each under ten words. Reply with the lines only.",
-               label, req->n_lines, req->n_lines == 1 ? "" : "s", section_role(name, req->ordinal));
-    for (int j = 0; j < req->n_lines && !buf_failed(&user) && !buf_failed(&reply); j++) {
-        char text[FIELD_TEXT_BYTES], what[48];
-        snprintf(what, sizeof what, "%s line %d", label, j + 1);
-        int field = 1 + req->section * PLAN_MAX_LINES + j;
-        generate_field(job, field, what, user.data, reply.data ? reply.data : "", LINE_MAX_TOKENS, text,
-                       sizeof text);
-        lyrics_clean_line(text);
-        strip_quotes(text);
-        if (text[0] == '[' && text[strlen(text) - 1] == ']') text[0] = '\0'; /* a label, not a line */
-        fit_words(text, PLAN_LINE_BYTES);
-        snprintf(lines[j], PLAN_LINE_BYTES, "%s", text);
-        /* The next line continues the reply: the lines so far, one per line
-         * (an empty one stays out: the rules fill it later). */
-        if (text[0]) buf_printf(&reply, "%s\n", text);
+    if (asked > 0 && !failed) {
+        char texts[PLAN_MAX_SECTIONS][SECTION_TEXT_BYTES];
+        jen1_text_generate_params gp = jen1_text_generate_default_params(job->w->lm);
+        gp.max_lines = most_lines;
+        gp.max_line_tokens = LINE_MAX_TOKENS;
+        /* Room for every line, its newline, and a few blank or label lines. */
+        gp.max_new_tokens = most_lines * (LINE_MAX_TOKENS + 1) + 8;
+        generate_batch(job, "lines", prompts, fields, asked, gp, texts);
+        for (int k = 0; k < asked; k++) written[which[k]] = split_lines(texts[k], &reqs[which[k]], lines[which[k]]);
     }
-    buf_free(&user);
-    buf_free(&reply);
-    return req->n_lines;
+    for (int k = 0; k < asked; k++) buf_free(&users[k]);
+    return 0;
 }
 
 /* The option the model finds likeliest as the answer (the first on a tie),
@@ -299,22 +361,23 @@ static int model_choose(void *ctx, const char *narrative, size_t len, const song
     double t = clock_monotonic_s();
     char err[512] = "";
     buf user = BUF_INIT;
-    put_story(&user, narrative, len, plan);
+    put_song(&user, narrative, len, plan);
     buf_printf(&user, "\nWhich %s fits a song telling this story? Answer with one of: ", what);
     for (int i = 0; i < n_options; i++) buf_printf(&user, "%s%s", i ? ", " : "", options[i]);
     buf_puts(&user, ".");
     int64_t *prompt = NULL, *option_ids[16] = { 0 };
     int n_prompt = 0, n_ids[16] = { 0 }, pick = -1, ok = n_options <= 16 && !buf_failed(&user);
     double logprobs[16];
-    if (ok) ok = chat_ids(job->w, user.data, "", &prompt, &n_prompt, err, sizeof err) == 0;
+    if (ok) ok = chat_ids(job->w, user.data, &prompt, &n_prompt, err, sizeof err) == 0;
     for (int i = 0; ok && i < n_options; i++) {
         int cap = (int)strlen(options[i]) + 1;
         option_ids[i] = malloc((size_t)cap * sizeof **option_ids);
         ok = option_ids[i] && jen1_text_tokenize(job->w->lm, options[i], strlen(options[i]), 0, option_ids[i], cap,
                                                  &n_ids[i], err, sizeof err) == JEN1_OK;
     }
-    if (ok) ok = jen1_text_score_options(job->w->lm, prompt, n_prompt, (const int64_t *const *)option_ids, n_ids,
-                                         n_options, logprobs, err, sizeof err) == JEN1_OK;
+    if (ok) ok = jen1_text_score_options(job->w->lm, job_cache(job), prompt, n_prompt,
+                                         (const int64_t *const *)option_ids, n_ids, n_options, logprobs, err,
+                                         sizeof err) == JEN1_OK;
     for (int i = 0; ok && i < n_options; i++)
         if (pick < 0 || logprobs[i] > logprobs[pick]) pick = i;
     for (int i = 0; i < n_options && i < 16; i++) free(option_ids[i]);
@@ -336,4 +399,10 @@ lyric_source writer_source(writer *w, uint64_t seed, int (*should_stop)(void *us
     return (lyric_source){ .name = "model", .model = writer_model_name(w), .ctx = job,
                            .write_title = model_write_title, .write_lines = model_write_lines,
                            .choose = model_choose };
+}
+
+void writer_job_end(writer_job *job)
+{
+    jen1_text_cache_free(job->cache);
+    job->cache = NULL;
 }

@@ -8,11 +8,16 @@
  *     writer_job job;
  *     lyric_source src = writer_source(wr, req.seed, NULL, NULL, &job);
  *     plan_song(&req, &src, &plan, err, sizeof err);
+ *     writer_job_end(&job);
  *
- * Each field is one bounded generation (the checkpoint's chat template, a
- * token budget, stop at a newline or an EOS, special tokens banned), sampled
- * with the checkpoint's generation_config from a seed derived from the job's
- * seed and the field's index: the same job gives the same words on any host.
+ * The title is one bounded generation (the checkpoint's chat template, a
+ * token budget, stop at a newline or an EOS, special tokens banned); each of
+ * the planner's rounds is one batch, a section per row, each row stopped
+ * after its lines, every line ended by a newline within LINE_MAX_TOKENS
+ * tokens. Rows are sampled with the checkpoint's generation_config from a
+ * seed derived from the job's seed and the field's index, and every prompt
+ * begins alike so that the job's prompt cache (jen1_text.h) computes the
+ * story once: the same job gives the same words on any host.
  * A field whose generation fails is written empty (and logged), and the
  * planner's rules fill it: the writer never fails a plan. The prompts, the
  * bounds and the chorus rule are docs/planner.md's "The writer". */
@@ -22,7 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "jen1.h"
+#include "jen1_text.h"
 #include "lyrics.h"
 
 typedef struct writer writer;
@@ -48,14 +53,19 @@ typedef struct writer_job {
     uint64_t seed;                 /* the job's */
     int (*should_stop)(void *user); /* polled between tokens; may be NULL */
     void *user;
-    int generations;               /* model calls made */
+    int generations;               /* model calls made (a round's sections are one) */
+    int tokens;                    /* new tokens written, all rows together */
     int failures;                  /* of which failed (their fields went to the rules) */
     double seconds;                /* spent in the model */
+    jen1_text_cache *cache;        /* the job's prompt cache, made on first use */
 } writer_job;
 
 /* A lyric source writing with w for a job of this seed; its ctx is job,
  * which must outlive the source's use. should_stop (may be NULL) aborts a
  * generation: the fields left are then the rules'. */
 lyric_source writer_source(writer *w, uint64_t seed, int (*should_stop)(void *user), void *user, writer_job *job);
+
+/* Frees what the job kept between fields (its prompt cache). */
+void writer_job_end(writer_job *job);
 
 #endif

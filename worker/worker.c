@@ -307,9 +307,11 @@ static stage_end stage_planning(job_run *run)
     }
     writer_job wj;
     lyric_source src = writer_source(run->w->writer, run->req.seed, on_should_stop, run, &wj);
-    if (plan_song(&run->req, &src, &run->plan, run->err, sizeof run->err) != 0) return PROTOCOL_INVALID_JOB;
+    int planned = plan_song(&run->req, &src, &run->plan, run->err, sizeof run->err);
+    writer_job_end(&wj);
+    if (planned != 0) return PROTOCOL_INVALID_JOB;
     log_kv(LOG_INFO, "words written", LOG_STR("model", writer_model_name(run->w->writer)),
-           LOG_INT("generations", wj.generations), LOG_INT("failures", wj.failures),
+           LOG_INT("generations", wj.generations), LOG_INT("tokens", wj.tokens), LOG_INT("failures", wj.failures),
            LOG_INT("fields", run->plan.words_fields), LOG_INT("fields_from_rules", run->plan.words_from_rules),
            LOG_NUM("seconds", wj.seconds));
     return PROTOCOL_OK;

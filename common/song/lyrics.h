@@ -1,7 +1,10 @@
 /* lyrics.h - where a song's title and lyric lines come from.
  *
  * The planner decides the music (mood, genre, tempo, key, sections) and then
- * asks a lyric_source for the title and, section by section, for the lines.
+ * asks a lyric_source for the title and, round by round, for the sections'
+ * lines. A round is the sections that may be written together: each sees the
+ * title and the lines of earlier rounds (plan_rounds in planner.h), so a
+ * source over a language model can decode a round's sections as one batch.
  * lyrics_rules() is the default, rule-based source (lyrics_rules.c); the
  * worker's writer (worker/engine_writer.h) is another, over a language model.
  *
@@ -17,16 +20,19 @@
 
 #include "planner.h"
 
+/* A section's lines, as a source writes them. */
+typedef char lyric_lines[PLAN_MAX_LINES][PLAN_LINE_BYTES];
+
 /* What a source is asked for one section. */
 typedef struct lyric_request {
     const char *narrative;     /* trimmed UTF-8 */
     size_t narrative_len;
     const song_plan *plan;     /* the music and the title are decided; the
-                                  lines of earlier sections are filled in */
+                                  lines of earlier rounds' sections are filled in */
     int section;               /* index into plan->sections */
     int ordinal;               /* 0 for the first section with this name, 1 for
                                   the second, ... */
-    int lines_before;          /* lines written so far for sections with this name */
+    int lines_before;          /* lines asked of earlier sections with this name */
     int n_lines;               /* lines wanted, 1 to PLAN_MAX_LINES */
 } lyric_request;
 
@@ -38,9 +44,10 @@ struct lyric_source {
      * a message. */
     int (*write_title)(void *ctx, const char *narrative, size_t narrative_len, const song_plan *plan,
                        char *title, size_t cap, char *err, size_t errlen);
-    /* Writes up to req->n_lines lines. Returns how many it wrote, or -1 with
-     * a message. */
-    int (*write_lines)(void *ctx, const lyric_request *req, char lines[][PLAN_LINE_BYTES], char *err,
+    /* Writes one round: for each reqs[i] (n >= 1, in song order) up to
+     * reqs[i].n_lines lines into lines[i], and how many into written[i].
+     * Returns 0, or -1 with a message. */
+    int (*write_lines)(void *ctx, const lyric_request *reqs, int n, lyric_lines *lines, int *written, char *err,
                        size_t errlen);
     /* Optional (NULL: the rules decide everything). Picks one of
      * options[0 .. n_options) as the song's `what` ("mood", then "genre"),

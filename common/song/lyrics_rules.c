@@ -215,13 +215,9 @@ static int rules_write_title(void *ctx, const char *narrative, size_t len, const
 
 /* ---- Lines ---------------------------------------------------------------- */
 
-static int rules_write_lines(void *ctx, const lyric_request *req, char lines[][PLAN_LINE_BYTES], char *err,
-                             size_t errlen)
+static int rules_section_lines(const lyric_request *req, char lines[][PLAN_LINE_BYTES])
 {
     reading r;
-    (void)ctx;
-    (void)err;
-    (void)errlen;
     read_narrative(&r, req->narrative, req->narrative_len);
     const char *name = req->plan->sections[req->section].name;
     int n = r.n_phrases;
@@ -236,6 +232,18 @@ static int rules_write_lines(void *ctx, const lyric_request *req, char lines[][P
         else snprintf(lines[i], PLAN_LINE_BYTES, "%s", req->plan->title);
     }
     return req->n_lines;
+}
+
+/* The rules' lines depend on nothing but the request: a round is its
+ * sections one by one. */
+static int rules_write_lines(void *ctx, const lyric_request *reqs, int n, lyric_lines *lines, int *written,
+                             char *err, size_t errlen)
+{
+    (void)ctx;
+    (void)err;
+    (void)errlen;
+    for (int i = 0; i < n; i++) written[i] = rules_section_lines(&reqs[i], lines[i]);
+    return 0;
 }
 
 const lyric_source *lyrics_rules(void)

@@ -402,45 +402,84 @@ static int lines_for(int32_t ms)
 
 /* Line j of the rules' lines for lr into line; the rules are asked once
  * per section (*n_rules < 0 until then). */
-static void line_from_rules(const lyric_request *lr, char rules[][PLAN_LINE_BYTES], int *n_rules, int j, char *line)
+static void line_from_rules(const lyric_request *lr, lyric_lines rules, int *n_rules, int j, char *line)
 {
     char err[8];
     if (*n_rules < 0) {
-        memset(rules, 0, PLAN_MAX_LINES * PLAN_LINE_BYTES);
-        *n_rules = lyrics_rules()->write_lines(lyrics_rules()->ctx, lr, rules, err, sizeof err);
+        memset(rules, 0, sizeof(lyric_lines));
+        if (lyrics_rules()->write_lines(lyrics_rules()->ctx, lr, 1, (lyric_lines *)rules, n_rules, err,
+                                        sizeof err) != 0)
+            *n_rules = 0;
     }
     line[0] = '\0';
     if (j < *n_rules) memcpy(line, rules[j], PLAN_LINE_BYTES);
     line[PLAN_LINE_BYTES - 1] = '\0';
 }
 
+int plan_rounds(const song_plan *plan, int round[PLAN_MAX_SECTIONS])
+{
+    int verses = 0, n_rounds = 0;
+    for (int i = 0; i < plan->n_sections; i++) verses += strcmp(plan->sections[i].name, "verse") == 0;
+    const int last = verses > 0 ? verses - 1 : 0;
+    int verse = 0, choruses = 0;
+    for (int i = 0; i < plan->n_sections; i++) {
+        const char *name = plan->sections[i].name;
+        if (!plan_section_is_sung(name)) round[i] = -1;
+        else if (strcmp(name, "verse") == 0) round[i] = verse++;
+        else if (strcmp(name, "chorus") == 0 && choruses++ == 0) round[i] = 0;
+        else if (strcmp(name, "chorus") == 0) round[i] = last > 0 ? last : 1;
+        else round[i] = last;
+        if (round[i] + 1 > n_rounds) n_rounds = round[i] + 1;
+    }
+    return n_rounds;
+}
+
+/* Section s's lines from what the source wrote: cleaned, and where one
+ * came out empty, the rules'. */
+static void take_lines(const lyric_source *src, const lyric_request *lr, lyric_lines lines, int written,
+                       song_plan *plan)
+{
+    plan_section *s = &plan->sections[lr->section];
+    lyric_lines rules;
+    int n_rules = -1;
+    s->n_lines = 0;
+    for (int j = 0; j < lr->n_lines; j++) {
+        lines[j][PLAN_LINE_BYTES - 1] = '\0';
+        if (j >= written) lines[j][0] = '\0';
+        plan->words_fields++;
+        if (lyrics_clean_line(lines[j]) == 0 && src != lyrics_rules()) {
+            line_from_rules(lr, rules, &n_rules, j, lines[j]);
+            plan->words_from_rules++;
+        }
+        if (lyrics_clean_line(lines[j]) > 0) memcpy(s->lines[s->n_lines++], lines[j], PLAN_LINE_BYTES);
+    }
+}
+
 static int write_lines(const job_request *req, const lyric_source *src, song_plan *plan, char *err, size_t errlen)
 {
-    for (int i = 0; i < plan->n_sections; i++) {
-        plan_section *s = &plan->sections[i];
-        if (!plan_section_is_sung(s->name)) continue;
-        lyric_request lr = { .narrative = req->narrative, .narrative_len = req->narrative_len, .plan = plan,
-                             .section = i, .n_lines = lines_for(s->end_ms - s->start_ms) };
-        for (int j = 0; j < i; j++) {
-            if (strcmp(plan->sections[j].name, s->name) != 0) continue;
-            lr.ordinal++;
-            lr.lines_before += plan->sections[j].n_lines;
-        }
-        char lines[PLAN_MAX_LINES][PLAN_LINE_BYTES], rules[PLAN_MAX_LINES][PLAN_LINE_BYTES];
-        memset(lines, 0, sizeof lines);
-        int n = src->write_lines(src->ctx, &lr, lines, err, errlen), n_rules = -1;
-        if (n < 0) return -1;
-        s->n_lines = 0;
-        for (int j = 0; j < lr.n_lines; j++) {
-            lines[j][PLAN_LINE_BYTES - 1] = '\0';
-            if (j >= n) lines[j][0] = '\0';
-            plan->words_fields++;
-            if (lyrics_clean_line(lines[j]) == 0 && src != lyrics_rules()) {
-                line_from_rules(&lr, rules, &n_rules, j, lines[j]);
-                plan->words_from_rules++;
+    int round[PLAN_MAX_SECTIONS];
+    const int n_rounds = plan_rounds(plan, round);
+    for (int r = 0; r < n_rounds; r++) {
+        lyric_request lr[PLAN_MAX_SECTIONS];
+        lyric_lines lines[PLAN_MAX_SECTIONS];
+        int written[PLAN_MAX_SECTIONS], n = 0;
+        for (int i = 0; i < plan->n_sections; i++) {
+            if (round[i] != r) continue;
+            const plan_section *s = &plan->sections[i];
+            lr[n] = (lyric_request){ .narrative = req->narrative, .narrative_len = req->narrative_len, .plan = plan,
+                                     .section = i, .n_lines = lines_for(s->end_ms - s->start_ms) };
+            for (int j = 0; j < i; j++) {
+                if (strcmp(plan->sections[j].name, s->name) != 0) continue;
+                lr[n].ordinal++;
+                lr[n].lines_before += lines_for(plan->sections[j].end_ms - plan->sections[j].start_ms);
             }
-            if (lyrics_clean_line(lines[j]) > 0) memcpy(s->lines[s->n_lines++], lines[j], PLAN_LINE_BYTES);
+            n++;
         }
+        if (n == 0) continue;
+        memset(lines, 0, sizeof lines);
+        memset(written, 0, sizeof written);
+        if (src->write_lines(src->ctx, lr, n, lines, written, err, errlen) != 0) return -1;
+        for (int k = 0; k < n; k++) take_lines(src, &lr[k], lines[k], written[k], plan);
     }
     lyrics_join(plan);
     return 0;

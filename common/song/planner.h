@@ -81,4 +81,14 @@ double plan_seconds(int32_t ms);
 /* Whether a section is sung (verse, chorus, bridge) rather than instrumental. */
 int plan_section_is_sung(const char *name);
 
+/* In which round each section's words are written (round[i], -1 for an
+ * instrumental section); returns the number of rounds. A verse is written
+ * in the round of its rank among the verses, so that each verse reads the
+ * one before; the first chorus with the first verse (the hook comes from
+ * the story, not from a verse); the bridge and later choruses with the last
+ * verse, and never in the first round when there is a later one (a later
+ * chorus repeats the first). The sections of a round see each other's
+ * title and music, not each other's lines. */
+int plan_rounds(const song_plan *plan, int round[PLAN_MAX_SECTIONS]);
+
 #endif

@@ -123,6 +123,40 @@ JEN1_API jen1_status jen1_text_chat_render(const jen1_text_model *model, const j
                                            int n_messages, int add_generation_prompt, char **out,
                                            char *err, size_t errlen);
 
+/* ---- Prompt caches ------------------------------------------------------ */
+
+/* A prompt cache keeps the keys and values of the prompt beginning that a
+ * caller's calls share, so that a later call computes only the tokens after
+ * it (as llama.cpp's prompt cache does). A caller that drives one chat
+ * through many requests - the writer asks for a song's title and then its
+ * sections with the same system message and story in front - prefills that
+ * beginning once instead of once per request.
+ *
+ * Passed to jen1_text_generate (params.cache) or jen1_text_score_options, a
+ * cache is brought to the longest beginning that every request of the call
+ * shares (all but each prompt's last token at most): what it already holds
+ * of that beginning is kept, the rest of what it holds is dropped, what is
+ * missing is computed in one pass, and every row of the call starts from a
+ * copy of it. The results are those of the same call without a cache, up to
+ * float rounding (the beginning is computed in a separately shaped pass); a
+ * fixed sequence of calls on one cache gives the same tokens every time.
+ *
+ * A cache belongs to one model and is used by one call at a time (it is a
+ * request's state, as jen1_text_output is); different caches may be used on
+ * one model by any number of threads at once. */
+typedef struct jen1_text_cache jen1_text_cache;
+
+/* A new, empty cache for model, which must outlive it. Returns JEN1_OK and
+ * sets *out, or JEN1_ERR_NO_MEMORY / JEN1_ERR_INVALID_ARGUMENT. */
+JEN1_API jen1_status jen1_text_cache_new(const jen1_text_model *model, jen1_text_cache **out, char *err,
+                                         size_t errlen);
+
+/* Frees a cache. NULL is allowed. */
+JEN1_API void jen1_text_cache_free(jen1_text_cache *cache);
+
+/* The number of prompt tokens the cache holds now. */
+JEN1_API int jen1_text_cache_tokens(const jen1_text_cache *cache);
+
 /* ---- Generation --------------------------------------------------------- */
 
 /* The logits processors, applied in the reference's order: repetition
@@ -155,13 +189,24 @@ typedef struct jen1_text_generate_params {
      * where the reference's suppress_tokens sits, so a draw always has a
      * token left). */
     int ban_special;
+    /* Lines (0 = off, both): stop once the new text holds max_lines lines -
+     * non-empty, each ended by a newline - the item's text ending with the
+     * last of them, its newline cut (JEN1_TEXT_FINISH_STOP); and when a line
+     * has run max_line_tokens tokens without a newline, the next token is
+     * the newline, forced rather than drawn. So a reply of n lines of bounded
+     * length comes out of any model, by construction. max_line_tokens needs
+     * a tokenizer whose "\n" is one token (JEN1_ERR_INVALID_ARGUMENT if not). */
+    int max_lines;
+    int max_line_tokens;
+    jen1_text_cache *cache;       /* NULL, or a prompt cache to reuse and keep */
     jen1_abort_callback abort;    /* polled between steps (jen1.h) */
     void *abort_user_data;
 } jen1_text_generate_params;
 
 /* Defaults from the checkpoint's generation_config.json (do_sample,
  * temperature, top_k, top_p, repetition_penalty; transformers' defaults where
- * a field is absent), max_new_tokens 256, no stop strings, ban_special 0. */
+ * a field is absent), max_new_tokens 256, no stop strings, ban_special 0, no
+ * line limits, no cache. */
 JEN1_API jen1_text_generate_params jen1_text_generate_default_params(const jen1_text_model *model);
 
 typedef struct jen1_text_request {
@@ -175,7 +220,8 @@ typedef struct jen1_text_request {
 typedef struct jen1_text_output_item {
     int64_t *ids;               /* new tokens, up to and including the EOS that ended them */
     int n_ids;
-    char *text;                 /* ids decoded without special tokens, cut before a stop string */
+    char *text;                 /* ids decoded without special tokens, cut before a stop string
+                                   (a NUL byte in it is written as U+FFFD) */
     jen1_text_finish finish;
 } jen1_text_output_item;
 
@@ -202,8 +248,11 @@ JEN1_API void jen1_text_output_free(jen1_text_output *out);
  * logprobs[i] = sum over option i's tokens of log p(token | prompt, earlier
  * tokens of the option), from the raw logits (no processors). For choosing
  * among a fixed set of answers: always one of them, deterministic. Options
- * are scored in one batch. */
-JEN1_API jen1_status jen1_text_score_options(const jen1_text_model *model, const int64_t *prompt_ids,
+ * are scored in one batch, after the prompt (all but its last token) has
+ * been computed once; cache (may be NULL) is a prompt cache to start from
+ * and keep, as for jen1_text_generate. */
+JEN1_API jen1_status jen1_text_score_options(const jen1_text_model *model, jen1_text_cache *cache,
+                                             const int64_t *prompt_ids,
                                              int n_prompt_ids, const int64_t *const *option_ids,
                                              const int *n_option_ids, int n_options, double *logprobs,
                                              char *err, size_t errlen);

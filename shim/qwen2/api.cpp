@@ -51,6 +51,10 @@ void load_tokenizer(jen1_text_model *m)
         throw Error(JEN1_ERR_FORMAT, m->dir + ": the tokenizer has " + std::to_string(m->n_tokens) +
                                          " tokens, more than the model's " + std::to_string(m->cfg.vocab_size) +
                                          " embedding rows");
+    int64_t newline[2];
+    int n_newline = 0;
+    if (bpe_encode(m->tokenizer, "\n", 1, 0, newline, 2, &n_newline, err, sizeof err) == 0 && n_newline == 1)
+        m->newline_id = newline[0];
     const jen1_text_generation_config &g = m->cfg.generation;
     for (int64_t id = 0; id < m->n_tokens; id++)
         if (bpe_is_special(m->tokenizer, id) &&
@@ -218,7 +222,7 @@ void jen1_text_output_free(jen1_text_output *out)
     std::free(out);
 }
 
-jen1_status jen1_text_score_options(const jen1_text_model *model, const int64_t *prompt_ids, int n_prompt_ids,
+jen1_status jen1_text_score_options(const jen1_text_model *model, jen1_text_cache *cache, const int64_t *prompt_ids, int n_prompt_ids,
                                     const int64_t *const *option_ids, const int *n_option_ids, int n_options,
                                     double *logprobs, char *err, size_t errlen)
 {
@@ -228,7 +232,7 @@ jen1_status jen1_text_score_options(const jen1_text_model *model, const int64_t 
     }
     return guarded(err, errlen, [&] {
         at::NoGradGuard no_grad;
-        jen1::score_options(*model, prompt_ids, n_prompt_ids, option_ids, n_option_ids, n_options, logprobs);
+        jen1::score_options(*model, cache, prompt_ids, n_prompt_ids, option_ids, n_option_ids, n_options, logprobs);
     });
 }
 

@@ -25,7 +25,10 @@ struct Row {
     jen1_rng rng{};
     bool done = false;
     jen1_text_finish finish = JEN1_TEXT_FINISH_LENGTH;
-    size_t cut = std::string::npos;  // the text ends here (a stop string)
+    size_t cut = std::string::npos;  // the text ends here (a stop string, the last line's newline)
+    size_t newlines = 0;             // in the text so far
+    int line_tokens = 0;             // tokens since the last newline
+    bool force_newline = false;      // max_line_tokens reached: the next token is "\n"
 };
 
 void *c_alloc(size_t bytes)
@@ -35,10 +38,14 @@ void *c_alloc(size_t bytes)
     return p;
 }
 
-void check_params(const jen1_text_generate_params &p)
+void check_params(const jen1_text_model &m, const jen1_text_generate_params &p)
 {
     const jen1_text_sampling &s = p.sampling;
     if (p.max_new_tokens < 1) throw Error(JEN1_ERR_INVALID_ARGUMENT, "max_new_tokens must be positive");
+    if (p.max_lines < 0 || p.max_line_tokens < 0)
+        throw Error(JEN1_ERR_INVALID_ARGUMENT, "max_lines and max_line_tokens must not be negative");
+    if (p.max_line_tokens > 0 && m.newline_id < 0)
+        throw Error(JEN1_ERR_INVALID_ARGUMENT, "max_line_tokens needs a tokenizer with \"\\n\" as one token");
     if (!(s.repetition_penalty > 0) || !std::isfinite(s.repetition_penalty))
         throw Error(JEN1_ERR_INVALID_ARGUMENT, "repetition_penalty must be a positive number");
     if (!s.greedy && (!(s.temperature > 0) || !std::isfinite(s.temperature) || !(s.top_p > 0 && s.top_p <= 1) ||
@@ -78,15 +85,48 @@ size_t find_stop(const std::string &text, const jen1_text_generate_params &p)
     return first;
 }
 
+// Where the text's n-th line (non-empty: not only spaces, tabs, CRs) ends
+// with its newline, or npos when it has fewer.
+size_t lines_end(const std::string &text, int n)
+{
+    bool filled = false;
+    for (size_t i = 0; i < text.size(); i++) {
+        const char c = text[i];
+        if (c == '\n') {
+            if (filled && --n == 0) return i;
+            filled = false;
+        } else if (c != ' ' && c != '\t' && c != '\r') {
+            filled = true;
+        }
+    }
+    return std::string::npos;
+}
+
+// Counts row r's tokens since its last newline; at the limit, the next
+// token will be the newline.
+void count_line_tokens(const jen1_text_generate_params &p, const std::string &text, Row &r)
+{
+    const size_t newlines = (size_t)std::count(text.begin(), text.end(), '\n');
+    r.line_tokens = newlines > r.newlines ? 0 : r.line_tokens + 1;
+    r.newlines = newlines;
+    r.force_newline = r.line_tokens >= p.max_line_tokens;
+}
+
 // Decides whether row r is finished after its newest token.
 void update_finish(const jen1_text_model &m, const jen1_text_generate_params &p, Row &r)
 {
     const jen1_text_generation_config &g = m.cfg.generation;
     const int64_t tok = r.fresh.back();
+    std::string text;
+    if (p.n_stop_strings > 0 || p.max_lines > 0 || p.max_line_tokens > 0) text = decode_text(m, r.fresh);
+    if (p.max_line_tokens > 0) count_line_tokens(p, text, r);
     if (std::find(g.eos_token_ids, g.eos_token_ids + g.n_eos, tok) != g.eos_token_ids + g.n_eos) {
         r.done = true;
         r.finish = JEN1_TEXT_FINISH_EOS;
-    } else if (p.n_stop_strings > 0 && (r.cut = find_stop(decode_text(m, r.fresh), p)) != std::string::npos) {
+    } else if (p.n_stop_strings > 0 && (r.cut = find_stop(text, p)) != std::string::npos) {
+        r.done = true;
+        r.finish = JEN1_TEXT_FINISH_STOP;
+    } else if (p.max_lines > 0 && (r.cut = lines_end(text, p.max_lines)) != std::string::npos) {
         r.done = true;
         r.finish = JEN1_TEXT_FINISH_STOP;
     } else if ((int)r.fresh.size() >= p.max_new_tokens ||
@@ -94,6 +134,18 @@ void update_finish(const jen1_text_model &m, const jen1_text_generate_params &p,
         r.done = true;
         r.finish = JEN1_TEXT_FINISH_LENGTH;
     }
+}
+
+// A C string cannot hold a NUL byte (a token of byte 0, which a model may
+// write): each becomes U+FFFD, as bytes that are not text do.
+std::string without_nul(const std::string &text)
+{
+    std::string out;
+    for (char c : text) {
+        if (c == '\0') out += "\xef\xbf\xbd";
+        else out += c;
+    }
+    return out;
 }
 
 jen1_text_output *make_output(const jen1_text_model &m, const std::vector<Row> &rows)
@@ -109,6 +161,7 @@ jen1_text_output *make_output(const jen1_text_model &m, const std::vector<Row> &
             it.n_ids = (int)rows[i].fresh.size();
             std::string text = decode_text(m, rows[i].fresh);
             if (rows[i].cut != std::string::npos) text.resize(rows[i].cut);
+            text = without_nul(text);
             it.text = static_cast<char *>(c_alloc(text.size() + 1));
             std::memcpy(it.text, text.c_str(), text.size() + 1);
             it.finish = rows[i].finish;
@@ -136,7 +189,7 @@ jen1_text_output *text_generate(const jen1_text_model &m, const jen1_text_reques
                                 const jen1_text_generate_params &p, TextTrace *trace)
 {
     if (!requests || n < 1) throw Error(JEN1_ERR_INVALID_ARGUMENT, "need at least one request");
-    check_params(p);
+    check_params(m, p);
     const int V = m.cfg.vocab_size, max_pos = m.cfg.max_position_embeddings;
     std::vector<std::vector<int64_t>> prompts;
     for (int i = 0; i < n; i++) {
@@ -149,19 +202,23 @@ jen1_text_output *text_generate(const jen1_text_model &m, const jen1_text_reques
                                                std::to_string(max_pos) + ")");
         prompts.emplace_back(r.prompt_ids, r.prompt_ids + r.n_prompt_ids);
     }
-    at::Tensor ids, mask;
-    left_pad(prompts, m.cfg.generation.pad_token_id, ids, mask);
-    const int64_t T = ids.size(1);
+    size_t shortest = prompts[0].size();
+    for (const auto &q : prompts) shortest = std::min(shortest, q.size());
+    BatchStart start = batch_start(m, p.cache, prompts, (int64_t)shortest - 1, p.max_new_tokens);
+    TextCache &cache = start.kv;
+    at::Tensor h = start.h;
+    const int64_t T = start.ids.size(1);
 
     std::vector<Row> rows(n);
     for (int i = 0; i < n; i++) {
-        rows[i].context.assign(ids.data_ptr<int64_t>() + i * T, ids.data_ptr<int64_t>() + (i + 1) * T);
+        // What the reference's penalty sees: the padded prompt (here its
+        // shared beginning, then its padded tail).
+        const int64_t *tail = start.ids.data_ptr<int64_t>() + i * T;
+        rows[i].context.assign(prompts[i].begin(), prompts[i].begin() + start.shared);
+        rows[i].context.insert(rows[i].context.end(), tail, tail + T);
         rows[i].prompt_len = requests[i].n_prompt_ids;
         jen1_rng_seed(&rows[i].rng, requests[i].seed);
     }
-
-    TextCache cache = cache_begin(m.decoder, n, (int)T + p.max_new_tokens);
-    at::Tensor h = text_forward(m.decoder, cache, ids.to(m.device), mask.to(m.device));
     std::vector<int> active(n);  // cache row a holds request active[a]
     std::iota(active.begin(), active.end(), 0);
     std::vector<unsigned char> scratch(jen1_text_scratch_bytes(V));
@@ -181,7 +238,7 @@ jen1_text_output *text_generate(const jen1_text_model &m, const jen1_text_reques
                 for (int64_t id = m.n_tokens; id < V; id++) row[id] = -INFINITY;
             }
             if (trace) std::copy(row, row + V, steps.begin() + ((size_t)step * n + active[a]) * V);
-            const int64_t tok = jen1_text_pick(row, V, p.sampling.greedy, &r.rng);
+            const int64_t tok = r.force_newline ? m.newline_id : jen1_text_pick(row, V, p.sampling.greedy, &r.rng);
             r.context.push_back(tok);
             r.fresh.push_back(tok);
             update_finish(m, p, r);
@@ -214,7 +271,7 @@ jen1_text_output *text_generate(const jen1_text_model &m, const jen1_text_reques
     return make_output(m, rows);
 }
 
-void score_options(const jen1_text_model &m, const int64_t *prompt, int n_prompt, const int64_t *const *options,
+void score_options(const jen1_text_model &m, jen1_text_cache *cache, const int64_t *prompt, int n_prompt, const int64_t *const *options,
                    const int *n_option_ids, int n_options, double *logprobs)
 {
     if (!options || !n_option_ids || !logprobs || n_options < 1)
@@ -230,13 +287,12 @@ void score_options(const jen1_text_model &m, const int64_t *prompt, int n_prompt
         r.insert(r.end(), options[i], options[i] + n_option_ids[i]);
         rows.push_back(std::move(r));
     }
-    at::Tensor ids, mask;
-    left_pad(rows, m.cfg.generation.pad_token_id, ids, mask);
-    const int64_t T = ids.size(1);
-    TextCache cache = cache_begin(m.decoder, n_options, (int)T);
-    at::Tensor h = text_forward(m.decoder, cache, ids.to(m.device), mask.to(m.device));
-    // Left padding puts every option at the end of its row: its tokens are
+    // The prompt but its last token is the shared beginning; left padding
+    // puts every option at the end of its row's tail, whose tokens are
     // predicted by the positions just before them.
+    BatchStart start = batch_start(m, cache, rows, n_prompt - 1, 0);
+    const at::Tensor &h = start.h, &ids = start.ids;
+    const int64_t T = ids.size(1);
     for (int i = 0; i < n_options; i++) {
         const int64_t k = n_option_ids[i];
         at::Tensor logp = at::log_softmax(m.decoder.head(h[i].narrow(0, T - k - 1, k)), -1).to(at::kCPU);

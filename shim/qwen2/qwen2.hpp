@@ -55,6 +55,18 @@ TextCache cache_begin(const TextDecoder &d, int rows, int capacity);
 // Keeps the rows `keep` (int64 indices, on the cache's device) of the cache.
 void cache_keep_rows(TextCache &c, const at::Tensor &keep);
 
+// A batch's first forward pass: the prompts' common beginning (`shared`
+// tokens) from the prompt cache, or nothing without one; the rows' tails
+// left-padded into ids and mask [rows, T] (CPU); their KV cache, with room for
+// extra_capacity more columns; and the tails' final hidden states h
+// [rows, T, hidden]. max_shared bounds the beginning (a row needs a token of
+// its own in the pass for its next-token logits).
+struct BatchStart {
+    TextCache kv;
+    at::Tensor ids, mask, h;
+    int64_t shared = 0;
+};
+
 // What a forward pass can hand out for parity checks: the embeddings, each
 // layer's output, the final norm's output ([layers + 2] of [rows, T, hidden]).
 struct ForwardTaps {
@@ -82,10 +94,18 @@ struct jen1_text_model {
     bpe_tokenizer *tokenizer = nullptr;
     chat_template *chat = nullptr;
     int n_tokens = 0;                  // ids the tokenizer has (<= vocab_size)
+    int64_t newline_id = -1;           // the id of "\n" when it is one token (max_line_tokens)
     std::vector<int64_t> banned;       // special ids other than the EOS ids (ban_special)
     jen1::TextDecoder decoder;
     at::Device device{at::kCPU};
     ~jen1_text_model();
+};
+
+// A prompt cache (jen1_text.h): one row holding `tokens`.
+struct jen1_text_cache {
+    const jen1_text_model *model = nullptr;
+    jen1::TextCache kv;
+    std::vector<int64_t> tokens;
 };
 
 namespace jen1 {
@@ -102,8 +122,13 @@ jen1_text_output *text_generate(const jen1_text_model &m, const jen1_text_reques
                                 const jen1_text_generate_params &params, TextTrace *trace = nullptr);
 
 // jen1_text_score_options, throwing on error.
-void score_options(const jen1_text_model &m, const int64_t *prompt, int n_prompt, const int64_t *const *options,
+void score_options(const jen1_text_model &m, jen1_text_cache *cache, const int64_t *prompt, int n_prompt, const int64_t *const *options,
                    const int *n_options_ids, int n_options, double *logprobs);
+
+// The batch's start (BatchStart), reusing and updating the prompt cache pc
+// (may be NULL).
+BatchStart batch_start(const jen1_text_model &m, jen1_text_cache *pc, const std::vector<std::vector<int64_t>> &prompts,
+                       int64_t max_shared, int extra_capacity);
 
 // Ids in [0, vocab_size), or an INVALID_ARGUMENT error naming `what`.
 void check_ids(const jen1_text_model &m, const int64_t *ids, int n, const std::string &what);

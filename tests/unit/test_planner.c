@@ -422,6 +422,8 @@ TEST(bad_requests_are_refused)
 typedef struct fake_source {
     int title_calls, line_calls, fail_lines;
     int sections_seen[PLAN_MAX_SECTIONS];
+    int round_of[PLAN_MAX_SECTIONS];          /* the call that asked for each section, from 1 */
+    int lines_seen[PLAN_MAX_SECTIONS][PLAN_MAX_SECTIONS]; /* [section][earlier section]: its lines then */
 } fake_source;
 
 static int fake_title(void *ctx, const char *narrative, size_t len, const song_plan *plan, char *title,
@@ -435,20 +437,27 @@ static int fake_title(void *ctx, const char *narrative, size_t len, const song_p
     return 0;
 }
 
-static int fake_lines(void *ctx, const lyric_request *req, char lines[][PLAN_LINE_BYTES], char *err, size_t errlen)
+static int fake_lines(void *ctx, const lyric_request *reqs, int n, lyric_lines *lines, int *written, char *err,
+                      size_t errlen)
 {
     fake_source *f = ctx;
     f->line_calls++;
-    f->sections_seen[req->section] = 1 + req->ordinal;
     if (f->fail_lines) {
         snprintf(err, errlen, "fake: no lines today");
         return -1;
     }
-    /* Misbehave: more lines than asked, unterminated, invalid UTF-8, blank. */
-    memset(lines[0], 'z', PLAN_LINE_BYTES);
-    if (req->n_lines > 1) snprintf(lines[1], PLAN_LINE_BYTES, "bad \xff byte  and\tspaces ");
-    if (req->n_lines > 2) snprintf(lines[2], PLAN_LINE_BYTES, "   ");
-    return req->n_lines + 5;
+    for (int i = 0; i < n; i++) {
+        const lyric_request *req = &reqs[i];
+        f->sections_seen[req->section] = 1 + req->ordinal;
+        f->round_of[req->section] = f->line_calls;
+        for (int j = 0; j < req->plan->n_sections; j++) f->lines_seen[req->section][j] = req->plan->sections[j].n_lines;
+        /* Misbehave: more lines than asked, unterminated, invalid UTF-8, blank. */
+        memset(lines[i][0], 'z', PLAN_LINE_BYTES);
+        if (req->n_lines > 1) snprintf(lines[i][1], PLAN_LINE_BYTES, "bad \xff byte  and\tspaces ");
+        if (req->n_lines > 2) snprintf(lines[i][2], PLAN_LINE_BYTES, "   ");
+        written[i] = req->n_lines + 5;
+    }
+    return 0;
 }
 
 TEST(a_lyric_source_can_be_replaced)
@@ -479,12 +488,41 @@ TEST(a_lyric_source_can_be_replaced)
         /* The music is the planner's, whatever the source. */
         CHECK(s->start_ms == rules.sections[i].start_ms && s->end_ms == rules.sections[i].end_ms, "timing moved");
     }
-    CHECK(f.line_calls == sung, "%d line calls for %d sung sections", f.line_calls, sung);
+    int round[PLAN_MAX_SECTIONS];
+    CHECK(f.line_calls == plan_rounds(&p, round) && sung > f.line_calls, "%d line calls for %d sung sections",
+          f.line_calls, sung);
     CHECK(f.sections_seen[3] == 2, "the second verse has ordinal %d", f.sections_seen[3] - 1);
     CHECK(strcmp(p.model_prompt, rules.model_prompt) == 0 && p.bpm == rules.bpm, "music changed");
 
     f.fail_lines = 1;
     CHECK(plan_song(&r, &src, &p, err, sizeof err) == -1 && strstr(err, "no lines today"), "failure lost: %s", err);
+}
+
+/* The rounds of a 3-minute song: the first verse and the first chorus
+ * together, then the second verse (reading the first), the bridge and the
+ * later choruses (reading the first chorus). */
+TEST(sections_are_written_in_rounds)
+{
+    fake_source f;
+    memset(&f, 0, sizeof f);
+    lyric_source src = { .name = "fake", .ctx = &f, .write_title = fake_title, .write_lines = fake_lines };
+    job_request r = request_for(LIGHTHOUSE, 180000);
+    static song_plan p;
+    char err[256];
+    REQUIRE(plan_song(&r, &src, &p, err, sizeof err) == 0, "%s", err);
+    static const char *const form[] = { "intro", "verse", "chorus", "verse", "chorus", "bridge", "chorus", "outro" };
+    static const int want[] = { 0, 1, 1, 2, 2, 2, 2, 0 };
+    REQUIRE(p.n_sections == 8, "%d sections", p.n_sections);
+    int round[PLAN_MAX_SECTIONS];
+    CHECK(plan_rounds(&p, round) == 2 && f.line_calls == 2, "%d rounds", f.line_calls);
+    for (int i = 0; i < 8; i++) {
+        CHECK(strcmp(p.sections[i].name, form[i]) == 0, "section %d is %s", i, p.sections[i].name);
+        CHECK(f.round_of[i] == want[i] && round[i] == want[i] - 1, "section %d (%s) in round %d", i, form[i],
+              f.round_of[i]);
+    }
+    CHECK(f.lines_seen[3][1] > 0 && f.lines_seen[3][2] > 0, "the second verse reads the first verse and chorus");
+    CHECK(f.lines_seen[2][1] == 0, "the first chorus is written with the first verse, not after it");
+    CHECK(f.lines_seen[6][3] == 0, "the last chorus is written with the second verse");
 }
 
 /* What any lyric source writes is made fit for a plan. */
@@ -512,6 +550,7 @@ TEST(source_lines_are_cleaned)
 int main(void)
 {
     RUN(words_and_clause_breaks);
+    RUN(sections_are_written_in_rounds);
     RUN(stems_match_common_endings);
     RUN(utf8_is_never_cut);
     RUN(lighthouse_at_8_seconds);

@@ -193,10 +193,10 @@ TEST(score_options_is_the_log_likelihood_of_each_option)
     const int lens[] = {1, 3, 2};
     double lp[3], again[3];
     char err[512];
-    REQUIRE(jen1_text_score_options(model, prompt.prompt_ids, prompt.n_prompt_ids, options, lens, 3, lp, err,
+    REQUIRE(jen1_text_score_options(model, NULL, prompt.prompt_ids, prompt.n_prompt_ids, options, lens, 3, lp, err,
                                     sizeof err) == JEN1_OK,
             "%s", err);
-    REQUIRE(jen1_text_score_options(model, prompt.prompt_ids, prompt.n_prompt_ids, options, lens, 3, again, err,
+    REQUIRE(jen1_text_score_options(model, NULL, prompt.prompt_ids, prompt.n_prompt_ids, options, lens, 3, again, err,
                                     sizeof err) == JEN1_OK,
             "%s", err);
     for (int i = 0; i < 3; i++) {
@@ -206,7 +206,7 @@ TEST(score_options_is_the_log_likelihood_of_each_option)
         CHECK(lp[i] == again[i], "option %d: not deterministic", i);
     }
     const int empty[] = {1, 0, 2};
-    CHECK(jen1_text_score_options(model, prompt.prompt_ids, prompt.n_prompt_ids, options, empty, 3, lp, err,
+    CHECK(jen1_text_score_options(model, NULL, prompt.prompt_ids, prompt.n_prompt_ids, options, empty, 3, lp, err,
                                   sizeof err) == JEN1_ERR_INVALID_ARGUMENT,
           "an empty option");
 }

@@ -49,6 +49,7 @@ static int plan_with_model(const char *narrative, int32_t ms, uint64_t seed, int
     lyric_source src = writer_source(wr, seed, stop, NULL, job);
     char err[256];
     int rc = plan_song(&r, &src, plan, err, sizeof err);
+    writer_job_end(job);
     if (rc != 0) fprintf(stderr, "    plan_song: %s\n", err);
     return rc;
 }

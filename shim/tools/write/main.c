@@ -253,9 +253,10 @@ static int run_narrative(const options *o)
         else rc = 1;
         free(s);
         json_decref(doc);
-        fprintf(stderr, "jen1-write: %d generations (%d failed) in %.2f s\n", job.generations, job.failures,
-                job.seconds);
+        fprintf(stderr, "jen1-write: %d generations (%d failed), %d new tokens, in %.2f s\n", job.generations,
+                job.failures, job.tokens, job.seconds);
     }
+    writer_job_end(&job);
     writer_close(w);
     return rc;
 }
