@@ -32,6 +32,13 @@
  *     if (jen1_text_generate(lm, &req, 1, &gp, &out, err, sizeof err) == JEN1_OK)
  *         puts(out->items[0].text);        // the reply, stop string removed
  *     jen1_text_output_free(out);
+ *
+ *     // Many requests over one conversation: a prompt cache computes the
+ *     // beginning they share once (see "Prompt caches" below).
+ *     jen1_text_cache *cache;
+ *     jen1_text_cache_new(lm, &cache, err, sizeof err);
+ *     gp.cache = cache;                    // then generate as above, any number of times
+ *     jen1_text_cache_free(cache);
  *     jen1_text_model_free(lm);
  *
  * Errors, threads, ownership and symbols are as jen1.h says: statuses and an
