@@ -34,7 +34,7 @@ endif
 
 # PCRE2 and utf8proc: the BPE tokenizer's pre-tokenisation regex and NFC.
 TOKENIZER_LIBS := -lpcre2-8 -lutf8proc
-BASE_LIBS := -lhiredis -levent -lcurl -lcrypto -ljansson -lsndfile -lebur128 $(TOKENIZER_LIBS) -lm -lpthread
+BASE_LIBS := -lhiredis -levent -lcurl -lssl -lcrypto -ljansson -lsndfile -lebur128 $(TOKENIZER_LIBS) -lm -lpthread
 
 # ---- Rooms ---------------------------------------------------------------
 # One folder per library. A source file is compiled with the include paths of

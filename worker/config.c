@@ -337,7 +337,7 @@ static int compose_redis_url(const redis_url *u, char *buf, size_t len, const ch
              user[0] || password[0] ? "@" : "");
     bool v6 = strchr(u->host, ':') != NULL;
     int n = u->is_unix ? snprintf(buf, len, "unix://%s%s?db=%d", auth, u->path, u->db)
-                       : snprintf(buf, len, "redis://%s%s%s%s:%d/%d", auth, v6 ? "[" : "",
+                       : snprintf(buf, len, "%s://%s%s%s%s:%d/%d", u->tls ? "rediss" : "redis", auth, v6 ? "[" : "",
                                   u->host, v6 ? "]" : "", u->port, u->db);
     memset(password, 0, sizeof password);
     memset(auth, 0, sizeof auth);
@@ -350,7 +350,7 @@ static int compose_redis_url(const redis_url *u, char *buf, size_t len, const ch
 
 static const struct option options[] = {
     { "--redis-url", "REDIS_URL", "URL", "redis://127.0.0.1:6379/0",
-      "Redis: redis://[[user]:password@]host[:port][/db] or unix:///path.sock[?db=N]",
+      "Redis: redis://[[user]:password@]host[:port][/db], rediss://... (TLS) or unix:///path.sock[?db=N]",
       set_redis_url, TEXT(redis_url), false },
     { "--redis-password-file", "JEN1_REDIS_PASSWORD_FILE", "PATH", "none",
       "a file holding the Redis password (wins over one in the URL)", set_text,

@@ -26,6 +26,13 @@
 
 #define TMP_SUFFIX "~tmp"
 
+/* Audio is the callers' data: the pool's user writes it, its group reads it
+ * (add a web server that serves the store to that group), others nothing.
+ * Explicit, not the process's umask's 0666/0777: a umask may take more away
+ * (the unit's UMask=0027 gives the same), never add. */
+#define BLOB_FILE_MODE 0640
+#define BLOB_DIR_MODE 0750
+
 typedef struct file_store {
     char *dir;
 } file_store;
@@ -105,10 +112,10 @@ static int create_tmp(const file_store *fs, const char *key, char **tmp_path)
         snprintf(name, sizeof name, ".%s.%ld.%lu" TMP_SUFFIX, key, (long)getpid(), n);
         char *path = join(fs->dir, name);
         if (!path) return -1;
-        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, BLOB_FILE_MODE);
         /* The directory may have been removed since the store was opened. */
-        if (fd < 0 && errno == ENOENT && path_mkdirs(fs->dir, 0755) == 0)
-            fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd < 0 && errno == ENOENT && path_mkdirs(fs->dir, BLOB_DIR_MODE) == 0)
+            fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, BLOB_FILE_MODE);
         if (fd >= 0) {
             *tmp_path = path;
             return fd;
@@ -250,7 +257,7 @@ static const blob_backend file_backend = {file_put, file_get, file_remove, file_
 blob_status blob_file_open(const char *dir, const blob_backend **backend, void **impl, char *err,
                            size_t errlen)
 {
-    if (path_mkdirs(dir, 0755) != 0) {
+    if (path_mkdirs(dir, BLOB_DIR_MODE) != 0) {
         errbuf_printf(err, errlen, "blob store directory %s: cannot create it: %s", dir, strerror(errno));
         return BLOB_UNAVAILABLE;
     }

@@ -2,6 +2,7 @@
  * (AUTH, SELECT, SCRIPT LOAD), and sending commands with errors sorted into
  * "Redis is unavailable" and the rest. */
 #include "queue_internal.h"
+#include "redis_tls.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* ---- Commands ------------------------------------------------------------ */
 
@@ -365,6 +367,13 @@ queue *queue_new(const queue_config *cfg, char *err, size_t errlen)
         free(q);
         return NULL;
     }
+    if (q->url.user[0] && !q->url.password[0]) {
+        /* Not a reason to retry: no server will take it. */
+        snprintf(err, errlen, "redis URL: the user '%s' has no password (give one in the URL or in "
+                 "JEN1_REDIS_PASSWORD_FILE)", q->url.user);
+        free(q);
+        return NULL;
+    }
     redis_url_describe(&q->url, q->server, sizeof q->server);
     snprintf(q->tag, sizeof q->tag, "{%s}", prefix);
     if (cfg->worker_id) snprintf(q->worker_id, sizeof q->worker_id, "%s", cfg->worker_id);
@@ -448,16 +457,28 @@ int queue_connect(queue *q, char *err, size_t errlen)
     q->c = NULL;
     q->unavailable = true;
     q->guard_sigpipe = sigpipe_is_fatal();
-    struct timeval timeout = ms_timeval(q->connect_timeout_ms);
-    redisContext *c = q->url.is_unix ? redisConnectUnixWithTimeout(q->url.path, timeout)
-                                     : redisConnectWithTimeout(q->url.host, q->url.port, timeout);
+    redisContext *c = NULL;
+    if (q->url.tls) {
+        char why[256];
+        int fd = redis_tls_connect(q->url.host, q->url.port, q->connect_timeout_ms, why, sizeof why);
+        if (fd < 0) {
+            snprintf(err, errlen, "redis %s: %s", q->server, why);
+            return -1;
+        }
+        c = redisConnectFd(fd);
+        if (!c) close(fd);
+    } else {
+        struct timeval timeout = ms_timeval(q->connect_timeout_ms);
+        c = q->url.is_unix ? redisConnectUnixWithTimeout(q->url.path, timeout)
+                           : redisConnectWithTimeout(q->url.host, q->url.port, timeout);
+    }
     if (!c || c->err) {
         snprintf(err, errlen, "redis %s: cannot connect: %s", q->server, c ? c->errstr : "out of memory");
         if (c) redisFree(c);
         return -1;
     }
     redisSetTimeout(c, ms_timeval(q->command_timeout_ms));
-    if (!q->url.is_unix) redisEnableKeepAlive(c);
+    if (!q->url.is_unix && !q->url.tls) redisEnableKeepAlive(c); /* the relay keeps its TCP alive */
     q->c = c;
     if (handshake(q, err, errlen) != 0 || load_scripts(q, err, errlen) != 0) {
         if (q->c) redisFree(q->c);

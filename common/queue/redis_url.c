@@ -65,10 +65,6 @@ static int parse_userinfo(const char **s, const char *end, redis_url *u, char *e
         snprintf(err, errlen, "redis URL: the password is badly encoded or too long");
         return -1;
     }
-    if (u->user[0] && !u->password[0]) {
-        snprintf(err, errlen, "redis URL: a user name without a password");
-        return -1;
-    }
     *s = at + 1;
     return 0;
 }
@@ -159,10 +155,10 @@ int redis_url_parse(const char *url, redis_url *out, char *err, size_t errlen)
         out->is_unix = true;
         rc = parse_unix(url + 7, out, err, errlen);
     } else if (strncmp(url, "rediss://", 9) == 0) {
-        snprintf(err, errlen, "redis URL: rediss:// (TLS) is not supported by this build's hiredis");
-        rc = -1;
+        out->tls = true;
+        rc = parse_tcp(url + 9, out, err, errlen);
     } else {
-        snprintf(err, errlen, "redis URL: must start with redis:// or unix://");
+        snprintf(err, errlen, "redis URL: must start with redis://, rediss:// or unix://");
         rc = -1;
     }
     if (rc != 0) memset(out->password, 0, sizeof out->password);
@@ -174,7 +170,7 @@ void redis_url_describe(const redis_url *u, char *buf, size_t len)
     if (u->is_unix)
         snprintf(buf, len, "unix:%s/%d", u->path, u->db);
     else if (strchr(u->host, ':'))
-        snprintf(buf, len, "[%s]:%d/%d", u->host, u->port, u->db);
+        snprintf(buf, len, "[%s]:%d/%d%s", u->host, u->port, u->db, u->tls ? " (TLS)" : "");
     else
-        snprintf(buf, len, "%s:%d/%d", u->host, u->port, u->db);
+        snprintf(buf, len, "%s:%d/%d%s", u->host, u->port, u->db, u->tls ? " (TLS)" : "");
 }

@@ -38,6 +38,18 @@ else
     t_fail "defaults: /var/lib/jen1/models/<name>, huggingface.co, the pinned commit, the four files" "$out"
 fi
 t_check "dry run lists the optional files as optional" grep -q "tokenizer_config.json (optional)" <<<"$out"
+# The weights' licence, said before anything is fetched (issue 10, finding 9).
+t_check "the licence comes first: musicgen is non-commercial" \
+    grep -q "^fetch-model: licence of the weights: CC-BY-NC-4.0: non-commercial" <<<"$(head -n 2 <<<"$out")"
+t_check "Qwen2.5-0.5B-Instruct is Apache-2.0" \
+    grep -q "licence of the weights: Apache-2.0" <<<"$("$fetch" --dry-run Qwen/Qwen2.5-0.5B-Instruct 2>&1)"
+t_check "Qwen2.5-1.5B-Instruct is Apache-2.0" \
+    grep -q "licence of the weights: Apache-2.0" <<<"$("$fetch" --dry-run Qwen/Qwen2.5-1.5B-Instruct 2>&1)"
+t_check "Qwen2.5-3B-Instruct is not for commercial use" \
+    grep -q "licence of the weights: Qwen Research License.*no commercial use" \
+    <<<"$("$fetch" --dry-run Qwen/Qwen2.5-3B-Instruct 2>&1)"
+t_check "any other model: read its card" grep -q "licence of the weights: unknown to this script" \
+    <<<"$("$fetch" --dry-run acme/other 2>&1)"
 
 # dry_run_prints NAME LINE [VAR=VALUE...] -- ARGS...: passes when the dry run
 # of ARGS, in an environment with the VAR=VALUEs, prints LINE (a whole line).

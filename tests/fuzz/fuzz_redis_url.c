@@ -51,7 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_ASSERT(!secret || !strstr(err, secret), "the message repeats the credentials: %s",
                     err);
     } else {
-        FUZZ_ASSERT(!u.user[0] || u.password[0], "a user without a password");
+        FUZZ_ASSERT(!u.tls || !u.is_unix, "TLS over a unix socket");
         FUZZ_ASSERT(u.db >= 0 && u.db <= 1 << 20, "db %d", u.db);
         if (u.is_unix) {
             FUZZ_ASSERT(u.path[0] == '/', "socket path '%s'", u.path);

@@ -306,6 +306,31 @@ TEST(directory_removed_after_open_is_recreated)
     blob_close(store);
 }
 
+/* Objects are 0640 in 0750 directories (issue 10, finding 8: they were
+ * 0644 in 0755), whatever the umask allows beyond that. */
+TEST(files_are_private_to_the_group)
+{
+    char dir[PATH_MAX], path[PATH_MAX + 32], err[512];
+    mode_t old = umask(0);
+    scratch(dir, sizeof dir, "modes/a/b");
+    remove_tree(dir);
+    blob_store *store = open_file_store(dir);
+    REQUIRE(store, "open");
+    CHECK(blob_put(store, "m.wav", "x", 1, NULL, NULL, 0, err, sizeof err) == BLOB_OK, "%s", err);
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/m.wav", dir);
+    CHECK(stat(path, &sb) == 0 && (sb.st_mode & 07777) == 0640, "file mode %o", (unsigned)(sb.st_mode & 07777));
+    CHECK(stat(dir, &sb) == 0 && (sb.st_mode & 07777) == 0750, "directory mode %o",
+          (unsigned)(sb.st_mode & 07777));
+    /* Removed after opening: recreated with the same mode. */
+    remove_tree(dir);
+    CHECK(blob_put(store, "n.wav", "x", 1, NULL, NULL, 0, err, sizeof err) == BLOB_OK, "%s", err);
+    CHECK(stat(dir, &sb) == 0 && (sb.st_mode & 07777) == 0750, "recreated directory mode %o",
+          (unsigned)(sb.st_mode & 07777));
+    blob_close(store);
+    umask(old);
+}
+
 /* Temporaries of processes that died mid-put go when the store is opened;
  * those of live processes stay. */
 TEST(orphaned_temporaries_are_removed)
@@ -598,6 +623,7 @@ int main(void)
     RUN(hostile_keys_are_refused);
     RUN(write_failures_are_unavailable);
     RUN(directory_removed_after_open_is_recreated);
+    RUN(files_are_private_to_the_group);
     RUN(orphaned_temporaries_are_removed);
     RUN(file_urls);
     RUN(s3_urls);

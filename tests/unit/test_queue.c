@@ -1182,6 +1182,16 @@ TEST(password_and_acl_user)
     redis_server_cleanup(&rs);
 }
 
+/* A user without a password parses, but no queue is made of it: no server
+ * would take it, and retrying would not help. */
+static void cfg_url_user_only(void)
+{
+    queue_config cfg = {.url = "redis://jen1@127.0.0.1:1"};
+    queue *q = queue_new(&cfg, err, sizeof err);
+    CHECK(!q && strstr(err, "the user 'jen1' has no password"), "a user without a password: %s", err);
+    queue_free(q);
+}
+
 TEST(redis_urls)
 {
     redis_url u;
@@ -1200,9 +1210,18 @@ TEST(redis_urls)
     REQUIRE(redis_url_parse("unix://:pw@/run/redis.sock?db=4", &u, err, sizeof err) == 0, "%s", err);
     CHECK(u.is_unix && strcmp(u.path, "/run/redis.sock") == 0 && u.db == 4 && strcmp(u.password, "pw") == 0, "unix");
 
-    const char *bad[] = {"", "localhost:6379", "http://h", "rediss://h", "redis://", "redis://h:0", "redis://h:99999",
+    /* rediss:// (TLS) and a user whose password comes from elsewhere
+     * (JEN1_REDIS_PASSWORD_FILE) parse since issue 10. */
+    REQUIRE(redis_url_parse("rediss://jen1@redis.example:6380/2", &u, err, sizeof err) == 0, "%s", err);
+    CHECK(u.tls && strcmp(u.user, "jen1") == 0 && !u.password[0] && u.port == 6380 && u.db == 2, "rediss, user");
+    redis_url_describe(&u, desc, sizeof desc);
+    CHECK(strcmp(desc, "redis.example:6380/2 (TLS)") == 0, "describe %s", desc);
+    REQUIRE(redis_url_parse("redis://h", &u, err, sizeof err) == 0 && !u.tls, "redis:// is not TLS");
+    cfg_url_user_only();
+
+    const char *bad[] = {"", "localhost:6379", "http://h", "rediss://", "redis://", "redis://h:0", "redis://h:99999",
                          "redis://h:x", "redis://h/x", "redis://:p%zz@h", "redis://[::1", "unix://relative",
-                         "redis://user@h", "redis://h?timeout=1"};
+                         "rediss://h?tls=1", "redis://h?timeout=1"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         CHECK(redis_url_parse(bad[i], &u, err, sizeof err) == -1, "'%s' is refused", bad[i]);
         CHECK(strncmp(err, "redis URL: ", 11) == 0, "message for '%s': %s", bad[i], err);
