@@ -49,7 +49,12 @@ struct http_conns {
     int max_conns, deadline_s;
     struct slot *slots;
     struct log_limit limit;
+    struct http_conns *next_server;
 };
+
+/* Every server's, for on_accept_error: libevent hands it the listener and
+ * evhttp's own argument, not ours. Loop thread only. */
+static struct http_conns *servers;
 
 static bool slot_live(const struct slot *sl)
 {
@@ -198,8 +203,13 @@ static void on_resume(evutil_socket_t fd, short what, void *arg)
 
 static void on_accept_error(struct evconnlistener *lev, void *arg)
 {
-    struct http_conns *c = arg;
+    (void)arg; /* evhttp's */
     int e = EVUTIL_SOCKET_ERROR();
+    struct http_conns *c = servers;
+    while (c && c->listener != lev)
+        c = c->next_server;
+    if (!c)
+        return;
     warn_limited(c, "http: accept failed; pausing the listener", strerror(e));
     if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
         evconnlistener_disable(lev);
@@ -234,6 +244,8 @@ struct http_conns *http_conns_new(struct evhttp *http, struct evhttp_bound_socke
         return NULL;
     }
     evhttp_set_bevcb(http, on_new_bev, c);
+    c->next_server = servers;
+    servers = c;
     evconnlistener_set_error_cb(c->listener, on_accept_error);
     return c;
 }
@@ -281,6 +293,11 @@ void http_conns_free(struct http_conns *c)
 {
     if (!c)
         return;
+    for (struct http_conns **p = &servers; *p; p = &(*p)->next_server)
+        if (*p == c) {
+            *p = c->next_server;
+            break;
+        }
     for (int i = 0; c->slots && i < c->max_conns; i++)
         if (c->slots[i].deadline)
             event_free(c->slots[i].deadline);
