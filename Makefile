@@ -196,7 +196,8 @@ UNIT_BIN    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TORCH_TESTS := test_parity test_generate test_model_load test_continuation test_windows \
                test_text_parity test_text_load test_text_generate test_text_api test_writer \
                test_text_checkpoint test_text_prompt_cache
-TEST_OBJ_test_http    := $(BUILD)/obj/worker/http.o $(BUILD)/obj/worker/http_prefer.o
+TEST_OBJ_test_http    := $(patsubst worker/%.c,$(BUILD)/obj/worker/%.o,$(wildcard worker/http*.c))
+TEST_OBJ_test_http_tokens := $(BUILD)/obj/worker/http_tokens.o $(BUILD)/obj/worker/http_host.o
 TEST_OBJ_test_http_prefer := $(BUILD)/obj/worker/http_prefer.o
 TEST_OBJ_test_config  := $(BUILD)/obj/worker/config.o
 TEST_OBJ_test_metrics := $(BUILD)/obj/worker/metrics.o
@@ -257,8 +258,8 @@ FUZZ_SRC_spm          := $(FUZZ_SPM_SRC)
 FUZZ_SRC_spm_text     := $(FUZZ_SPM_SRC)
 FUZZ_SRC_bpe          := $(wildcard shim/tokenizer/bpe/*.c) common/errbuf.c common/buf.c common/text.c
 FUZZ_LIBS_bpe         := -ljansson -lpcre2-8 -lutf8proc
-FUZZ_SRC_http         := worker/http.c worker/http_prefer.c common/protocol.c common/log.c common/buf.c common/util.c
-FUZZ_LIBS_http        := -levent -ljansson -lm -lcrypto
+FUZZ_SRC_http         := $(wildcard worker/http*.c) common/protocol.c common/log.c common/buf.c common/util.c
+FUZZ_LIBS_http        := -levent -ljansson -lm -lcrypto -lpthread
 FUZZ_SRC_redis_url    := common/queue/redis_url.c
 FUZZ_SRC_npy          := common/npy.c common/errbuf.c common/util.c
 FUZZ_LIBS_npy         := -lcrypto

@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { MAX_SECRETS = 8, MAX_ID = 128, MAX_VALUE_BYTES = 8192 };
+enum { MAX_SECRETS = 64, MAX_ID = 128, MAX_VALUE_BYTES = 8192 };
 
 static enum log_level min_level = LOG_INFO;
 static int out_fd = 2;
@@ -306,4 +306,22 @@ void log_msg(enum log_level level, const char *fmt, ...)
     va_start(ap, fmt);
     log_vmsg(level, fmt, ap);
     va_end(ap);
+}
+
+bool log_limit_allow(struct log_limit *l, int64_t *dropped)
+{
+    int64_t now = clock_monotonic_ms() / 1000;
+    *dropped = 0;
+    if (now != l->second) {
+        l->second = now;
+        l->used = 0;
+    }
+    if (l->used >= l->per_second) {
+        l->dropped++;
+        return false;
+    }
+    l->used++;
+    *dropped = l->dropped;
+    l->dropped = 0;
+    return true;
 }

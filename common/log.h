@@ -39,7 +39,7 @@ const char *log_job(void);                  /* this thread's job, "" when none *
 void log_set_fd(int fd);                    /* default 2 (stderr) */
 
 /* Registers a string that must never be printed (a password, a token).
- * Returns 0, or -1 when the table (8 secrets) is full or the secret is empty. */
+ * Returns 0, or -1 when the table (64 secrets) is full or the secret is empty. */
 int log_add_secret(const char *secret);
 void log_clear_secrets(void);
 
@@ -63,6 +63,19 @@ struct log_field {
 void log_fields(enum log_level level, const char *msg, const struct log_field *fields);
 #define log_kv(level, msg, ...) \
     log_fields((level), (msg), (const struct log_field[]){ __VA_ARGS__, { .key = NULL } })
+
+/* A budget of lines per second for a source that can repeat itself without
+ * end (libevent's own log, a failing accept()): log_limit_allow says whether
+ * one more line may go out now. Lines refused are counted; the first line
+ * allowed after them gets that count in *dropped (to log with it), else 0.
+ * Zero-initialise with per_second set: { .per_second = 5 }. One thread. */
+struct log_limit {
+    int per_second;
+    int64_t second; /* CLOCK_MONOTONIC seconds of the current budget */
+    int used;
+    int64_t dropped;
+};
+bool log_limit_allow(struct log_limit *l, int64_t *dropped);
 
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void log_vmsg(enum log_level level, const char *fmt, va_list ap);

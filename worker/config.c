@@ -61,6 +61,8 @@ void config_defaults(struct jen1_config *c)
     snprintf(c->http_host, sizeof c->http_host, "127.0.0.1");
     c->http_port = 4001;
     c->http_timeout_s = 30;
+    c->http_max_conns = 512;
+    c->api_rate_limit = 600;
     /* A five-minute song takes about 20 minutes of two CPU cores (BENCHMARKS.md). */
     c->job_timeout_s = 3600;
     c->max_attempts = 3;
@@ -399,19 +401,35 @@ static const struct option options[] = {
       "HTTP address ([::1]:PORT for IPv6); \"\" or off disables HTTP", set_http_addr,
       TEXT(http_addr), false },
     { "--http-timeout", "JEN1_HTTP_TIMEOUT", "SECONDS", "30",
-      "an HTTP client that takes longer to send its request (or read the answer) is dropped",
-      set_int, FIELD(http_timeout_s), 1, 3600, false },
+      "an HTTP request that has not arrived whole (headers and body) in this long is dropped; "
+      "so is a client this slow to read its answer", set_int, FIELD(http_timeout_s), 1, 3600, false },
+    { "--http-max-connections", "JEN1_HTTP_MAX_CONNECTIONS", "N", "512",
+      "HTTP connections held at once; at the cap the slowest request still arriving makes room "
+      "(keep it well under the process's file limit, LimitNOFILE)", set_int,
+      FIELD(http_max_conns), 1, 65536, false },
+    { "--http-allowed-hosts", "JEN1_HTTP_ALLOWED_HOSTS", "NAME,...", "none",
+      "Host header names answered besides localhost/127.0.0.1/::1 (DNS rebinding guard); * for any",
+      set_text, TEXT(http_allowed_hosts), false },
+    { "--http-insecure-open", "JEN1_HTTP_INSECURE_OPEN", "0|1", "0",
+      "serve a non-loopback JEN1_HTTP_ADDR with no API token (anyone may enqueue; logged loudly)",
+      set_bool, FIELD(http_insecure_open), 0, 1, true },
     { "--http-default-wait", "JEN1_HTTP_DEFAULT_WAIT", "SECONDS", "0",
       "how long POST /generate waits for its song when the request asks nothing (?wait=, Prefer); "
       "0: 202 at once", set_int, FIELD(http_default_wait_s), 0, HTTP_MAX_WAIT_S, false },
     { "--use-torch", "USE_TORCH", "0|1", "0", "serve GET /debug/torch", set_bool,
       FIELD(use_torch), 0, 1, true },
     { NULL, "JEN1_API_TOKEN", "TOKEN", "none",
-      "bearer token POST /generate requires (environment only)", set_text, TEXT(api_token),
-      false },
+      "bearer token every endpoint but /health requires (environment only); required on a "
+      "non-loopback address", set_text, TEXT(api_token), false },
     { "--api-token-file", "JEN1_API_TOKEN_FILE", "PATH", "none",
       "a file holding the API token (wins over JEN1_API_TOKEN)", set_text,
       TEXT(api_token_file), false },
+    { "--api-tokens-file", "JEN1_API_TOKENS_FILE", "PATH", "none",
+      "more tokens, one a line: NAME SECRET [rate=N] [priority] (priority: may set \"priority\")",
+      set_text, TEXT(api_tokens_file), false },
+    { "--api-rate-limit", "JEN1_API_RATE_LIMIT", "N", "600",
+      "POST /generate requests a token may make a minute (a token's own rate= wins); 0: no limit",
+      set_int, FIELD(api_rate_limit), 0, 1000000, false },
     { "--job-timeout", "JEN1_JOB_TIMEOUT", "SECONDS", "3600",
       "a job running longer is stopped and fails with \"timeout\"", set_int,
       FIELD(job_timeout_s), 1, 86400, false },
@@ -715,6 +733,17 @@ int config_describe(const struct jen1_config *c, char *buf, size_t len)
         c->max_duration_s, "window_s", c->window_s, "stride_s", c->stride_s, "device", device_names[c->device], "bf16", c->bf16, "log_level",
         log_level_name(c->log_level), "worker_id", c->worker_id, "engine",
         c->engine == CONFIG_ENGINE_NONE ? "none" : "torch", "http_default_wait_s", c->http_default_wait_s);
+    if (o && json_object_update_new(o, json_pack("{s:s?, s:i, s:b, s:s?, s:i}",
+                                                 "api_tokens_file",
+                                                 c->api_tokens_file[0] ? c->api_tokens_file : NULL,
+                                                 "api_rate_limit", c->api_rate_limit,
+                                                 "http_insecure_open", c->http_insecure_open,
+                                                 "http_allowed_hosts",
+                                                 c->http_allowed_hosts[0] ? c->http_allowed_hosts : NULL,
+                                                 "http_max_connections", c->http_max_conns)) != 0) {
+        json_decref(o);
+        o = NULL;
+    }
     if (o && json_object_set_new(o, "text_model_dir",
                                  c->text_model_dir[0] ? json_string(c->text_model_dir) : json_null()) != 0) {
         json_decref(o);

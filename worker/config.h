@@ -56,8 +56,13 @@ struct jen1_config {
     int http_default_wait_s; /* how long POST /generate waits for its job when the request
                                 says nothing (no ?wait=, no Prefer); 0: answer 202 at once */
     bool use_torch;      /* enables GET /debug/torch */
-    char api_token[512]; /* secret; "" means POST /generate needs no token */
+    char api_token[512]; /* secret; "" and no tokens file: no token needed (loopback only) */
     char api_token_file[PATH_MAX];
+    char api_tokens_file[PATH_MAX]; /* more tokens, with rights and rates (http_tokens.h) */
+    int api_rate_limit;  /* POST /generate per token a minute; 0: no limit */
+    bool http_insecure_open; /* serve a non-loopback address without a token */
+    char http_allowed_hosts[1024]; /* Host names answered besides loopback's */
+    int http_max_conns;  /* HTTP connections held at once */
     int job_timeout_s;
     int max_attempts;
     int retry_base_ms;

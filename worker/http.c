@@ -23,7 +23,11 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "http_conns.h"
+#include "http_host.h"
+#include "http_offload.h"
 #include "http_prefer.h"
+#include "http_tokens.h"
 #include "util.h"
 #include "log.h"
 #include "protocol.h"
@@ -34,6 +38,7 @@ enum {
     DEFAULT_TIMEOUT_S = 30,
     DEFAULT_POLL_MS = 100,
     DEFAULT_MAX_WAITERS = 1024,
+    DEFAULT_MAX_CONNS = 512,
 };
 
 /* How long a POST /generate waits for its job, and which of its Prefer
@@ -55,14 +60,21 @@ struct waiter {
     struct wait_plan plan;
     char id[PROTOCOL_ID_MAX + 1];
     struct waiter *prev, *next;
+    /* A look at the job is on the offload thread: its answer lands here. */
+    bool busy, recheck, gone; /* gone: unlinked while busy; the answer frees it */
+    enum http_job_state state;
+    char *status, *result;
 };
 
 struct http_server {
     struct event_base *base;
     struct evhttp *http;
     struct http_backend backend;
-    char *api_token; /* NULL: no token needed */
-    size_t api_token_len;
+    struct http_tokens *tokens; /* empty: no token needed (loopback only) */
+    struct http_conns *conns;
+    struct http_offload *offload; /* NULL: the backend runs inline */
+    char *allowed_hosts;
+    bool loopback;
     bool debug_torch;
     int poll_ms, max_waiters, n_waiters, port, default_wait_s;
     struct waiter *waiters;
@@ -133,30 +145,20 @@ static void reply_error(struct evhttp_request *req, int code, const char *error,
 
 /* ---- Request checks --------------------------------------------------------------- */
 
-/* Compares in a time that depends on the secret's length only. */
-static bool equal_constant_time(const char *given, size_t given_len, const char *secret,
-                                size_t secret_len)
+/* The caller the request's bearer token names, or NULL when it names none
+ * (with no token configured, the anonymous caller). */
+static const struct http_caller *authorize(struct http_server *s, struct evhttp_request *req)
 {
-    unsigned char diff = given_len != secret_len;
-    for (size_t i = 0; i < secret_len; i++)
-        diff |= (unsigned char)secret[i] ^ (unsigned char)(i < given_len ? given[i] : 0);
-    return diff == 0;
-}
-
-static bool authorized(const struct http_server *s, struct evhttp_request *req)
-{
-    if (!s->api_token)
-        return true;
     const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
     if (!h || strncasecmp(h, "Bearer ", 7) != 0)
-        return false;
+        return http_tokens_find(s->tokens, NULL, 0);
     h += 7;
     while (*h == ' ')
         h++;
     size_t len = strlen(h);
     while (len > 0 && h[len - 1] == ' ')
         len--;
-    return equal_constant_time(h, len, s->api_token, s->api_token_len);
+    return http_tokens_find(s->tokens, h, len);
 }
 
 static const char *skip_spaces(const char *p)
@@ -315,13 +317,26 @@ static void waiter_unlink(struct waiter *w)
         event_free(w->hangup);
 }
 
+/* Frees a waiter that was unlinked, now or, when a look at its job is on the
+ * offload thread, once the look is back. */
+static void waiter_release(struct waiter *w)
+{
+    if (w->busy) {
+        w->gone = true;
+        return;
+    }
+    free(w->status);
+    free(w->result);
+    free(w);
+}
+
 static void waiter_finish(struct waiter *w, int code, const char *json)
 {
     waiter_unlink(w);
     evhttp_connection_set_closecb(w->conn, NULL, NULL);
     add_preference_applied(w->req, &w->plan, code);
     reply_json_text(w->req, code, json);
-    free(w);
+    waiter_release(w);
 }
 
 static void queued_document(const char *id, char *buf, size_t len)
@@ -330,12 +345,49 @@ static void queued_document(const char *id, char *buf, size_t len)
              id);
 }
 
-/* Answers when the job has ended or the wait is over; otherwise polls again. */
+static void waiter_check(struct waiter *w);
+
+/* On the offload thread (or inline): the job's state, for waiter_judge. */
+static void waiter_look(void *arg)
+{
+    struct waiter *w = arg;
+    w->state = w->server->backend.job_status(w->server->backend.ctx, w->id, &w->status, &w->result);
+}
+
+static void waiter_judge(void *arg, bool cancelled);
+
+/* Looks at the job (off the loop when there is an offload thread). */
 static void waiter_check(struct waiter *w)
 {
+    if (w->busy) {
+        w->recheck = true;
+        return;
+    }
+    w->busy = true;
+    w->recheck = false;
+    if (http_offload_run(w->server->offload, waiter_look, waiter_judge, w) != 0) {
+        w->busy = false;
+        struct timeval tv = { .tv_sec = 1 };
+        evtimer_add(w->timer, &tv);
+    }
+}
+
+/* Answers when the job has ended or the wait is over; otherwise polls again. */
+static void waiter_judge(void *arg, bool cancelled)
+{
+    struct waiter *w = arg;
     struct http_server *s = w->server;
-    char *status = NULL, *result = NULL;
-    enum http_job_state state = s->backend.job_status(s->backend.ctx, w->id, &status, &result);
+    char *status = w->status, *result = w->result;
+    enum http_job_state state = w->state;
+    w->status = w->result = NULL;
+    w->busy = false;
+    if (cancelled || w->gone) {
+        free(status);
+        free(result);
+        if (w->gone)
+            free(w);
+        return;
+    }
     int64_t left = w->deadline_ms - clock_monotonic_ms();
     if (state == HTTP_JOB_SUCCEEDED && result) {
         waiter_finish(w, 200, result);
@@ -347,7 +399,7 @@ static void waiter_check(struct waiter *w)
         queued_document(w->id, queued, sizeof queued);
         waiter_finish(w, 202, status ? status : queued);
     } else {
-        int64_t delay = left < s->poll_ms ? left : s->poll_ms;
+        int64_t delay = w->recheck ? 0 : left < s->poll_ms ? left : s->poll_ms;
         struct timeval tv = { .tv_sec = delay / 1000, .tv_usec = (delay % 1000) * 1000 };
         evtimer_add(w->timer, &tv);
     }
@@ -371,7 +423,7 @@ static void on_waiter_closed(struct evhttp_connection *conn, void *arg)
     waiter_unlink(w);
     if (!evhttp_request_get_connection(w->req))
         evhttp_request_free(w->req);
-    free(w);
+    waiter_release(w);
 }
 
 /* evhttp stops reading a connection while its request is being answered, so
@@ -395,7 +447,7 @@ static void on_waiter_readable(evutil_socket_t fd, short what, void *arg)
     waiter_unlink(w);
     evhttp_connection_set_closecb(conn, NULL, NULL);
     evhttp_connection_free(conn); /* and the request with it */
-    free(w);
+    waiter_release(w);
 }
 
 static void start_waiting(struct http_server *s, struct evhttp_request *req, const char *id,
@@ -441,15 +493,19 @@ void http_server_job_finished(struct http_server *s, const char *id)
 
 /* ---- Routes ----------------------------------------------------------------------- */
 
-static void handle_health(struct http_server *s, struct evhttp_request *req, const char *rest)
+static void handle_health(struct http_server *s, struct evhttp_request *req,
+                           const struct http_caller *caller, const char *rest)
 {
+    (void)caller;
     (void)s;
     (void)rest;
     reply_json_text(req, 200, "{\"status\":\"ok\"}");
 }
 
-static void handle_ready(struct http_server *s, struct evhttp_request *req, const char *rest)
+static void handle_ready(struct http_server *s, struct evhttp_request *req,
+                          const struct http_caller *caller, const char *rest)
 {
+    (void)caller;
     (void)rest;
     bool model = false, redis = false;
     s->backend.readiness(s->backend.ctx, &model, &redis);
@@ -473,8 +529,10 @@ static void handle_ready(struct http_server *s, struct evhttp_request *req, cons
     reply_json(req, ready ? 200 : 503, doc);
 }
 
-static void handle_metrics(struct http_server *s, struct evhttp_request *req, const char *rest)
+static void handle_metrics(struct http_server *s, struct evhttp_request *req,
+                            const struct http_caller *caller, const char *rest)
 {
+    (void)caller;
     (void)rest;
     size_t len = 0;
     char *text = s->backend.metrics_text ? s->backend.metrics_text(s->backend.ctx, &len) : NULL;
@@ -486,8 +544,10 @@ static void handle_metrics(struct http_server *s, struct evhttp_request *req, co
     free(text);
 }
 
-static void handle_torch(struct http_server *s, struct evhttp_request *req, const char *rest)
+static void handle_torch(struct http_server *s, struct evhttp_request *req,
+                          const struct http_caller *caller, const char *rest)
 {
+    (void)caller;
     (void)rest;
     char *json = s->backend.torch_info ? s->backend.torch_info(s->backend.ctx) : NULL;
     if (!json) {
@@ -498,8 +558,41 @@ static void handle_torch(struct http_server *s, struct evhttp_request *req, cons
     free(json);
 }
 
-static void handle_job(struct http_server *s, struct evhttp_request *req, const char *rest)
+/* GET /jobs/ID, whose look at the job store runs off the loop. */
+struct job_lookup {
+    struct http_server *s;
+    struct evhttp_request *req;
+    char *id, *status;
+    enum http_job_state state;
+};
+
+static void job_lookup_run(void *arg)
 {
+    struct job_lookup *l = arg;
+    l->state = l->s->backend.job_status(l->s->backend.ctx, l->id, &l->status, NULL);
+}
+
+static void job_lookup_answer(void *arg, bool cancelled)
+{
+    struct job_lookup *l = arg;
+    if (!cancelled) {
+        if (l->state == HTTP_JOB_UNAVAILABLE)
+            reply_error(l->req, 503, protocol_error_name(PROTOCOL_REDIS_UNAVAILABLE),
+                        "the job store cannot be reached; try again");
+        else if (l->state == HTTP_JOB_UNKNOWN || !l->status)
+            reply_error(l->req, 404, "not_found", "no job %s", l->id);
+        else
+            reply_json_text(l->req, 200, l->status);
+    }
+    free(l->status);
+    free(l->id);
+    free(l);
+}
+
+static void handle_job(struct http_server *s, struct evhttp_request *req,
+                        const struct http_caller *caller, const char *rest)
+{
+    (void)caller;
     /* `rest` is still percent-encoded: decode, then judge what the client meant
      * (so "%2e%2e" is refused like ".."). */
     size_t len = 0;
@@ -510,22 +603,63 @@ static void handle_job(struct http_server *s, struct evhttp_request *req, const 
                     "a job id is 1 to %d of A-Z a-z 0-9 _ . - (and not . or ..)", PROTOCOL_ID_MAX);
         return;
     }
-    char *status = NULL;
-    enum http_job_state state = s->backend.job_status(s->backend.ctx, id, &status, NULL);
-    if (state == HTTP_JOB_UNAVAILABLE)
-        reply_error(req, 503, protocol_error_name(PROTOCOL_REDIS_UNAVAILABLE),
-                    "the job store cannot be reached; try again");
-    else if (state == HTTP_JOB_UNKNOWN || !status)
-        reply_error(req, 404, "not_found", "no job %s", id);
-    else
-        reply_json_text(req, 200, status);
-    free(status);
-    free(id);
+    struct job_lookup *l = calloc(1, sizeof *l);
+    if (!l) {
+        free(id);
+        reply_error(req, 500, "internal", "out of memory");
+        return;
+    }
+    *l = (struct job_lookup){ .s = s, .req = req, .id = id };
+    if (http_offload_run(s->offload, job_lookup_run, job_lookup_answer, l) != 0) {
+        job_lookup_answer(l, true);
+        reply_error(req, 500, "internal", "out of memory");
+    }
+}
+
+/* One POST /generate whose enqueue runs off the loop. */
+struct submission {
+    struct http_server *s;
+    struct evhttp_request *req;
+    struct wait_plan plan;
+    char id[PROTOCOL_ID_MAX + 1];
+    char *job;
+    size_t len;
+    enum http_submit_status st;
+    struct http_error err;
+};
+
+static void submission_run(void *arg)
+{
+    struct submission *sub = arg;
+    sub->st = sub->s->backend.submit(sub->s->backend.ctx, sub->job, sub->len, &sub->err);
+}
+
+static void submission_answer(void *arg, bool cancelled);
+
+/* Hands the job (taken over: a malloc'd copy) to the backend. */
+static void submit_async(struct http_server *s, struct evhttp_request *req,
+                         const struct wait_plan *plan, const char *id, char *job, size_t len)
+{
+    struct submission *sub = job ? calloc(1, sizeof *sub) : NULL;
+    if (!sub) {
+        free(job);
+        reply_error(req, 500, "internal", "out of memory");
+        return;
+    }
+    *sub = (struct submission){ .s = s, .req = req, .plan = *plan, .job = job, .len = len,
+                                .err = { "", "" } };
+    snprintf(sub->id, sizeof sub->id, "%s", id);
+    if (http_offload_run(s->offload, submission_run, submission_answer, sub) != 0) {
+        submission_answer(sub, true);
+        reply_error(req, 500, "internal", "out of memory");
+    }
 }
 
 static void submit_job(struct http_server *s, struct evhttp_request *req,
-                       const struct wait_plan *plan, const char *body, size_t len)
+                       const struct http_caller *caller, const struct wait_plan *plan,
+                       const char *body, size_t len)
 {
+    (void)caller; /* admission (priority rights) reads it */
     json_error_t jerr;
     json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!doc) {
@@ -561,10 +695,16 @@ static void submit_job(struct http_server *s, struct evhttp_request *req,
         }
     }
     json_decref(doc);
+    if (!job)
+        job = strndup(body, len);
+    submit_async(s, req, plan, id, job, job_len);
+}
 
-    struct http_error err = { "", "" };
-    enum http_submit_status st = s->backend.submit(s->backend.ctx, job ? job : body, job_len, &err);
-    free(job);
+/* The answer to a submitted job: 202 (or a wait), or the backend's refusal. */
+static void answer_submitted(struct http_server *s, struct evhttp_request *req,
+                             const struct wait_plan *plan, const char *id,
+                             enum http_submit_status st, struct http_error err)
+{
     switch (st) {
     case HTTP_SUBMIT_OK:
         break;
@@ -592,15 +732,19 @@ static void submit_job(struct http_server *s, struct evhttp_request *req,
     }
 }
 
-static void handle_generate(struct http_server *s, struct evhttp_request *req, const char *rest)
+static void submission_answer(void *arg, bool cancelled)
+{
+    struct submission *sub = arg;
+    if (!cancelled)
+        answer_submitted(sub->s, sub->req, &sub->plan, sub->id, sub->st, sub->err);
+    free(sub->job);
+    free(sub);
+}
+
+static void handle_generate(struct http_server *s, struct evhttp_request *req,
+                             const struct http_caller *caller, const char *rest)
 {
     (void)rest;
-    if (!authorized(s, req)) {
-        evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
-                          "Bearer realm=\"jen1\"");
-        reply_error(req, 401, "unauthorized", "POST /generate needs Authorization: Bearer <token>");
-        return;
-    }
     const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
     if (!is_json_content_type(ct)) {
         reply_error(req, 415, "unsupported_media_type",
@@ -623,12 +767,12 @@ static void handle_generate(struct http_server *s, struct evhttp_request *req, c
     evbuffer_copyout(in, body, len);
     body[len] = '\0';
     struct wait_plan plan = plan_wait(s, req, query_wait_s);
-    submit_job(s, req, &plan, body, len);
+    submit_job(s, req, caller, &plan, body, len);
     free(body);
 }
 
 typedef void (*route_handler)(struct http_server *s, struct evhttp_request *req,
-                              const char *rest);
+                              const struct http_caller *caller, const char *rest);
 
 struct route {
     const char *path;
@@ -649,9 +793,42 @@ static const struct route routes[] = {
     { "/jobs/", true, GET_OR_HEAD, "GET, HEAD", handle_job },
 };
 
+/* Every route but /health: a Host this server answers to (DNS rebinding), a
+ * token it knows, and for POST /generate, the token's rate. Answers the
+ * refusal itself and returns false. */
+static bool admitted(struct http_server *s, struct evhttp_request *req, const struct route *r,
+                     const struct http_caller **caller)
+{
+    struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+    const char *host = evhttp_find_header(evhttp_request_get_input_headers(req), "Host");
+    if (!http_host_allowed(host, s->loopback, s->allowed_hosts)) {
+        reply_error(req, 421, "unknown_host",
+                    "this server does not answer for that Host (see JEN1_HTTP_ALLOWED_HOSTS)");
+        return false;
+    }
+    if (!(*caller = authorize(s, req))) {
+        evhttp_add_header(out, "WWW-Authenticate", "Bearer realm=\"jen1\"");
+        reply_error(req, 401, "unauthorized", "%s needs Authorization: Bearer <token>", r->path);
+        return false;
+    }
+    int retry_after_s;
+    if (r->handle == handle_generate &&
+        !http_tokens_take(s->tokens, *caller, clock_monotonic_ms(), &retry_after_s)) {
+        char value[16];
+        snprintf(value, sizeof value, "%d", retry_after_s);
+        evhttp_add_header(out, "Retry-After", value);
+        reply_error(req, 429, "rate_limited", "over this token's rate of jobs; retry in %d s",
+                    retry_after_s);
+        return false;
+    }
+    return true;
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
     struct http_server *s = arg;
+    if (s->conns)
+        http_conns_request_read(s->conns, req);
     const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
     if (!path)
         path = "";
@@ -666,13 +843,36 @@ static void on_request(struct evhttp_request *req, void *arg)
             reply_error(req, 405, "method_not_allowed", "%s takes %s", r->path, r->allow);
             return;
         }
-        r->handle(s, req, path + n);
+        const struct http_caller *caller = NULL;
+        if (r->handle != handle_health && !admitted(s, req, r, &caller))
+            return;
+        r->handle(s, req, caller, path + n);
         return;
     }
     reply_error(req, 404, "not_found", "no such endpoint");
 }
 
 /* ---- Life cycle ------------------------------------------------------------------ */
+
+/* The token table: api_token as "default", then the tokens file's. Every
+ * secret is registered with the log's redaction. */
+static int load_tokens(struct http_server *s, const struct http_options *opt, char *err,
+                       size_t errlen)
+{
+    err[0] = '\0';
+    if (!(s->tokens = http_tokens_new(opt->rate_per_min)))
+        return -1;
+    if (opt->api_token && *opt->api_token &&
+        http_tokens_add(s->tokens, "default", opt->api_token, opt->rate_per_min, true, err,
+                        errlen) != 0)
+        return -1;
+    if (opt->tokens_file && *opt->tokens_file &&
+        http_tokens_load_file(s->tokens, opt->tokens_file, err, errlen) != 0)
+        return -1;
+    for (size_t i = 0; i < http_tokens_count(s->tokens); i++)
+        log_add_secret(http_tokens_secret(s->tokens, i));
+    return 0;
+}
 
 struct http_server *http_server_start(struct event_base *base, const struct http_options *opt,
                                       const struct http_backend *backend, char *err,
@@ -700,14 +900,26 @@ struct http_server *http_server_start(struct event_base *base, const struct http
     s->default_wait_s = opt->default_wait_s < 0               ? 0
                         : opt->default_wait_s > HTTP_MAX_WAIT_S ? HTTP_MAX_WAIT_S
                                                                 : opt->default_wait_s;
-    if (opt->api_token && *opt->api_token) {
-        s->api_token = strdup(opt->api_token);
-        s->api_token_len = strlen(opt->api_token);
-        if (!s->api_token) {
-            http_server_free(s);
+    s->offload = opt->offload;
+    const char *host = opt->host && *opt->host ? opt->host : "127.0.0.1";
+    s->loopback = http_host_is_loopback(host);
+    if (load_tokens(s, opt, err, errlen) != 0 ||
+        (opt->allowed_hosts && *opt->allowed_hosts && !(s->allowed_hosts = strdup(opt->allowed_hosts)))) {
+        if (!*err)
             snprintf(err, errlen, "http: out of memory");
+        http_server_free(s);
+        return NULL;
+    }
+    if (!s->loopback && http_tokens_count(s->tokens) == 0) {
+        if (!opt->allow_open) {
+            snprintf(err, errlen,
+                     "http: %s is not a loopback address and no API token is set: set JEN1_API_TOKEN "
+                     "or JEN1_API_TOKENS_FILE (or JEN1_HTTP_INSECURE_OPEN=1 to serve anyone)", host);
+            http_server_free(s);
             return NULL;
         }
+        log_kv(LOG_WARN, "INSECURE: serving HTTP on a non-loopback address without a token; anyone "
+               "who reaches it may enqueue jobs", LOG_STR("host", host));
     }
     evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
                                             EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
@@ -721,13 +933,19 @@ struct http_server *http_server_start(struct event_base *base, const struct http
     evhttp_set_default_content_type(s->http, "application/json");
     evhttp_set_gencb(s->http, on_request, s);
 
-    const char *host = opt->host && *opt->host ? opt->host : "127.0.0.1";
     errno = 0;
     struct evhttp_bound_socket *bound =
         evhttp_bind_socket_with_handle(s->http, host, (ev_uint16_t)opt->port);
     if (!bound) {
         snprintf(err, errlen, "http: cannot listen on %s port %d: %s", host, opt->port,
                  errno ? strerror(errno) : "address not usable");
+        http_server_free(s);
+        return NULL;
+    }
+    s->conns = http_conns_new(s->http, bound, opt->max_conns > 0 ? opt->max_conns : DEFAULT_MAX_CONNS,
+                              opt->timeout_s > 0 ? opt->timeout_s : DEFAULT_TIMEOUT_S);
+    if (!s->conns) {
+        snprintf(err, errlen, "http: out of memory");
         http_server_free(s);
         return NULL;
     }
@@ -750,10 +968,12 @@ void http_server_free(struct http_server *s)
         struct waiter *w = s->waiters;
         waiter_unlink(w);
         evhttp_connection_set_closecb(w->conn, NULL, NULL);
-        free(w);
+        waiter_release(w);
     }
     if (s->http)
         evhttp_free(s->http);
-    free(s->api_token);
+    http_conns_free(s->conns);
+    http_tokens_free(s->tokens);
+    free(s->allowed_hosts);
     free(s);
 }

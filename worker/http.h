@@ -19,17 +19,24 @@
  *                       preferences honoured (wait=N; respond-async on a 202).
  *   GET  /jobs/ID       200 the job's status document, 404 unknown, 400 bad id
  *
+ * Every route but /health needs a known bearer token when tokens are set
+ * (http_tokens.h) and a Host it answers to (http_host.h); /health answers
+ * anyone, always, without touching the backend's blocking calls.
+ *
  * Errors are JSON, {"error":"code","message":"..."}: 400 (bad JSON, invalid
- * job, bad id, bad query), 401 (POST /generate without the configured bearer
- * token), 404, 405 (with Allow), 409 (the backend refuses a duplicate id),
- * 415 (POST without application/json), 503 (Redis unreachable). Bodies over
- * the limit get evhttp's own 413; a client that stalls longer than the
- * timeout is disconnected.
+ * job, bad id, bad query), 401 (no or an unknown bearer token, with
+ * WWW-Authenticate: Bearer), 404, 405 (with Allow), 409 (the backend refuses
+ * a duplicate id), 415 (POST without application/json), 421 unknown_host (a
+ * Host the server does not answer for), 429 rate_limited (the token's rate,
+ * with Retry-After), 503 (Redis unreachable; "busy" when every connection is
+ * taken). Bodies over the limit get evhttp's own 413; a request that has not
+ * arrived whole within the timeout is disconnected (http_conns.h).
  *
  * The server never talks to Redis or the engine: everything goes through a
- * struct http_backend the daemon provides. Its callbacks run on the event
- * loop's thread and should answer quickly (a ?wait request polls job_status
- * every poll_ms without blocking the loop). */
+ * struct http_backend the daemon provides. submit and job_status run on
+ * http_options.offload's thread when one is given (they may block), else
+ * inline; readiness, models, torch_info and metrics_text run on the loop and
+ * must not block. */
 #ifndef JEN1_HTTP_H
 #define JEN1_HTTP_H
 
@@ -37,6 +44,7 @@
 #include <stddef.h>
 
 struct event_base;
+struct http_offload;
 
 /* The longest a POST /generate waits for its job (?wait=, Prefer: wait,
  * JEN1_HTTP_DEFAULT_WAIT), seconds. */
@@ -81,7 +89,8 @@ struct http_backend {
     enum http_job_state (*job_status)(void *ctx, const char *id, char **status_json,
                                       char **result_json);
 
-    /* Whether the model is loaded and Redis reachable, for /ready. */
+    /* Whether the model is loaded and Redis reachable, for /ready: from state
+     * the daemon keeps, never a blocking call. */
     void (*readiness)(void *ctx, bool *model_loaded, bool *redis_ok);
 
     /* Which models a worker loaded, for /ready's "models" (a malloc'd JSON
@@ -100,15 +109,22 @@ struct http_backend {
 struct http_options {
     const char *host;        /* "127.0.0.1", "::1", "0.0.0.0", a name */
     int port;                /* 0: the kernel picks one (see http_server_port) */
-    const char *api_token;   /* NULL or "": POST /generate needs no token */
+    const char *api_token;   /* the token "default" (may set priority); NULL or "": none */
+    const char *tokens_file; /* more tokens (http_tokens.h's format); NULL or "": none */
+    int rate_per_min;        /* POST /generate per token (and anonymous) a minute; 0: no limit */
+    bool allow_open;         /* serve a non-loopback address with no token (loudly) */
+    const char *allowed_hosts; /* Host names answered besides loopback's (http_host.h) */
+    int max_conns;           /* connections held at once; 0: 512 */
     bool debug_torch;        /* serve /debug/torch */
     size_t max_body_bytes;   /* 0: 64 KiB */
     size_t max_header_bytes; /* 0: 8 KiB */
-    int timeout_s;           /* reading or writing a request; 0: 30 */
+    int timeout_s;           /* a whole request must arrive in it (and each write); 0: 30 */
     int poll_ms;             /* how often a ?wait request looks at its job; 0: 100 */
     int max_waiters;         /* ?wait requests held at once (more get 202 at once); 0: 1024 */
     int default_wait_s;      /* the wait of a request that asks none; 0: 202 at once;
                                 capped at HTTP_MAX_WAIT_S */
+    struct http_offload *offload; /* runs submit and job_status; NULL: inline. Free it
+                                     before the server (http_offload.h) */
 };
 
 struct http_server;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "libevent_log.h"
 #include "log.h"
 #include "metrics.h"
 #include "status.h"
@@ -26,6 +27,7 @@ int main(int argc, char **argv)
     }
     log_set_level(cfg.log_level);
     log_set_worker(cfg.worker_id);
+    libevent_log_route();
     config_protect_secrets(&cfg);
 
     /* Every path and URL at its longest fits (config.h's field sizes). */

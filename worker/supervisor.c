@@ -3,12 +3,15 @@
  *
  * The supervisor holds no job and never loads the model (see status.h); it
  * talks to Redis only for what HTTP asks (enqueue, job status) and for the
- * queue-depth gauge. Everything runs on one libevent loop. */
+ * queue-depth gauge. Everything runs on one libevent loop but those Redis
+ * calls, which run on one helper thread (http_offload.h): a slow or stuck
+ * Redis never delays /health, the signals or the workers' restarts. */
 #include "supervisor.h"
 
 #include <errno.h>
 #include <event2/event.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +20,7 @@
 #include <unistd.h>
 
 #include "http.h"
+#include "http_offload.h"
 #include "job.h"
 #include "log.h"
 #include "protocol.h"
@@ -39,8 +43,11 @@ typedef struct supervisor {
     struct pool_status *status;
     struct event_base *base;
     struct http_server *http;
-    queue *q;
-    int redis_ok;
+    struct http_offload *offload; /* the thread that makes every Redis call */
+    queue *q;                     /* used on that thread only (after the start) */
+    atomic_int redis_ok;          /* set there, read by /ready on the loop */
+    bool tick_busy;               /* a tick's Redis calls are still on the thread */
+    long long depth;
     int stopping;
     int exit_code;
     char model_name[256];
@@ -184,16 +191,33 @@ static void note_redis_error(supervisor *s)
     if (queue_unavailable(s->q)) s->redis_ok = 0;
 }
 
+/* On the offload thread: the queue's depth, which also tells whether Redis
+ * answers (for /ready and the gauges). */
+static void tick_redis(void *arg)
+{
+    supervisor *s = arg;
+    long long main_q = 0, high = 0;
+    char err[512];
+    if (ensure_redis(s) == 0 && queue_depth(s->q, &main_q, &high, err, sizeof err) != 0) note_redis_error(s);
+    s->depth = main_q + high;
+}
+
+static void tick_done(void *arg, bool cancelled)
+{
+    supervisor *s = arg;
+    s->tick_busy = false;
+    if (cancelled) return;
+    metrics_set(s->metrics->registry, s->metrics->redis_up, s->redis_ok);
+    if (s->redis_ok) metrics_set(s->metrics->registry, s->metrics->queue_depth, (double)s->depth);
+}
+
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
     supervisor *s = arg;
-    long long main_q = 0, high = 0;
-    char err[512];
-    if (ensure_redis(s) == 0 && queue_depth(s->q, &main_q, &high, err, sizeof err) != 0) note_redis_error(s);
-    metrics_set(s->metrics->registry, s->metrics->redis_up, s->redis_ok);
-    if (s->redis_ok) metrics_set(s->metrics->registry, s->metrics->queue_depth, (double)(main_q + high));
+    if (s->tick_busy) return; /* Redis is slow: one look at a time */
+    s->tick_busy = http_offload_run(s->offload, tick_redis, tick_done, s) == 0;
 }
 
 /* ---- The HTTP backend ----------------------------------------------------------- */
@@ -266,9 +290,7 @@ static void backend_readiness(void *ctx, bool *model_loaded, bool *redis_ok)
 {
     supervisor *s = ctx;
     *model_loaded = pool_status_loaded(s->status) > 0;
-    char err[256];
-    if (ensure_redis(s) == 0 && queue_ping(s->q, err, sizeof err) != 0) note_redis_error(s);
-    *redis_ok = s->redis_ok;
+    *redis_ok = s->redis_ok; /* as the last tick found it (a second ago at most) */
 }
 
 static char *backend_torch_info(void *ctx)
@@ -313,6 +335,13 @@ int supervisor_run(const struct jen1_config *cfg, struct jen1_metrics *metrics, 
     else log_kv(LOG_WARN, "redis unreachable at start; workers will keep trying", LOG_STR("error", err));
 
     s.base = event_base_new();
+    s.offload = s.base ? http_offload_new(s.base, err, sizeof err) : NULL;
+    if (!s.offload) {
+        log_kv(LOG_ERROR, "cannot start the Redis thread", LOG_STR("error", err));
+        if (s.base) event_base_free(s.base);
+        queue_free(s.q);
+        return 1;
+    }
     metrics_use_slot(metrics->registry, 0);
     struct event *sigterm = evsignal_new(s.base, SIGTERM, on_stop_signal, &s);
     struct event *sigint = evsignal_new(s.base, SIGINT, on_stop_signal, &s);
@@ -331,9 +360,13 @@ int supervisor_run(const struct jen1_config *cfg, struct jen1_metrics *metrics, 
                                        .torch_info = cfg->use_torch ? backend_torch_info : NULL,
                                        .metrics_text = backend_metrics};
         struct http_options ho = {.host = cfg->http_host, .port = cfg->http_port,
-                                  .api_token = cfg->api_token, .debug_torch = cfg->use_torch,
+                                  .api_token = cfg->api_token, .tokens_file = cfg->api_tokens_file,
+                                  .rate_per_min = cfg->api_rate_limit,
+                                  .allow_open = cfg->http_insecure_open,
+                                  .allowed_hosts = cfg->http_allowed_hosts,
+                                  .max_conns = cfg->http_max_conns, .debug_torch = cfg->use_torch,
                                   .timeout_s = cfg->http_timeout_s,
-                                  .default_wait_s = cfg->http_default_wait_s};
+                                  .default_wait_s = cfg->http_default_wait_s, .offload = s.offload};
         s.http = http_server_start(s.base, &ho, &backend, err, sizeof err);
         if (!s.http) {
             log_kv(LOG_ERROR, "cannot serve HTTP", LOG_STR("addr", cfg->http_addr), LOG_STR("error", err));
@@ -350,6 +383,7 @@ int supervisor_run(const struct jen1_config *cfg, struct jen1_metrics *metrics, 
 out:
     for (int i = 0; i < cfg->workers; i++)
         if (s.slots[i].restart) event_free(s.slots[i].restart);
+    http_offload_free(s.offload); /* before the server: its calls hold requests */
     http_server_free(s.http);
     event_free(sigterm);
     event_free(sigint);

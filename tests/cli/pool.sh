@@ -6,7 +6,8 @@
 #                                     test defaults plus the given settings;
 #                                     sets POOL_PID and POOL_HTTP (host:port);
 #                                     waits until /health answers
-#   pool_wait_ready                   until /ready says 200
+#   pool_wait_ready                   until /ready says 200 (with the bearer
+#                                     token $POOL_TOKEN when set)
 #   pool_stop [SIGNAL]                signals the pool (TERM) and waits for it;
 #                                     sets POOL_STATUS to its exit status
 #   rcli ARGS...                      redis-cli on the test's server
@@ -61,7 +62,8 @@ pool_start() {
 
 pool_wait_ready() {
     for _ in $(seq 1 300); do
-        [ "$(curl -s -o /dev/null -w '%{http_code}' "http://$POOL_HTTP/ready")" = 200 ] && return 0
+        [ "$(curl -s -o /dev/null -w '%{http_code}' ${POOL_TOKEN:+-H "Authorization: Bearer $POOL_TOKEN"} \
+            "http://$POOL_HTTP/ready")" = 200 ] && return 0
         sleep 0.05
     done
     return 1

@@ -87,7 +87,7 @@ keep_cmdlines() { for pid in $POOL_PID $(pool_workers); do tr '\0' ' ' <"/proc/$
 if pool_start secrets-env REDIS_URL="$url_with_password" USE_TORCH=1 JEN1_LOG_LEVEL=debug \
     JEN1_API_TOKEN="${secret[api_token]}" "${s3_env[@]}" AWS_ACCESS_KEY_ID=S3RVER \
     AWS_SECRET_ACCESS_KEY="${secret[s3_secret]}" AWS_SESSION_TOKEN="${secret[s3_session_token]}" \
-    HF_TOKEN="${secret[hf_token]}" && pool_wait_ready; then
+    HF_TOKEN="${secret[hf_token]}" && POOL_TOKEN=${secret[api_token]} pool_wait_ready; then
     keep_cmdlines
     t_check "env: POST /generate?wait with the token: 200" \
         test "$(http post-ok "http://$POOL_HTTP/generate?wait=60" -H "Authorization: Bearer ${secret[api_token]}" \
@@ -105,7 +105,7 @@ if pool_start secrets-env REDIS_URL="$url_with_password" USE_TORCH=1 JEN1_LOG_LE
     t_check "env: an LPUSHed job succeeds" wait_status lpush-env succeeded 60
     wait_status bad-env failed 10
     for path in jobs/http-env jobs/bad-env metrics debug/torch ready health; do
-        http "get-${path//\//-}" "http://$POOL_HTTP/$path" >/dev/null
+        http "get-${path//\//-}" "http://$POOL_HTTP/$path" -H "Authorization: Bearer ${secret[api_token]}" >/dev/null
     done
     t_check "env: /debug/torch answers" jq -e .torch_version "$evidence/get-debug-torch.body"
     t_check "env: jen1ctl with the password in REDIS_URL" save ctl-env-stats ctl_as "$url_with_password" --json stats
@@ -125,7 +125,7 @@ printf '[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n' \
     S3RVER "${secret[s3_file_secret]}" >"$tmp/s3-credentials"
 if pool_start secrets-files REDIS_URL="redis://127.0.0.1:$REDIS_PORT" JEN1_REDIS_PASSWORD_FILE="$tmp/redis-password" \
     JEN1_API_TOKEN_FILE="$tmp/api-token" JEN1_S3_CREDENTIALS_FILE="$tmp/s3-credentials" "${s3_env[@]}" \
-    JEN1_ENGINE=none JEN1_LOG_LEVEL=debug && pool_wait_ready; then
+    JEN1_ENGINE=none JEN1_LOG_LEVEL=debug && POOL_TOKEN=${secret[api_token_file]} pool_wait_ready; then
     keep_cmdlines
     t_check "files: POST /generate?wait with the file's token: 200" \
         test "$(http post-file "http://$POOL_HTTP/generate?wait=30" -H "Authorization: Bearer ${secret[api_token_file]}" \
@@ -135,7 +135,7 @@ if pool_start secrets-files REDIS_URL="redis://127.0.0.1:$REDIS_PORT" JEN1_REDIS
     t_check "files: the environment's old token is refused: 401" \
         test "$(http post-old "http://$POOL_HTTP/generate" -H "Authorization: Bearer ${secret[api_token]}" \
             -H "$json" -d "$(job old)")" = 401
-    http get-files-metrics "http://$POOL_HTTP/metrics" >/dev/null
+    http get-files-metrics "http://$POOL_HTTP/metrics" -H "Authorization: Bearer ${secret[api_token_file]}" >/dev/null
 else
     t_fail "files: the pool starts and gets ready" "see $JEN1_TEST_TMP/secrets-files.log"
 fi

@@ -337,7 +337,7 @@ static bool documented_status(int code)
     /* the API's answers, then evhttp's own: 100 Continue, 413 for a body or
      * headers over the limit, 417 for an unknown Expect, 501 for methods it
      * is not told to accept, 505 for an unknown HTTP version */
-    static const int codes[] = { 200, 202, 400, 401, 404, 405, 409, 415, 503,
+    static const int codes[] = { 200, 202, 400, 401, 404, 405, 409, 415, 421, 429, 503,
                                  100, 413, 417, 501, 505 };
     for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
         if (codes[i] == code)

@@ -22,7 +22,8 @@ static const char *const VARS[] = {
     "JEN1_S3_ENDPOINT", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "JEN1_S3_CREDENTIALS_FILE", "AWS_PROFILE",
     "JEN1_S3_PATH_STYLE", "JEN1_S3_CONNECT_TIMEOUT_MS", "JEN1_S3_TIMEOUT_MS",
-    "JEN1_HTTP_DEFAULT_WAIT",
+    "JEN1_HTTP_DEFAULT_WAIT", "JEN1_API_RATE_LIMIT", "JEN1_HTTP_MAX_CONNECTIONS", "JEN1_HTTP_INSECURE_OPEN",
+    "JEN1_HTTP_ALLOWED_HOSTS", "JEN1_API_TOKENS_FILE",
 };
 enum { N_VARS = sizeof VARS / sizeof VARS[0] };
 
@@ -80,6 +81,10 @@ TEST(defaults)
     CHECK(c.http_enabled && strcmp(c.http_host, "127.0.0.1") == 0 && c.http_port == 4001,
           "%s:%d", c.http_host, c.http_port);
     CHECK(c.http_default_wait_s == 0, "POST /generate waits %d s by default", c.http_default_wait_s);
+    /* Issue 10: a rate limit and a connection cap on by default, no open door. */
+    CHECK(c.api_rate_limit == 600 && c.http_max_conns == 512 && !c.http_insecure_open &&
+              !c.api_tokens_file[0] && !c.http_allowed_hosts[0],
+          "rate %d conns %d", c.api_rate_limit, c.http_max_conns);
     CHECK(!c.use_torch && !c.bf16 && c.api_token[0] == '\0', "flags");
     CHECK(c.job_timeout_s == 3600 && c.max_attempts == 3 && c.retry_base_ms == 1000, "retries");
     CHECK(c.result_ttl_s == 604800 && c.grace_s == 30, "ttl %d grace %d", c.result_ttl_s,
@@ -127,6 +132,11 @@ TEST(environment)
     setenv("JEN1_ENGINE", "none", 1);
     setenv("JEN1_THREADS", "", 1); /* empty counts as unset */
     setenv("JEN1_HTTP_DEFAULT_WAIT", "300", 1);
+    setenv("JEN1_API_RATE_LIMIT", "0", 1);
+    setenv("JEN1_HTTP_MAX_CONNECTIONS", "64", 1);
+    setenv("JEN1_HTTP_INSECURE_OPEN", "1", 1);
+    setenv("JEN1_HTTP_ALLOWED_HOSTS", "pool.example,a.example", 1);
+    setenv("JEN1_API_TOKENS_FILE", "/etc/jen1/tokens", 1);
     struct jen1_config c;
     char err[256] = "";
     REQUIRE(LOAD(&c, err, NULL) == CONFIG_OK, "%s", err);
@@ -143,6 +153,10 @@ TEST(environment)
           c.http_port);
     CHECK(c.use_torch && c.bf16 && strcmp(c.api_token, "tok") == 0, "flags, token");
     CHECK(c.http_default_wait_s == 300, "default wait %d", c.http_default_wait_s);
+    CHECK(c.api_rate_limit == 0 && c.http_max_conns == 64 && c.http_insecure_open &&
+              strcmp(c.http_allowed_hosts, "pool.example,a.example") == 0 &&
+              strcmp(c.api_tokens_file, "/etc/jen1/tokens") == 0,
+          "issue 10's settings");
     CHECK(c.job_timeout_s == 60 && c.max_attempts == 5 && c.retry_base_ms == 250, "retries");
     CHECK(c.result_ttl_s == 3600 && c.grace_s == 0, "ttl, grace");
     CHECK(c.heartbeat_ms == 500 && c.heartbeat_ttl_ms == 1500, "heartbeat");

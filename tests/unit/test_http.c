@@ -772,7 +772,7 @@ TEST(wait_does_not_block_the_loop)
     const char body[] = "{\"id\":\"after-1200\",\"narrative\":\"n\"}";
     char req[512];
     snprintf(req, sizeof req,
-             "POST /generate?wait=10 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+             "POST /generate?wait=10 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
              "Content-Type: application/json\r\n"
              "Content-Length: %zu\r\n\r\n%s", strlen(body), body);
     REQUIRE(write(fd, req, strlen(req)) == (ssize_t)strlen(req), "write");
@@ -814,7 +814,7 @@ TEST(waits_beyond_the_limit_answer_at_once)
     const char body[] = "{\"id\":\"never-2\",\"narrative\":\"n\"}";
     char req[512];
     snprintf(req, sizeof req,
-             "POST /generate?wait=2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+             "POST /generate?wait=2 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
              "Content-Type: application/json\r\n"
              "Authorization: Bearer %s\r\nContent-Length: %zu\r\n\r\n%s", TOKEN, strlen(body),
              body);
@@ -842,7 +842,7 @@ TEST(a_client_that_hangs_up_stops_the_polling)
     const char body[] = "{\"id\":\"never-hangup\",\"narrative\":\"n\"}";
     char req[512];
     snprintf(req, sizeof req,
-             "POST /generate?wait=60 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+             "POST /generate?wait=60 HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
              "Content-Length: %zu\r\n\r\n%s", strlen(body), body);
     REQUIRE(write(fd, req, strlen(req)) == (ssize_t)strlen(req), "write");
     usleep(350 * 1000);
@@ -891,7 +891,7 @@ TEST(jobs_refuses_bad_ids_and_path_traversal)
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char req[256];
-        snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
                  bad[i]);
         int status = raw_status(open_port, req);
         CHECK(status == 400, "%s: %d", bad[i], status);
@@ -914,7 +914,7 @@ TEST(oversized_bodies_get_413)
     http(open_port, "POST", "/generate", JSON, huge, &r);
     CHECK(r.status == 413, "70000 bytes over the 64 KiB default: %ld", r.status);
     /* Announced by Content-Length alone, before any of it is sent. */
-    int status = raw_status(open_port, "POST /generate HTTP/1.1\r\nHost: x\r\n"
+    int status = raw_status(open_port, "POST /generate HTTP/1.1\r\nHost: localhost\r\n"
                                        "Content-Type: application/json\r\n"
                                        "Content-Length: 100000000\r\n\r\n");
     CHECK(status == 413, "a 100 MB Content-Length: %d", status);
@@ -923,7 +923,7 @@ TEST(oversized_bodies_get_413)
 TEST(oversized_headers_are_refused)
 {
     static char req[12000];
-    int n = snprintf(req, sizeof req, "GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ");
+    int n = snprintf(req, sizeof req, "GET /health HTTP/1.1\r\nHost: localhost\r\nX-Big: ");
     memset(req + n, 'a', 10000);
     snprintf(req + n + 10000, sizeof req - (size_t)n - 10000, "\r\n\r\n");
     int status = raw_status(open_port, req);
@@ -934,7 +934,7 @@ TEST(a_slow_client_is_dropped_after_the_timeout)
 {
     int fd = connect_raw(guarded_port);
     REQUIRE(fd >= 0, "connect");
-    const char half[] = "GET /health HTTP/1.1\r\nHost: x\r\n";
+    const char half[] = "GET /health HTTP/1.1\r\nHost: localhost\r\n";
     REQUIRE(write(fd, half, strlen(half)) > 0, "write");
     int64_t t0 = clock_monotonic_ms();
     char buf[1024];

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -320,6 +321,27 @@ TEST(processes_do_not_interleave_lines)
     free(out);
 }
 
+/* A budget per second: the lines over it are counted, and the next line let
+ * through says how many. */
+TEST(a_limit_counts_what_it_drops)
+{
+    struct log_limit limit = { .per_second = 3 };
+    int64_t dropped = -1;
+    int allowed = 0;
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (int i = 0; i < 1000; i++)
+        allowed += log_limit_allow(&limit, &dropped);
+    struct timespec end;
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    if (end.tv_sec != start.tv_sec)
+        return; /* the second turned meanwhile: the count is not known */
+    CHECK(allowed == 3, "%d lines allowed in a second", allowed);
+    limit.second -= 1; /* as if a second passed */
+    CHECK(log_limit_allow(&limit, &dropped) && dropped == 997, "dropped %lld", (long long)dropped);
+    CHECK(log_limit_allow(&limit, &dropped) && dropped == 0, "then %lld", (long long)dropped);
+}
+
 int main(void)
 {
     RUN(a_line_is_one_json_object);
@@ -330,6 +352,7 @@ int main(void)
     RUN(secrets_never_appear);
     RUN(long_messages);
     RUN(processes_do_not_interleave_lines);
+    RUN(a_limit_counts_what_it_drops);
     reset();
     return check_summary("test_log");
 }
