@@ -64,6 +64,7 @@ struct http_server {
     char *api_token; /* NULL: no token needed */
     size_t api_token_len;
     bool debug_torch;
+    bool client_ids; /* POST /generate may choose ids (http_options.client_ids) */
     int poll_ms, max_waiters, n_waiters, port, default_wait_s;
     struct waiter *waiters;
 };
@@ -523,7 +524,17 @@ static void handle_job(struct http_server *s, struct evhttp_request *req, const 
     free(id);
 }
 
-static void submit_job(struct http_server *s, struct evhttp_request *req,
+/* How long a client refused for a full queue is told to wait (Retry-After). */
+#define QUEUE_FULL_RETRY_AFTER_S 10
+
+/* The caller's rights, from its token. STUB until the http part's token table
+ * lands (issue 10's design): every caller may set priority. */
+struct http_caller {
+    const char *name;
+    bool may_prioritize;
+};
+
+static void submit_job(struct http_server *s, struct evhttp_request *req, const struct http_caller *caller,
                        const struct wait_plan *plan, const char *body, size_t len)
 {
     json_error_t jerr;
@@ -539,6 +550,12 @@ static void submit_job(struct http_server *s, struct evhttp_request *req,
         reply_error(req, 400, protocol_error_name(PROTOCOL_INVALID_JSON), "the body must be a JSON object");
         return;
     }
+    json_t *priority = json_object_get(doc, "priority");
+    if (json_is_number(priority) && json_number_value(priority) > 0 && !caller->may_prioritize) {
+        json_decref(doc);
+        reply_error(req, 403, "priority_not_allowed", "this token may not set priority above 0");
+        return;
+    }
     char id[PROTOCOL_ID_MAX + 1];
     char *job = NULL;
     size_t job_len = len;
@@ -549,6 +566,12 @@ static void submit_job(struct http_server *s, struct evhttp_request *req,
             json_decref(doc);
             reply_error(req, 400, protocol_error_name(PROTOCOL_INVALID_JOB),
                         "id must be a string of 1 to %d of A-Z a-z 0-9 _ . - (not . or ..)", PROTOCOL_ID_MAX);
+            return;
+        }
+        if (!s->client_ids) {
+            json_decref(doc);
+            reply_error(req, 400, "id_not_allowed",
+                        "job ids are minted by the server over HTTP: leave \"id\" out and use the one answered");
             return;
         }
         snprintf(id, sizeof id, "%s", v);
@@ -573,6 +596,11 @@ static void submit_job(struct http_server *s, struct evhttp_request *req,
         return;
     case HTTP_SUBMIT_CONFLICT:
         reply_error(req, 409, err.code[0] ? err.code : "conflict", "%s", err.message);
+        return;
+    case HTTP_SUBMIT_FULL:
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After",
+                          PROTOCOL_STR(QUEUE_FULL_RETRY_AFTER_S));
+        reply_error(req, 429, "queue_full", "%s", err.message[0] ? err.message : "the queue is full; try again later");
         return;
     default:
         reply_error(req, 503, err.code[0] ? err.code : protocol_error_name(PROTOCOL_REDIS_UNAVAILABLE), "%s",
@@ -623,7 +651,8 @@ static void handle_generate(struct http_server *s, struct evhttp_request *req, c
     evbuffer_copyout(in, body, len);
     body[len] = '\0';
     struct wait_plan plan = plan_wait(s, req, query_wait_s);
-    submit_job(s, req, &plan, body, len);
+    const struct http_caller caller = { "", true }; /* STUB: the token table's rights */
+    submit_job(s, req, &caller, &plan, body, len);
     free(body);
 }
 
@@ -695,6 +724,7 @@ struct http_server *http_server_start(struct event_base *base, const struct http
     s->base = base;
     s->backend = *backend;
     s->debug_torch = opt->debug_torch;
+    s->client_ids = opt->client_ids;
     s->poll_ms = opt->poll_ms > 0 ? opt->poll_ms : DEFAULT_POLL_MS;
     s->max_waiters = opt->max_waiters > 0 ? opt->max_waiters : DEFAULT_MAX_WAITERS;
     s->default_wait_s = opt->default_wait_s < 0               ? 0

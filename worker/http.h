@@ -20,9 +20,11 @@
  *   GET  /jobs/ID       200 the job's status document, 404 unknown, 400 bad id
  *
  * Errors are JSON, {"error":"code","message":"..."}: 400 (bad JSON, invalid
- * job, bad id, bad query), 401 (POST /generate without the configured bearer
- * token), 404, 405 (with Allow), 409 (the backend refuses a duplicate id),
- * 415 (POST without application/json), 503 (Redis unreachable). Bodies over
+ * job, bad id, bad query; id_not_allowed: an "id" without
+ * http_options.client_ids), 401 (POST /generate without the configured bearer
+ * token), 403 (priority_not_allowed), 404, 405 (with Allow), 409 (the backend
+ * refuses a duplicate id), 415 (POST without application/json), 429
+ * (queue_full, with Retry-After), 503 (Redis unreachable). Bodies over
  * the limit get evhttp's own 413; a client that stalls longer than the
  * timeout is disconnected.
  *
@@ -57,6 +59,7 @@ enum http_submit_status {
     HTTP_SUBMIT_INVALID,     /* 400: the job breaks docs/protocol.md's rules */
     HTTP_SUBMIT_CONFLICT,    /* 409: e.g. a job with this id exists */
     HTTP_SUBMIT_UNAVAILABLE, /* 503: Redis unreachable */
+    HTTP_SUBMIT_FULL,        /* 429 queue_full with Retry-After: the queue's cap is reached */
 };
 
 /* What a refused submit tells the client. */
@@ -109,6 +112,8 @@ struct http_options {
     int max_waiters;         /* ?wait requests held at once (more get 202 at once); 0: 1024 */
     int default_wait_s;      /* the wait of a request that asks none; 0: 202 at once;
                                 capped at HTTP_MAX_WAIT_S */
+    bool client_ids;         /* a POST may choose its job's "id"; false: the server
+                                mints every id, and a body with one gets 400 id_not_allowed */
 };
 
 struct http_server;
