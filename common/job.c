@@ -17,6 +17,7 @@ job_limits job_limits_default(void)
     job_limits l = {
         .max_payload_bytes = 1u << 20,
         .max_narrative_bytes = 4000,
+        .max_unknown_bytes = JOB_UNKNOWN_MAX_BYTES,
         .min_duration = 1.0,
         .max_duration = JOB_MAX_DURATION_DEFAULT,
         .model_name = NULL,
@@ -455,6 +456,36 @@ static job_status read_sampling(const json_t *root, job_request *out, job_error 
     return JOB_OK;
 }
 
+/* The fields job_parse reads; any other is the client's own, kept as given. */
+static bool known_field(const char *key)
+{
+    static const char *const known[] = {"id", "narrative", "duration", "seed", "format", "loudness", "audio",
+                                        "model", "guidance", "top_k", "temperature", "priority"};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (strcmp(key, known[i]) == 0) return true;
+    return false;
+}
+
+/* Unknown fields are stored with the job (its payload and its hash's
+ * request): a bound keeps a flood of large ones from filling Redis. */
+static job_status check_unknown(const json_t *root, const job_limits *limits, job_error *err)
+{
+    size_t total = 0;
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)root, key, v) {
+        if (known_field(key)) continue;
+        char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        total += strlen(key) + 3 + (text ? strlen(text) : 0);
+        free(text);
+    }
+    if (total > limits->max_unknown_bytes)
+        return fail(err, JOB_INVALID_JOB,
+                    "the job's unknown fields take %zu bytes; at most %zu are kept (drop them or make them smaller)",
+                    total, limits->max_unknown_bytes);
+    return JOB_OK;
+}
+
 static job_status read_fields(const json_t *root, const job_limits *limits, job_request *out,
                               job_error *err)
 {
@@ -467,7 +498,8 @@ static job_status read_fields(const json_t *root, const job_limits *limits, job_
     if ((st = read_loudness(root, out, err)) != JOB_OK) return st;
     if ((st = read_audio(root, out, err)) != JOB_OK) return st;
     if ((st = read_model(root, limits, out, err)) != JOB_OK) return st;
-    return read_sampling(root, out, err);
+    if ((st = read_sampling(root, out, err)) != JOB_OK) return st;
+    return check_unknown(root, limits, err);
 }
 
 job_status job_parse(const char *payload, size_t len, const job_limits *limits, job_request *out,
@@ -482,6 +514,13 @@ job_status job_parse(const char *payload, size_t len, const job_limits *limits, 
                     limits->max_payload_bytes);
     json_t *root = load_object(payload, len, err);
     if (!root) return err->status;
+    /* After the parse, so that text no parser reads keeps the parser's message. */
+    if (!protocol_json_depth_ok(payload, len, PROTOCOL_JSON_MAX_DEPTH)) {
+        take_id(root, err->id);
+        json_decref(root);
+        return fail(err, JOB_INVALID_JSON, "the job nests deeper than %d levels of arrays and objects",
+                    PROTOCOL_JSON_MAX_DEPTH);
+    }
     job_status st = read_fields(root, limits, out, err);
     if (st != JOB_OK) {
         json_decref(root);

@@ -39,6 +39,9 @@
 typedef struct job_limits {
     size_t max_payload_bytes;   /* the whole JSON text; larger is refused unread */
     size_t max_narrative_bytes; /* after trimming */
+    size_t max_unknown_bytes;   /* the fields this version does not read, together
+                                   (compact JSON, keys included): they are kept in
+                                   the stored request, so they are bounded */
     double min_duration;        /* seconds */
     double max_duration;        /* seconds: the served model's longest */
     const char *model_name;     /* the model served; NULL accepts any `model` */
@@ -50,7 +53,10 @@ typedef struct job_limits {
  * engine renders in windows (docs/protocol.md). */
 #define JOB_MAX_DURATION_DEFAULT 300
 
-/* 1 MiB payloads, 4,000-byte narratives, 1 to JOB_MAX_DURATION_DEFAULT
+/* The default bound on a job's unknown fields (job_limits.max_unknown_bytes). */
+#define JOB_UNKNOWN_MAX_BYTES 4096
+
+/* 1 MiB payloads, 4,000-byte narratives, 4 KiB of unknown fields, 1 to JOB_MAX_DURATION_DEFAULT
  * seconds, any model, the formats this process can write
  * (audio_format_available). */
 job_limits job_limits_default(void);

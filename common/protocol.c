@@ -23,6 +23,26 @@ bool protocol_id_valid_str(const char *id)
     return id && protocol_id_valid(id, strlen(id));
 }
 
+bool protocol_json_depth_ok(const char *text, size_t len, int max_depth)
+{
+    int depth = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (in_string) {
+            if (c == '\\') i++; /* the escaped character cannot end the string */
+            else if (c == '"') in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '{' || c == '[') {
+            if (++depth > max_depth) return false;
+        } else if ((c == '}' || c == ']') && depth > 0) {
+            depth--;
+        }
+    }
+    return true;
+}
+
 #define PROTOCOL_ERROR_ROW_(id, name, transient) [PROTOCOL_##id] = {name, transient},
 static const struct {
     const char *name;

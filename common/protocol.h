@@ -48,6 +48,19 @@ bool protocol_id_char(unsigned char c);
     "    and id ~= '.' and id ~= '..' and string.find(id, ID_PATTERN) ~= nil\n"                  \
     "end\n"
 
+/* ---- JSON nesting -------------------------------------------------------- */
+
+/* The deepest nesting of arrays and objects a job may have, on every path in
+ * (POST /generate, jen1ctl, the worker's parse). jansson reads 2,048 levels
+ * and Redis's cjson 1,000: a job between the two was accepted by one side and
+ * unreadable to the other. One limit far below both ends that. */
+#define PROTOCOL_JSON_MAX_DEPTH 32
+
+/* Whether the JSON text text[0..len) nests at most max_depth levels deep
+ * (brackets inside strings do not count). It does not check the rest of the
+ * syntax: a parser still does that, knowing the text will not run it deep. */
+bool protocol_json_depth_ok(const char *text, size_t len, int max_depth);
+
 /* ---- Error codes --------------------------------------------------------- */
 
 /* Every error code of docs/protocol.md's Failure table: its enum name, its
@@ -64,7 +77,8 @@ bool protocol_id_char(unsigned char c);
     X(BLOB_REJECTED, "blob_rejected", false)            \
     X(REDIS_UNAVAILABLE, "redis_unavailable", true)     \
     X(ENGINE_ERROR, "engine_error", true)               \
-    X(TOO_MANY_ATTEMPTS, "too_many_attempts", false)
+    X(TOO_MANY_ATTEMPTS, "too_many_attempts", false)   \
+    X(DUPLICATE_ID, "duplicate_id", false)
 
 #define PROTOCOL_ERROR_ENUM_(id, name, transient) PROTOCOL_##id,
 typedef enum protocol_error {

@@ -68,6 +68,10 @@ void config_defaults(struct jen1_config *c)
     c->max_attempts = 3;
     c->retry_base_ms = 1000;
     c->result_ttl_s = 604800;
+    c->max_queued = 1000;
+    c->queued_ttl_s = 604800;
+    c->dead_max = 10000;
+    c->dead_max_age_s = 2592000;
     c->heartbeat_ms = 2000;
     c->grace_s = 30;
     c->max_duration_s = JOB_MAX_DURATION_DEFAULT;
@@ -442,6 +446,19 @@ static const struct option options[] = {
       FIELD(retry_base_ms), 1, 3600000, false },
     { "--result-ttl", "JEN1_RESULT_TTL", "SECONDS", "604800",
       "how long finished jobs are kept", set_int, FIELD(result_ttl_s), 1, 315360000, false },
+    { "--max-queued", "JEN1_MAX_QUEUED", "N", "1000",
+      "jobs that may wait at once; more are refused (HTTP 429 queue_full, jen1ctl exit 5)", set_int,
+      FIELD(max_queued), 1, 100000000, false },
+    { "--queued-ttl", "JEN1_QUEUED_TTL", "SECONDS", "604800",
+      "how long a queued job's hash is kept when no worker starts it", set_int, FIELD(queued_ttl_s), 1,
+      315360000, false },
+    { "--dead-max", "JEN1_DEAD_MAX", "N", "10000", "entries the dead list keeps (the newest)", set_int,
+      FIELD(dead_max), 1, 10000000, false },
+    { "--dead-max-age", "JEN1_DEAD_MAX_AGE", "SECONDS", "2592000",
+      "dead entries older than this are dropped", set_int, FIELD(dead_max_age_s), 1, 315360000, false },
+    { "--http-client-ids", "JEN1_HTTP_CLIENT_IDS", "0|1", "0",
+      "POST /generate may choose its job's id (else the server mints every id over HTTP)", set_bool,
+      FIELD(http_client_ids), 0, 1, true },
     { "--heartbeat-ms", "JEN1_HEARTBEAT_MS", "MS", "2000",
       "heartbeat period; a worker silent for 3 periods is reaped", set_int,
       FIELD(heartbeat_ms), 100, 600000, false },
@@ -746,6 +763,13 @@ int config_describe(const struct jen1_config *c, char *buf, size_t len)
     }
     if (o && json_object_set_new(o, "text_model_dir",
                                  c->text_model_dir[0] ? json_string(c->text_model_dir) : json_null()) != 0) {
+        json_decref(o);
+        o = NULL;
+    }
+    if (o && json_object_update_new(o, json_pack("{s:i, s:i, s:i, s:i, s:b}", "max_queued", c->max_queued,
+                                                 "queued_ttl_s", c->queued_ttl_s, "dead_max", c->dead_max,
+                                                 "dead_max_age_s", c->dead_max_age_s, "http_client_ids",
+                                                 c->http_client_ids)) != 0) {
         json_decref(o);
         o = NULL;
     }

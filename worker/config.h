@@ -67,6 +67,11 @@ struct jen1_config {
     int max_attempts;
     int retry_base_ms;
     int result_ttl_s;
+    int max_queued;       /* admission: POST /generate answers 429 while this many jobs wait */
+    int queued_ttl_s;     /* a queued job's hash expires after this unless started */
+    int dead_max;         /* the dead list's bounds: entries, */
+    int dead_max_age_s;   /* and age */
+    bool http_client_ids; /* POST /generate may choose its job's "id" (else the server mints it) */
     int heartbeat_ms;     /* the heartbeat key lives 3 times as long: heartbeat_ttl_ms */
     int heartbeat_ttl_ms;
     int grace_s;          /* how long SIGTERM lets running jobs finish */

@@ -76,6 +76,7 @@ struct http_server {
     char *allowed_hosts;
     bool loopback;
     bool debug_torch;
+    bool client_ids; /* POST /generate may choose ids (http_options.client_ids) */
     int poll_ms, max_waiters, n_waiters, port, default_wait_s;
     struct waiter *waiters;
 };
@@ -655,11 +656,13 @@ static void submit_async(struct http_server *s, struct evhttp_request *req,
     }
 }
 
+/* How long a client refused for a full queue is told to wait (Retry-After). */
+#define QUEUE_FULL_RETRY_AFTER_S 10
+
 static void submit_job(struct http_server *s, struct evhttp_request *req,
                        const struct http_caller *caller, const struct wait_plan *plan,
                        const char *body, size_t len)
 {
-    (void)caller; /* admission (priority rights) reads it */
     json_error_t jerr;
     json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!doc) {
@@ -673,6 +676,12 @@ static void submit_job(struct http_server *s, struct evhttp_request *req,
         reply_error(req, 400, protocol_error_name(PROTOCOL_INVALID_JSON), "the body must be a JSON object");
         return;
     }
+    json_t *priority = json_object_get(doc, "priority");
+    if (json_is_number(priority) && json_number_value(priority) > 0 && !caller->may_prioritize) {
+        json_decref(doc);
+        reply_error(req, 403, "priority_not_allowed", "this token may not set priority above 0");
+        return;
+    }
     char id[PROTOCOL_ID_MAX + 1];
     char *job = NULL;
     size_t job_len = len;
@@ -683,6 +692,12 @@ static void submit_job(struct http_server *s, struct evhttp_request *req,
             json_decref(doc);
             reply_error(req, 400, protocol_error_name(PROTOCOL_INVALID_JOB),
                         "id must be a string of 1 to %d of A-Z a-z 0-9 _ . - (not . or ..)", PROTOCOL_ID_MAX);
+            return;
+        }
+        if (!s->client_ids) {
+            json_decref(doc);
+            reply_error(req, 400, "id_not_allowed",
+                        "job ids are minted by the server over HTTP: leave \"id\" out and use the one answered");
             return;
         }
         snprintf(id, sizeof id, "%s", v);
@@ -713,6 +728,11 @@ static void answer_submitted(struct http_server *s, struct evhttp_request *req,
         return;
     case HTTP_SUBMIT_CONFLICT:
         reply_error(req, 409, err.code[0] ? err.code : "conflict", "%s", err.message);
+        return;
+    case HTTP_SUBMIT_FULL:
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After",
+                          PROTOCOL_STR(QUEUE_FULL_RETRY_AFTER_S));
+        reply_error(req, 429, "queue_full", "%s", err.message[0] ? err.message : "the queue is full; try again later");
         return;
     default:
         reply_error(req, 503, err.code[0] ? err.code : protocol_error_name(PROTOCOL_REDIS_UNAVAILABLE), "%s",
@@ -895,6 +915,7 @@ struct http_server *http_server_start(struct event_base *base, const struct http
     s->base = base;
     s->backend = *backend;
     s->debug_torch = opt->debug_torch;
+    s->client_ids = opt->client_ids;
     s->poll_ms = opt->poll_ms > 0 ? opt->poll_ms : DEFAULT_POLL_MS;
     s->max_waiters = opt->max_waiters > 0 ? opt->max_waiters : DEFAULT_MAX_WAITERS;
     s->default_wait_s = opt->default_wait_s < 0               ? 0

@@ -24,13 +24,16 @@
  * anyone, always, without touching the backend's blocking calls.
  *
  * Errors are JSON, {"error":"code","message":"..."}: 400 (bad JSON, invalid
- * job, bad id, bad query), 401 (no or an unknown bearer token, with
- * WWW-Authenticate: Bearer), 404, 405 (with Allow), 409 (the backend refuses
- * a duplicate id), 415 (POST without application/json), 421 unknown_host (a
- * Host the server does not answer for), 429 rate_limited (the token's rate,
- * with Retry-After), 503 (Redis unreachable; "busy" when every connection is
- * taken). Bodies over the limit get evhttp's own 413; a request that has not
- * arrived whole within the timeout is disconnected (http_conns.h).
+ * job, bad id, bad query; id_not_allowed: an "id" without
+ * http_options.client_ids), 401 (no or an unknown bearer token, with
+ * WWW-Authenticate: Bearer), 403 (priority_not_allowed: a token without the
+ * priority right), 404, 405 (with Allow), 409 (the backend refuses a
+ * duplicate id), 415 (POST without application/json), 421 unknown_host (a
+ * Host the server does not answer for), 429 (rate_limited: the token's rate;
+ * queue_full: the queue's cap; both with Retry-After), 503 (Redis
+ * unreachable; "busy" when every connection is taken). Bodies over the limit
+ * get evhttp's own 413; a request that has not arrived whole within the
+ * timeout is disconnected (http_conns.h).
  *
  * The server never talks to Redis or the engine: everything goes through a
  * struct http_backend the daemon provides. submit and job_status run on
@@ -65,6 +68,7 @@ enum http_submit_status {
     HTTP_SUBMIT_INVALID,     /* 400: the job breaks docs/protocol.md's rules */
     HTTP_SUBMIT_CONFLICT,    /* 409: e.g. a job with this id exists */
     HTTP_SUBMIT_UNAVAILABLE, /* 503: Redis unreachable */
+    HTTP_SUBMIT_FULL,        /* 429 queue_full with Retry-After: the queue's cap is reached */
 };
 
 /* What a refused submit tells the client. */
@@ -125,6 +129,8 @@ struct http_options {
                                 capped at HTTP_MAX_WAIT_S */
     struct http_offload *offload; /* runs submit and job_status; NULL: inline. Free it
                                      before the server (http_offload.h) */
+    bool client_ids;         /* a POST may choose its job's "id"; false: the server
+                                mints every id, and a body with one gets 400 id_not_allowed */
 };
 
 struct http_server;

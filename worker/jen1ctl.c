@@ -4,7 +4,9 @@
  *
  * Human output by default, one JSON document with --json. Exit status: 0
  * success, 1 the job failed / was cancelled / was not found, 2 usage or
- * validation error, 3 Redis unreachable, 4 wait timed out. */
+ * validation error, 3 Redis unreachable, 4 wait timed out, 5 the queue is full
+ * (JEN1_MAX_QUEUED jobs wait; the same cap as the daemon's, read from the
+ * environment). */
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -21,7 +23,7 @@
 #include "queue.h"
 #include "util.h"
 
-enum { EXIT_JOB_FAILED = 1, EXIT_USAGE = 2, EXIT_REDIS = 3, EXIT_TIMEOUT = 4 };
+enum { EXIT_JOB_FAILED = 1, EXIT_USAGE = 2, EXIT_REDIS = 3, EXIT_TIMEOUT = 4, EXIT_FULL = 5 };
 
 typedef struct ctl {
     queue *q;
@@ -47,8 +49,11 @@ static void usage(FILE *to)
           "  --redis URL    default $REDIS_URL or redis://127.0.0.1:6379/0\n"
           "  --prefix P     default $JEN1_PREFIX or jen1 (keys are {P}:...)\n"
           "  --json         machine-readable output\n"
+          "  enqueue refuses a job while $JEN1_MAX_QUEUED (default 1000) wait; its hash expires\n"
+          "  after $JEN1_QUEUED_TTL seconds (default 604800) unless a worker starts it\n"
           "\n"
-          "exit status: 0 ok, 1 job failed/cancelled/unknown, 2 usage, 3 Redis unreachable, 4 timeout\n",
+          "exit status: 0 ok, 1 job failed/cancelled/unknown, 2 usage, 3 Redis unreachable, 4 timeout,\n"
+          "5 queue full (try again later)\n",
           to);
 }
 
@@ -63,6 +68,15 @@ static void print_json(json_t *doc)
     char *s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     if (s) puts(s);
     free(s);
+}
+
+/* A positive whole number from the environment, else 0 (the queue's default). */
+static int env_int(const char *name)
+{
+    const char *v = getenv(name);
+    char *end;
+    long n = v ? strtol(v, &end, 10) : 0;
+    return v && *v && !*end && n > 0 && n <= 1000000000 ? (int)n : 0;
 }
 
 /* "job-" and 24 random hex digits. */
@@ -187,6 +201,10 @@ static int cmd_enqueue(ctl *c, int argc, char **argv)
     int rc = queue_enqueue(c->q, payload, existing, err, sizeof err);
     free(payload);
     if (rc < 0) return redis_failed(c, err);
+    if (rc == QUEUE_ENQUEUE_FULL) {
+        fprintf(stderr, "jen1ctl: %s\n", err);
+        return EXIT_FULL;
+    }
     if (c->json) {
         json_t *out = json_pack("{s:s,s:s}", "id", id, "status", rc == 1 ? existing : "queued");
         if (rc == 1) json_object_set_new(out, "existed", json_true());
@@ -390,7 +408,8 @@ int main(int argc, char **argv)
     char **args = argv + i;
 
     char err[512];
-    queue_config qc = {.url = url, .prefix = prefix};
+    queue_config qc = {.url = url, .prefix = prefix, .max_queued = env_int("JEN1_MAX_QUEUED"),
+                       .queued_ttl_s = env_int("JEN1_QUEUED_TTL")};
     c.q = queue_new(&qc, err, sizeof err);
     if (!c.q) {
         fprintf(stderr, "jen1ctl: %s\n", err);

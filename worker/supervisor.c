@@ -243,13 +243,23 @@ static enum http_submit_status backend_submit(void *ctx, const char *body, size_
         return HTTP_SUBMIT_UNAVAILABLE;
     }
     int rc = queue_enqueue(s->q, body, existing, err, sizeof err);
+    if (rc < 0 && !queue_unavailable(s->q)) { /* refused, not lost: the job's fault */
+        snprintf(e->code, sizeof e->code, "%s", protocol_error_name(PROTOCOL_INVALID_JOB));
+        snprintf(e->message, sizeof e->message, "%s", err);
+        return HTTP_SUBMIT_INVALID;
+    }
     if (rc < 0) {
         note_redis_error(s);
         snprintf(e->code, sizeof e->code, "%s", protocol_error_name(PROTOCOL_REDIS_UNAVAILABLE));
         snprintf(e->message, sizeof e->message, "%s", err);
         return HTTP_SUBMIT_UNAVAILABLE;
     }
-    if (rc == 1) {
+    if (rc == QUEUE_ENQUEUE_FULL) {
+        snprintf(e->code, sizeof e->code, "queue_full");
+        snprintf(e->message, sizeof e->message, "%s", err);
+        return HTTP_SUBMIT_FULL;
+    }
+    if (rc == QUEUE_ENQUEUE_EXISTS) {
         snprintf(e->code, sizeof e->code, "conflict");
         snprintf(e->message, sizeof e->message, "a job with this id exists already (status %s)", existing);
         return HTTP_SUBMIT_CONFLICT;
@@ -325,7 +335,9 @@ int supervisor_run(const struct jen1_config *cfg, struct jen1_metrics *metrics, 
     snprintf(s.model_name, sizeof s.model_name, "%.255s", name && name[1] ? name + 1 : cfg->model_dir);
 
     queue_config qc = {.url = cfg->redis_url, .prefix = cfg->prefix, .worker_id = cfg->worker_id,
-                       .result_ttl_s = cfg->result_ttl_s, .connect_timeout_ms = 500, .command_timeout_ms = 2000};
+                       .result_ttl_s = cfg->result_ttl_s, .connect_timeout_ms = 500, .command_timeout_ms = 2000,
+                       .max_queued = cfg->max_queued, .queued_ttl_s = cfg->queued_ttl_s,
+                       .dead_max = cfg->dead_max, .dead_max_age_s = cfg->dead_max_age_s};
     s.q = queue_new(&qc, err, sizeof err);
     if (!s.q) {
         log_kv(LOG_ERROR, "bad queue configuration", LOG_STR("error", err));
@@ -366,7 +378,8 @@ int supervisor_run(const struct jen1_config *cfg, struct jen1_metrics *metrics, 
                                   .allowed_hosts = cfg->http_allowed_hosts,
                                   .max_conns = cfg->http_max_conns, .debug_torch = cfg->use_torch,
                                   .timeout_s = cfg->http_timeout_s,
-                                  .default_wait_s = cfg->http_default_wait_s, .offload = s.offload};
+                                  .default_wait_s = cfg->http_default_wait_s, .offload = s.offload,
+                                  .client_ids = cfg->http_client_ids};
         s.http = http_server_start(s.base, &ho, &backend, err, sizeof err);
         if (!s.http) {
             log_kv(LOG_ERROR, "cannot serve HTTP", LOG_STR("addr", cfg->http_addr), LOG_STR("error", err));

@@ -512,6 +512,11 @@ static void run_job(worker *w, queue_job *job, job_run *run)
 {
     /* The take script already decided whether this payload is ours to run. */
     if (job->decision == QUEUE_TAKE_ENDED || job->decision == QUEUE_TAKE_LOST) return;
+    if (job->decision == QUEUE_TAKE_DUPLICATE) {
+        log_kv(LOG_WARN, "a payload reused another job's id: dead-lettered as duplicate_id",
+               LOG_STR("id", job->id));
+        return;
+    }
     if (job->decision == QUEUE_TAKE_CANCELLED) {
         count_outcome(w, JEN1_OUTCOME_CANCELLED);
         return;
@@ -698,7 +703,8 @@ int worker_main(const struct jen1_config *cfg, unsigned slot, struct jen1_metric
 
     queue_config qc = {.url = cfg->redis_url, .prefix = cfg->prefix, .worker_id = w.id,
                        .heartbeat_ttl_ms = cfg->heartbeat_ttl_ms, .result_ttl_s = cfg->result_ttl_s,
-                       .max_attempts = cfg->max_attempts, .retry_base_ms = cfg->retry_base_ms};
+                       .max_attempts = cfg->max_attempts, .retry_base_ms = cfg->retry_base_ms,
+                       .dead_max = cfg->dead_max, .dead_max_age_s = cfg->dead_max_age_s};
     w.q = queue_new(&qc, err, sizeof err);
     if (!w.q) {
         log_kv(LOG_ERROR, "bad queue configuration", LOG_STR("error", err));

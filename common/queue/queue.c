@@ -13,15 +13,24 @@ void queue_job_clear(queue_job *job)
     memset(job, 0, sizeof *job);
 }
 
+/* The dead list's bounds, the last two arguments of every script that may
+ * add a dead entry: entries, age in ms. */
+static void dead_bounds_args(qcmd *c, const queue *q)
+{
+    qcmd_int(c, q->dead_max);
+    qcmd_int(c, (long long)q->dead_max_age_s * 1000);
+}
+
 /* Fills *job from a payload and start_job's {decision, id, attempts,
  * checkpoint frames} (elements `first`.. of the reply r). */
 static int fill_job(queue *q, queue_job *job, const char *payload, size_t len, const redisReply *r, size_t first,
                     char *err, size_t errlen)
 {
     static const queue_take_decision decisions[] = {QUEUE_TAKE_RUN, QUEUE_TAKE_NOT_A_JOB, QUEUE_TAKE_ENDED,
-                                                    QUEUE_TAKE_CANCELLED, QUEUE_TAKE_LOST};
+                                                    QUEUE_TAKE_CANCELLED, QUEUE_TAKE_LOST,
+                                                    QUEUE_TAKE_DUPLICATE};
     long long decision, attempts, frames;
-    if (queue_reply_elem_int(r, first, &decision) != 0 || decision < 0 || decision > 4 ||
+    if (queue_reply_elem_int(r, first, &decision) != 0 || decision < 0 || decision > 5 ||
         r->elements != first + 4 || r->element[first + 1]->type != REDIS_REPLY_STRING ||
         r->element[first + 1]->len > PROTOCOL_ID_MAX || queue_reply_elem_int(r, first + 2, &attempts) != 0 ||
         queue_reply_elem_int(r, first + 3, &frames) != 0)
@@ -54,6 +63,7 @@ static int start_moved(queue *q, const redisReply *moved, queue_job *job, char *
     qcmd_arg(&c, q->worker_id);
     qcmd_int(&c, q->result_ttl_s);
     qcmd_int(&c, q->max_attempts);
+    dead_bounds_args(&c, q);
     if (queue_call(q, &c, "starting a job", NULL, &r, err, errlen) != 0) return -1;
     int rc = fill_job(q, job, moved->str, moved->len, r, 0, err, errlen);
     freeReplyObject(r);
@@ -74,6 +84,7 @@ int queue_reserve(queue *q, int timeout_ms, queue_job *job, char *err, size_t er
     qcmd_arg(&c, q->worker_id);
     qcmd_int(&c, q->result_ttl_s);
     qcmd_int(&c, q->max_attempts);
+    dead_bounds_args(&c, q);
     if (queue_call(q, &c, "taking a job", NULL, &r, err, errlen) != 0) return -1;
     int rc;
     if (r->type == REDIS_REPLY_ARRAY && r->elements > 0 && r->element[0]->type == REDIS_REPLY_STRING) {
@@ -214,6 +225,7 @@ int queue_fail(queue *q, const queue_job *job, const char *code, const char *mes
     qcmd_int(&c, q->max_attempts);
     qcmd_int(&c, q->retry_base_ms);
     qcmd_int(&c, q->result_ttl_s);
+    dead_bounds_args(&c, q);
     if (queue_call(q, &c, "recording a failure", job->id, &r, err, errlen) != 0) return -1;
     long long v;
     int rc = 0;
@@ -267,6 +279,7 @@ int queue_dead_payload(queue *q, const queue_job *job, const char *code, const c
     qcmd_arg(&c, message ? message : "");
     qcmd_arg(&c, has_id ? job->id : "");
     qcmd_int(&c, q->result_ttl_s);
+    dead_bounds_args(&c, q);
     if (queue_call(q, &c, "sending a payload to the dead list", has_id ? job->id : NULL, &r, err, errlen) != 0)
         return -1;
     freeReplyObject(r);
@@ -316,12 +329,14 @@ int queue_reap(queue *q, long long *reaped, long long *rescheduled, char *err, s
 {
     qcmd c;
     redisReply *r;
-    qcmd_script(&c, q, QS_REAP, 4);
+    qcmd_script(&c, q, QS_REAP, 5);
     qcmd_arg(&c, q->k_workers);
     qcmd_arg(&c, q->k_scheduled);
     qcmd_arg(&c, q->k_queue);
     qcmd_arg(&c, q->k_high);
+    qcmd_arg(&c, q->k_dead);
     qcmd_arg(&c, q->tag);
+    qcmd_int(&c, (long long)q->dead_max_age_s * 1000);
     if (queue_call(q, &c, "reaping", NULL, &r, err, errlen) != 0) return -1;
     long long a, b;
     int rc = 0;

@@ -61,6 +61,12 @@ typedef struct queue_config {
     int retry_base_ms;       /* default 1000: transient retries wait base * 2^(attempt-1), at most 60 s */
     int connect_timeout_ms;  /* default 2000 */
     int command_timeout_ms;  /* default 5000: a reply slower than this counts as a lost connection */
+    int max_queued;          /* default 1000: queue_enqueue refuses a job while this many wait
+                                (main and high queues together); the enqueue script checks it */
+    int queued_ttl_s;        /* default 604800 (7 days): a queued job's hash expires after this
+                                unless a worker starts it (then it lasts until it ends) */
+    int dead_max;            /* default 10000: the dead list keeps this many entries, newest */
+    int dead_max_age_s;      /* default 2592000 (30 days): older dead entries are dropped */
 } queue_config;
 
 /* What a worker is to do with a payload it took. */
@@ -71,6 +77,8 @@ typedef enum {
     QUEUE_TAKE_CANCELLED,  /* its job was cancelled: now ended as cancelled, dropped */
     QUEUE_TAKE_LOST,       /* reaped from this (stalled) worker before it could start:
                             * another worker has it; leave it */
+    QUEUE_TAKE_DUPLICATE,  /* its id belongs to another job (a different request):
+                            * already in the dead list as duplicate_id; leave it */
 } queue_take_decision;
 
 /* A payload a worker holds. queue_reserve fills it; queue_job_clear frees it. */
@@ -113,11 +121,19 @@ void queue_free(queue *q);
 
 /* ---- Producer and operator side (jen1ctl, POST /generate) -------------------- */
 
-/* Enqueues a job: `payload` must be a JSON object with a valid "id"; a
- * "priority" > 0 sends it to {p}:queue:high. Creates the job hash (queued,
- * request, created_at) and LPUSHes the payload, atomically. Returns 0 when
- * enqueued, 1 when a job with this id exists already (nothing changed; its
- * status in *existing_status if not NULL, e.g. "running"), -1 on error. */
+/* queue_enqueue's answers besides 0 (enqueued) and -1 (an error). */
+#define QUEUE_ENQUEUE_EXISTS 1 /* a job with this id exists: nothing changed */
+#define QUEUE_ENQUEUE_FULL 2   /* cfg.max_queued jobs wait already: nothing changed */
+
+/* Enqueues a job: `payload` must be a JSON object with a valid "id", nested
+ * at most PROTOCOL_JSON_MAX_DEPTH deep; a "priority" > 0 sends it to
+ * {p}:queue:high. Creates the job hash (queued, request, created_at, expiring
+ * after cfg.queued_ttl_s) and LPUSHes the payload, atomically - unless the
+ * queues hold cfg.max_queued jobs already (QUEUE_ENQUEUE_FULL, with a message
+ * in err), or a job with this id exists (QUEUE_ENQUEUE_EXISTS; its status in
+ * *existing_status if not NULL, e.g. "running"). The script reads the payload
+ * as the worker's take will (Redis's cjson) and refuses one it cannot read
+ * back the same id from, so an enqueued job always ends. Returns 0, 1, 2 or -1. */
 int queue_enqueue(queue *q, const char *payload, char existing_status[16], char *err, size_t errlen);
 
 typedef enum {
@@ -136,8 +152,10 @@ int queue_cancel(queue *q, const char *id, queue_cancel_outcome *outcome, bool *
 
 /* Moves dead entries back to the queue (behind the waiting jobs): the one(s)
  * of job `id`, or with id NULL every entry that names a job (payloads that
- * were not jobs stay). Their hashes go back to queued with 0 attempts, no
- * expiry and an empty done list. *moved: how many jobs. Returns 0 or -1. */
+ * were not jobs stay, and so do duplicate_id entries whose id another job's
+ * hash holds). Their hashes go back to queued with 0 attempts, no expiry and
+ * an empty done list. One pass over the list, however long. *moved: how many
+ * jobs. Returns 0 or -1. */
 int queue_retry_dead(queue *q, const char *id, long long *moved, char *err, size_t errlen);
 
 /* The job hash as a JSON object (*out, new reference), typed: progress a

@@ -42,8 +42,14 @@ static void copy_status(char out[16], const redisReply *r)
 int queue_enqueue(queue *q, const char *payload, char existing_status[16], char *err, size_t errlen)
 {
     if (existing_status) existing_status[0] = '\0';
+    size_t len = payload ? strlen(payload) : 0;
+    if (payload && !protocol_json_depth_ok(payload, len, PROTOCOL_JSON_MAX_DEPTH)) {
+        snprintf(err, errlen, "queue: enqueue: the job nests deeper than %d levels of arrays and objects",
+                 PROTOCOL_JSON_MAX_DEPTH);
+        return -1;
+    }
     json_error_t jerr;
-    json_t *root = payload ? json_loads(payload, 0, &jerr) : NULL;
+    json_t *root = payload ? json_loadb(payload, len, 0, &jerr) : NULL;
     if (!json_is_object(root)) {
         snprintf(err, errlen, "queue: enqueue: the job is not a JSON object");
         json_decref(root);
@@ -61,19 +67,37 @@ int queue_enqueue(queue *q, const char *payload, char existing_status[16], char 
     char job_key[QUEUE_KEY_MAX];
     qcmd c;
     redisReply *r;
-    qcmd_script(&c, q, QS_ENQUEUE, 2);
+    qcmd_script(&c, q, QS_ENQUEUE, 4);
     qcmd_arg(&c, queue_job_key(q, id, job_key));
     qcmd_arg(&c, high ? q->k_high : q->k_queue);
-    qcmd_arg(&c, payload);
+    qcmd_arg(&c, q->k_queue);
+    qcmd_arg(&c, q->k_high);
+    qcmd_argb(&c, payload, len);
+    qcmd_arg(&c, id);
+    qcmd_int(&c, q->max_queued);
+    qcmd_int(&c, q->queued_ttl_s);
     int rc = queue_call(q, &c, "enqueueing", id, &r, err, errlen);
-    json_decref(root);
-    if (rc != 0) return -1;
-    if (r->type == REDIS_REPLY_STRING) {
-        copy_status(existing_status, r);
-        rc = 1;
-    } else if (r->type != REDIS_REPLY_INTEGER) {
+    if (rc != 0) {
+        json_decref(root);
+        return -1;
+    }
+    long long outcome, waiting;
+    if (queue_reply_elem_int(r, 0, &outcome) != 0 || outcome < 0 || outcome > 3) {
+        rc = queue_bad_reply(q, "enqueueing", err, errlen);
+    } else if (outcome == 1 && r->elements == 2) {
+        copy_status(existing_status, r->element[1]);
+        rc = QUEUE_ENQUEUE_EXISTS;
+    } else if (outcome == 2 && queue_reply_elem_int(r, 1, &waiting) == 0) {
+        snprintf(err, errlen, "the queue is full: %lld jobs wait, at most %d may (JEN1_MAX_QUEUED); try again later",
+                 waiting, q->max_queued);
+        rc = QUEUE_ENQUEUE_FULL;
+    } else if (outcome == 3) {
+        snprintf(err, errlen, "queue: enqueue: Redis's JSON reader does not read the job's id back from it");
+        rc = -1;
+    } else if (outcome != 0) {
         rc = queue_bad_reply(q, "enqueueing", err, errlen);
     }
+    json_decref(root);
     freeReplyObject(r);
     return rc;
 }

@@ -383,6 +383,10 @@ queue *queue_new(const queue_config *cfg, char *err, size_t errlen)
     q->retry_base_ms = or_default(cfg->retry_base_ms, 1000);
     q->connect_timeout_ms = or_default(cfg->connect_timeout_ms, 2000);
     q->command_timeout_ms = or_default(cfg->command_timeout_ms, 5000);
+    q->max_queued = or_default(cfg->max_queued, 1000);
+    q->queued_ttl_s = or_default(cfg->queued_ttl_s, 7 * 24 * 3600);
+    q->dead_max = or_default(cfg->dead_max, 10000);
+    q->dead_max_age_s = or_default(cfg->dead_max_age_s, 30 * 24 * 3600);
     q->unavailable = true;
 
     queue_key(q, "queue", q->k_queue, sizeof q->k_queue);

@@ -21,6 +21,7 @@ struct queue {
     char worker_id[QUEUE_WORKER_ID_MAX + 1];
     int heartbeat_ttl_ms, result_ttl_s, max_attempts, retry_base_ms;
     int connect_timeout_ms, command_timeout_ms;
+    int max_queued, queued_ttl_s, dead_max, dead_max_age_s; /* admission and the dead list's bounds */
     redisContext *c;                     /* NULL when not connected */
     bool unavailable;
     bool guard_sigpipe;                  /* SIGPIPE would kill: block it around I/O */

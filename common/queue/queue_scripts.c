@@ -63,6 +63,25 @@
     "    .. ',\"error\":' .. cjson.encode(code) .. ',\"error_message\":' .. cjson.encode(message)\n" \
     "    .. ',\"attempts\":' .. int(attempts) .. ',\"at\":' .. int(now) .. '}'\n" \
     "end\n" \
+    /* The dead list is bounded (docs/protocol.md's Failure): by age, from
+     * its oldest end (the right), a bounded number per call so that no call
+     * runs long; an entry that is not ours to read stops the trim. */ \
+    "local function trim_dead_age(dead, now, max_age_ms)\n" \
+    "  for _ = 1, 100 do\n" \
+    "    local last = redis.call('LINDEX', dead, -1)\n" \
+    "    if not last then return end\n" \
+    "    local ok, e = pcall(cjson.decode, last)\n" \
+    "    local at = ok and type(e) == 'table' and tonumber(e.at)\n" \
+    "    if not at or now - at <= max_age_ms then return end\n" \
+    "    redis.call('RPOP', dead)\n" \
+    "  end\n" \
+    "end\n" \
+    /* and by count: `bounds` is {max entries, max age ms}. */ \
+    "local function push_dead(dead, entry, now, bounds)\n" \
+    "  redis.call('LPUSH', dead, entry)\n" \
+    "  redis.call('LTRIM', dead, 0, bounds[1] - 1)\n" \
+    "  trim_dead_age(dead, now, bounds[2])\n" \
+    "end\n" \
     /* Whether attempt n of a job made progress: it wrote a checkpoint that
      * advanced the job's (the checkpoint script recorded it). */ \
     "local function progressed(progress_attempt, n)\n" \
@@ -77,14 +96,25 @@
      * progress) fails here instead of killing worker after worker: decision
      * 2, error too_many_attempts, and a dead entry. A job whose attempts
      * each advance its checkpoint is never stopped so: it comes closer to
-     * its end every time. */ \
-    "local function start_job(prefix, inflight, payload, worker, ttl, max_attempts)\n" \
+     * its end every time. A payload whose id another job holds (its hash
+     * keeps a different request: a redelivery is the same bytes) is that
+     * producer's mistake or a squatter's: decision 5, dead-lettered as
+     * duplicate_id, the other job untouched. `bounds`: push_dead's. */ \
+    "local function start_job(prefix, inflight, payload, worker, ttl, max_attempts, bounds)\n" \
     "  local id = payload_info(payload)\n" \
     "  if not id then return {1, '', 0, 0} end\n" \
     "  local job = prefix .. ':job:' .. id\n" \
-    "  local st, cancel, attempts, created, retry_at, stalled, progress_attempt, frames = unpack(redis.call('HMGET',\n" \
-    "    job, 'status', 'cancel', 'attempts', 'created_at', 'retry_at', 'stalled_attempts', 'progress_attempt',\n" \
-    "    'checkpoint_frames'))\n" \
+    "  local st, cancel, attempts, created, retry_at, stalled, progress_attempt, frames, request = unpack(\n" \
+    "    redis.call('HMGET', job, 'status', 'cancel', 'attempts', 'created_at', 'retry_at', 'stalled_attempts',\n" \
+    "    'progress_attempt', 'checkpoint_frames', 'request'))\n" \
+    "  if request and request ~= payload then\n" \
+    "    local now = now_ms()\n" \
+    "    push_dead(prefix .. ':dead', dead_entry(id, payload, ERR_DUPLICATE_ID, 'job id ' .. id\n" \
+    "      .. ' belongs to another job (' .. (st or '?') .. '); this payload was not run: enqueue it under a new id',\n" \
+    "      0, now), now, bounds)\n" \
+    "    redis.call('LREM', inflight, 1, payload)\n" \
+    "    return {5, id, 0, 0}\n" \
+    "  end\n" \
     "  if st and FINAL[st] then\n" \
     "    redis.call('LREM', inflight, 1, payload)\n" \
     "    return {2, id, 0, 0}\n" \
@@ -105,7 +135,7 @@
     "    end_job(job, prefix .. ':done:' .. id, prefix .. ':events', id, 'failed',\n" \
     "      {'error', ERR_TOO_MANY_ATTEMPTS, 'error_message', msg, 'stalled_attempts', int(stalled)},\n" \
     "      ',\"error\":\"' .. ERR_TOO_MANY_ATTEMPTS .. '\"', ttl, now)\n" \
-    "    redis.call('LPUSH', prefix .. ':dead', dead_entry(id, payload, ERR_TOO_MANY_ATTEMPTS, msg, attempts, now))\n" \
+    "    push_dead(prefix .. ':dead', dead_entry(id, payload, ERR_TOO_MANY_ATTEMPTS, msg, attempts, now), now, bounds)\n" \
     "    redis.call('LREM', inflight, 1, payload)\n" \
     "    return {2, id, attempts, 0}\n" \
     "  end\n" \
@@ -113,37 +143,50 @@
     "  redis.call('HSET', job, 'status', 'running', 'stage', 'planning', 'progress', '0', 'worker', worker,\n" \
     "    'started_at', int(now), 'updated_at', int(now), 'attempts', int(attempts), 'stalled_attempts', int(stalled))\n" \
     "  if retry_at then redis.call('HDEL', job, 'retry_at') end\n" \
+    /* A queued job's hash expires (enqueue); a started one lasts until it ends. */ \
+    "  redis.call('PERSIST', job)\n" \
     "  return {0, id, attempts, tonumber(frames) or 0}\n" \
     "end\n"
 
-/* KEYS queue:high, queue, inflight; ARGV prefix, worker, ttl, max attempts.
+/* KEYS queue:high, queue, inflight; ARGV prefix, worker, ttl, max attempts,
+ * dead max, dead max age ms.
  * Takes a payload and starts its job. Returns nil when both queues are
  * empty, else {payload, decision, id, attempts, checkpoint frames} (start_job's). */
 static const char take_lua[] = PRELUDE
     "local p = redis.call('LMOVE', KEYS[1], KEYS[3], 'RIGHT', 'LEFT')\n"
     "if not p then p = redis.call('LMOVE', KEYS[2], KEYS[3], 'RIGHT', 'LEFT') end\n"
     "if not p then return false end\n"
-    "local r = start_job(ARGV[1], KEYS[3], p, ARGV[2], ARGV[3], tonumber(ARGV[4]))\n"
+    "local r = start_job(ARGV[1], KEYS[3], p, ARGV[2], ARGV[3], tonumber(ARGV[4]),\n"
+    "  {tonumber(ARGV[5]), tonumber(ARGV[6])})\n"
     "return {p, r[1], r[2], r[3], r[4]}\n";
 
-/* KEYS inflight; ARGV prefix, payload, worker, ttl, max attempts.
+/* KEYS inflight; ARGV prefix, payload, worker, ttl, max attempts, dead max,
+ * dead max age ms.
  * Starts the job of a payload a blocking take moved. Returns start_job's
  * {decision, id, attempts, checkpoint frames}, or {4, '', 0, 0} when the
  * payload is no longer in flight (reaped meanwhile: another worker will run it). */
 static const char start_lua[] = PRELUDE
     "if not redis.call('LPOS', KEYS[1], ARGV[2]) then return {4, '', 0, 0} end\n"
-    "return start_job(ARGV[1], KEYS[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]))\n";
+    "return start_job(ARGV[1], KEYS[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]),\n"
+    "  {tonumber(ARGV[6]), tonumber(ARGV[7])})\n";
 
-/* KEYS job, enqueue list (main or high); ARGV payload.
- * Returns 0, or the status of the job that has this id already. */
+/* KEYS job, enqueue list (main or high), queue, queue:high;
+ * ARGV payload, id, max queued, queued ttl s.
+ * Returns {0}, {1, the status of the job that has this id already},
+ * {2, jobs waiting} when the queues are full, or {3} when the payload does
+ * not read back (with cjson, as the take reads it) as a job with this id. */
 static const char enqueue_lua[] = PRELUDE
+    "if payload_info(ARGV[1]) ~= ARGV[2] then return {3} end\n"
     "local st = redis.call('HGET', KEYS[1], 'status')\n"
-    "if st then return st end\n"
+    "if st then return {1, st} end\n"
+    "local waiting = redis.call('LLEN', KEYS[3]) + redis.call('LLEN', KEYS[4])\n"
+    "if waiting >= tonumber(ARGV[3]) then return {2, waiting} end\n"
     "local now = int(now_ms())\n"
     "redis.call('HSET', KEYS[1], 'status', 'queued', 'stage', 'queued', 'progress', '0', 'attempts', '0',\n"
     "  'created_at', now, 'updated_at', now, 'request', ARGV[1])\n"
+    "redis.call('EXPIRE', KEYS[1], ARGV[4])\n"
     "redis.call('LPUSH', KEYS[2], ARGV[1])\n"
-    "return 0\n";
+    "return {0}\n";
 
 /* KEYS job; ARGV progress, stage ('' keeps it).
  * Returns 1 when the worker should stop (cancel asked, or ended elsewhere). */
@@ -205,7 +248,8 @@ static const char finish_lua[] = PRELUDE
     "return written\n";
 
 /* KEYS job, inflight, done, events, scheduled, dead;
- * ARGV payload, id, code, message, transient (1/0), max attempts, retry base ms, ttl.
+ * ARGV payload, id, code, message, transient (1/0), max attempts, retry base ms, ttl,
+ * dead max, dead max age ms.
  * A transient failure is retried while fewer than max attempts ended
  * without progress (this one included). Returns {outcome, due ms}: 0 retry,
  * 1 failed, 2 failed and dead, 3 had ended. */
@@ -236,7 +280,8 @@ static const char fail_lua[] = PRELUDE
     "      ',\"error\":' .. cjson.encode(code), ARGV[8], now)\n"
     "    outcome = 1\n"
     "    if ARGV[5] == '1' then\n"
-    "      redis.call('LPUSH', KEYS[6], dead_entry(id, ARGV[1], code, message, attempts, now))\n"
+    "      push_dead(KEYS[6], dead_entry(id, ARGV[1], code, message, attempts, now), now,\n"
+    "        {tonumber(ARGV[9]), tonumber(ARGV[10])})\n"
     "      outcome = 2\n"
     "    end\n"
     "  end\n"
@@ -258,7 +303,7 @@ static const char cancelled_lua[] = PRELUDE
     "return written\n";
 
 /* KEYS dead, inflight [, job, done, events when the id is known];
- * ARGV payload, code, message, id ('' unknown), ttl. */
+ * ARGV payload, code, message, id ('' unknown), ttl, dead max, dead max age ms. */
 static const char dead_payload_lua[] = PRELUDE
     "local now = now_ms()\n"
     "local id = ARGV[4] ~= '' and ARGV[4] or nil\n"
@@ -273,7 +318,8 @@ static const char dead_payload_lua[] = PRELUDE
     "      ',\"error\":' .. cjson.encode(ARGV[2]), ARGV[5], now)\n"
     "  end\n"
     "end\n"
-    "redis.call('LPUSH', KEYS[1], dead_entry(id, ARGV[1], ARGV[2], ARGV[3], attempts, now))\n"
+    "push_dead(KEYS[1], dead_entry(id, ARGV[1], ARGV[2], ARGV[3], attempts, now), now,\n"
+    "  {tonumber(ARGV[6]), tonumber(ARGV[7])})\n"
     "redis.call('LREM', KEYS[2], 1, ARGV[1])\n"
     "return 1\n";
 
@@ -311,8 +357,9 @@ static const char release_lua[] = PRELUDE
     "if kept then redis.call('LPUSH', KEYS[1], ARGV[4]) end\n"
     "return n\n";
 
-/* KEYS workers, scheduled, queue, queue:high; ARGV prefix.
- * Returns {payloads reaped from dead workers, retries that came due}. */
+/* KEYS workers, scheduled, queue, queue:high, dead; ARGV prefix, dead max age ms.
+ * Also drops dead entries past their age, so that the bound holds while
+ * nothing new dies. Returns {payloads reaped from dead workers, retries that came due}. */
 static const char reap_lua[] = PRELUDE
     "local now = now_ms()\n"
     "local prefix = ARGV[1]\n"
@@ -336,24 +383,36 @@ static const char reap_lua[] = PRELUDE
     "  requeue(KEYS[3], KEYS[4], due[i], false)\n"
     "  due_count = due_count + 1\n"
     "end\n"
+    "trim_dead_age(KEYS[5], now, tonumber(ARGV[2]))\n"
     "return {reaped, due_count}\n";
 
 /* KEYS dead, queue, queue:high; ARGV prefix, id ('' every job).
- * Oldest entries first; a job dead twice goes back once. Returns how many jobs. */
+ * Oldest entries first; a job dead twice goes back once. An entry whose id
+ * another job holds now (its hash keeps a different request: duplicate_id)
+ * stays. One pass: the entries that stay are written back in their order,
+ * rather than each retried one LREM'd (a scan of the list each). Returns how
+ * many jobs. */
 static const char retry_dead_lua[] = PRELUDE
     "local now = now_ms()\n"
     "local prefix = ARGV[1]\n"
     "local entries = redis.call('LRANGE', KEYS[1], 0, -1)\n"
-    "local moved, seen = 0, {}\n"
+    "local moved, removed, seen, stay = 0, 0, {}, {}\n"
     "for i = #entries, 1, -1 do\n"
     "  local ok, e = pcall(cjson.decode, entries[i])\n"
-    "  if ok and type(e) == 'table' and valid_id(e.id) and type(e.payload) == 'string'\n"
-    "      and (ARGV[2] == '' or e.id == ARGV[2]) then\n"
-    "    redis.call('LREM', KEYS[1], 1, entries[i])\n"
+    "  local retry = ok and type(e) == 'table' and valid_id(e.id) and type(e.payload) == 'string'\n"
+    "      and (ARGV[2] == '' or e.id == ARGV[2])\n"
+    "  local job = retry and prefix .. ':job:' .. e.id\n"
+    "  if retry and not seen[e.id] then\n"
+    "    local request = redis.call('HGET', job, 'request')\n"
+    "    retry = not request or request == e.payload\n"
+    "  end\n"
+    "  if not retry then\n"
+    "    stay[#stay + 1] = entries[i]\n"
+    "  else\n"
+    "    removed = removed + 1\n"
     "    if not seen[e.id] then\n"
     "      seen[e.id] = true\n"
     "      requeue(KEYS[2], KEYS[3], e.payload, true)\n"
-    "      local job = prefix .. ':job:' .. e.id\n"
     "      redis.call('HSET', job, 'status', 'queued', 'stage', 'queued', 'progress', '0', 'attempts', '0',\n"
     "        'updated_at', int(now))\n"
     /* Its checkpoint stays (checkpoint_frames): the retry resumes from it. */
@@ -362,6 +421,13 @@ static const char retry_dead_lua[] = PRELUDE
     "      redis.call('DEL', prefix .. ':done:' .. e.id)\n"
     "      moved = moved + 1\n"
     "    end\n"
+    "  end\n"
+    "end\n"
+    /* `stay` runs oldest first; the list keeps the newest on the left. */
+    "if removed > 0 then\n"
+    "  redis.call('DEL', KEYS[1])\n"
+    "  for from = 1, #stay, 1000 do\n"
+    "    redis.call('LPUSH', KEYS[1], unpack(stay, from, math.min(from + 999, #stay)))\n"
     "  end\n"
     "end\n"
     "return moved\n";

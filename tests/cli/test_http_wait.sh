@@ -34,7 +34,7 @@ post() {
 header() { sed -n "s/^$2: *//Ip" "$tmp/$1.headers" | tr -d '\r'; }
 
 # ---- The tiny model, and the operator's default wait ----------------------------
-if ! pool_start http-wait-tiny JEN1_BLOB_URL="file://$(pwd)/$blobs" JEN1_HTTP_DEFAULT_WAIT=120; then
+if ! pool_start http-wait-tiny JEN1_HTTP_CLIENT_IDS=1 JEN1_BLOB_URL="file://$(pwd)/$blobs" JEN1_HTTP_DEFAULT_WAIT=120; then
     t_fail "pool starts" "see the log above"
     t_summary test_http_wait
 fi
@@ -78,7 +78,7 @@ t_check "audio of the wrong type: invalid_job, saying why" \
 pool_stop TERM
 
 # ---- A slow silent engine: a wait that runs out ----------------------------------
-pool_start http-wait-slow JEN1_ENGINE=none JEN1_NONE_PACE=1 JEN1_BLOB_URL="file://$(pwd)/$blobs"
+pool_start http-wait-slow JEN1_HTTP_CLIENT_IDS=1 JEN1_ENGINE=none JEN1_NONE_PACE=1 JEN1_BLOB_URL="file://$(pwd)/$blobs"
 start=$(date +%s%N)
 code=$(post slow '{"id":"slow-1","narrative":"A long slow drone.","duration":20}' -H 'Prefer: wait=1')
 ms=$((($(date +%s%N) - start) / 1000000))

@@ -84,7 +84,7 @@ keep_cmdlines() { for pid in $POOL_PID $(pool_workers); do tr '\0' ' ' <"/proc/$
 
 # ---- Every secret in use: the password in REDIS_URL, S3 keys and HF_TOKEN in
 # the environment, the API token, /debug/torch on, the tiny model ----------------
-if pool_start secrets-env REDIS_URL="$url_with_password" USE_TORCH=1 JEN1_LOG_LEVEL=debug \
+if pool_start secrets-env JEN1_HTTP_CLIENT_IDS=1 REDIS_URL="$url_with_password" USE_TORCH=1 JEN1_LOG_LEVEL=debug \
     JEN1_API_TOKEN="${secret[api_token]}" "${s3_env[@]}" AWS_ACCESS_KEY_ID=S3RVER \
     AWS_SECRET_ACCESS_KEY="${secret[s3_secret]}" AWS_SESSION_TOKEN="${secret[s3_session_token]}" \
     HF_TOKEN="${secret[hf_token]}" && POOL_TOKEN=${secret[api_token]} pool_wait_ready; then
@@ -123,7 +123,7 @@ printf '%s\n' "${secret[redis_password_file]}" >"$tmp/redis-password"
 printf '%s\n' "${secret[api_token_file]}" >"$tmp/api-token"
 printf '[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n' \
     S3RVER "${secret[s3_file_secret]}" >"$tmp/s3-credentials"
-if pool_start secrets-files REDIS_URL="redis://127.0.0.1:$REDIS_PORT" JEN1_REDIS_PASSWORD_FILE="$tmp/redis-password" \
+if pool_start secrets-files JEN1_HTTP_CLIENT_IDS=1 REDIS_URL="redis://127.0.0.1:$REDIS_PORT" JEN1_REDIS_PASSWORD_FILE="$tmp/redis-password" \
     JEN1_API_TOKEN_FILE="$tmp/api-token" JEN1_S3_CREDENTIALS_FILE="$tmp/s3-credentials" "${s3_env[@]}" \
     JEN1_ENGINE=none JEN1_LOG_LEVEL=debug && POOL_TOKEN=${secret[api_token_file]} pool_wait_ready; then
     keep_cmdlines
@@ -142,7 +142,7 @@ fi
 pool_stop TERM
 
 # ---- An ACL user ------------------------------------------------------------------
-if pool_start secrets-acl REDIS_URL="$url_acl" JEN1_ENGINE=none JEN1_BLOB_URL="file://$(pwd)/$tmp/blobs" \
+if pool_start secrets-acl JEN1_HTTP_CLIENT_IDS=1 REDIS_URL="$url_acl" JEN1_ENGINE=none JEN1_BLOB_URL="file://$(pwd)/$tmp/blobs" \
     JEN1_LOG_LEVEL=debug && pool_wait_ready; then
     keep_cmdlines
     rcli LPUSH "$P:queue" "$(job lpush-acl)" >/dev/null
@@ -160,7 +160,7 @@ for who in default acl; do
     else
         url="redis://jen1-acl:${secret[wrong_acl_password]}@127.0.0.1:$REDIS_PORT"
     fi
-    if pool_start "secrets-wrong-$who" REDIS_URL="$url" JEN1_ENGINE=none JEN1_LOG_LEVEL=debug \
+    if pool_start "secrets-wrong-$who" JEN1_HTTP_CLIENT_IDS=1 REDIS_URL="$url" JEN1_ENGINE=none JEN1_LOG_LEVEL=debug \
         JEN1_BLOB_URL="file://$(pwd)/$tmp/blobs"; then
         for _ in $(seq 60); do
             grep -q '"redis refused the connection"' "$JEN1_TEST_TMP/secrets-wrong-$who.log" && break

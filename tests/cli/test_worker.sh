@@ -24,7 +24,7 @@ fi
 P="{$POOL_PREFIX}"
 
 # ---- The real engine on the tiny model ---------------------------------------
-if ! pool_start pool-tiny USE_TORCH=1; then
+if ! pool_start pool-tiny USE_TORCH=1 JEN1_HTTP_CLIENT_IDS=1; then
     t_fail "pool starts" "see the log above"
     t_summary test_worker
 fi

@@ -31,7 +31,7 @@ post() {
 }
 
 # ---- The language model writes the words --------------------------------------------
-if ! pool_start writer-tiny JEN1_BLOB_URL="file://$(pwd)/$blobs" JEN1_TEXT_MODEL_DIR="$text_model" USE_TORCH=1 ||
+if ! pool_start writer-tiny JEN1_HTTP_CLIENT_IDS=1 JEN1_BLOB_URL="file://$(pwd)/$blobs" JEN1_TEXT_MODEL_DIR="$text_model" USE_TORCH=1 ||
     ! pool_wait_ready; then
     t_fail "pool with a text model starts" "see the log above"
     t_summary test_writer
@@ -68,7 +68,7 @@ pool_stop TERM
 # ---- A broken text model: the rules write, the pool serves ------------------------
 cp "$text_model"/*.json "$text_model"/merges.txt "$tmp/broken-model/"
 head -c 100000 "$text_model/model.safetensors" >"$tmp/broken-model/model.safetensors"
-if ! pool_start writer-broken JEN1_BLOB_URL="file://$(pwd)/$blobs" JEN1_TEXT_MODEL_DIR="$tmp/broken-model" ||
+if ! pool_start writer-broken JEN1_HTTP_CLIENT_IDS=1 JEN1_BLOB_URL="file://$(pwd)/$blobs" JEN1_TEXT_MODEL_DIR="$tmp/broken-model" ||
     ! pool_wait_ready; then
     t_fail "pool with a broken text model serves" "see the log above"
     t_summary test_writer
@@ -84,7 +84,7 @@ t_check "broken text model: valid" "$validate" "$tmp/rules.json"
 pool_stop TERM
 
 # ---- No text model: as before, the rules ----------------------------------------
-pool_start writer-none JEN1_BLOB_URL="file://$(pwd)/$blobs" JEN1_ENGINE=none && pool_wait_ready
+pool_start writer-none JEN1_HTTP_CLIENT_IDS=1 JEN1_BLOB_URL="file://$(pwd)/$blobs" JEN1_ENGINE=none && pool_wait_ready
 t_check "/ready without a text model says so" jq -e '.models.text.reason == "JEN1_TEXT_MODEL_DIR is not set"' \
     <(curl -s "http://$POOL_HTTP/ready")
 pool_stop TERM

@@ -24,6 +24,8 @@ static const char *const VARS[] = {
     "JEN1_S3_PATH_STYLE", "JEN1_S3_CONNECT_TIMEOUT_MS", "JEN1_S3_TIMEOUT_MS",
     "JEN1_HTTP_DEFAULT_WAIT", "JEN1_API_RATE_LIMIT", "JEN1_HTTP_MAX_CONNECTIONS", "JEN1_HTTP_INSECURE_OPEN",
     "JEN1_HTTP_ALLOWED_HOSTS", "JEN1_API_TOKENS_FILE",
+    "JEN1_HTTP_DEFAULT_WAIT", "JEN1_MAX_QUEUED", "JEN1_QUEUED_TTL", "JEN1_DEAD_MAX", "JEN1_DEAD_MAX_AGE",
+    "JEN1_HTTP_CLIENT_IDS",
 };
 enum { N_VARS = sizeof VARS / sizeof VARS[0] };
 
@@ -655,6 +657,31 @@ TEST(loudness_is_a_target_or_off)
     clear_env();
 }
 
+/* Issue 10: admission and the dead list's bounds, on by default. */
+TEST(admission_settings)
+{
+    clear_env();
+    struct jen1_config c;
+    char err[256] = "", text[4096];
+    REQUIRE(LOAD(&c, err, NULL) == CONFIG_OK, "%s", err);
+    CHECK(c.max_queued == 1000 && c.queued_ttl_s == 604800 && c.dead_max == 10000 &&
+              c.dead_max_age_s == 2592000 && !c.http_client_ids,
+          "defaults %d %d %d %d %d", c.max_queued, c.queued_ttl_s, c.dead_max, c.dead_max_age_s,
+          c.http_client_ids);
+    setenv("JEN1_MAX_QUEUED", "5", 1);
+    setenv("JEN1_DEAD_MAX_AGE", "60", 1);
+    setenv("JEN1_HTTP_CLIENT_IDS", "1", 1);
+    REQUIRE(LOAD(&c, err, "--dead-max", "7", "--queued-ttl", "30", NULL) == CONFIG_OK, "%s", err);
+    CHECK(c.max_queued == 5 && c.dead_max == 7 && c.queued_ttl_s == 30 && c.dead_max_age_s == 60 &&
+              c.http_client_ids,
+          "set %d %d %d %d %d", c.max_queued, c.dead_max, c.queued_ttl_s, c.dead_max_age_s, c.http_client_ids);
+    REQUIRE(config_describe(&c, text, sizeof text) == 0, "describe failed");
+    CHECK(strstr(text, "\"max_queued\":5") && strstr(text, "\"dead_max\":7"), "%s", text);
+    setenv("JEN1_MAX_QUEUED", "0", 1);
+    CHECK(LOAD(&c, err, NULL) == CONFIG_ERROR && strstr(err, "JEN1_MAX_QUEUED"), "0 accepted: %s", err);
+    clear_env();
+}
+
 int main(void)
 {
     RUN(defaults);
@@ -672,5 +699,6 @@ int main(void)
     RUN(describe_hides_the_secrets);
     RUN(secrets_are_kept_out_of_the_logs);
     RUN(loudness_is_a_target_or_off);
+    RUN(admission_settings);
     return check_summary("test_config");
 }

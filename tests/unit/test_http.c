@@ -52,6 +52,7 @@ static struct fake fake = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
 static struct event_base *base;
 static struct http_server *open_srv, *guarded_srv, *slow_poll_srv, *default_wait_srv;
+static struct http_server *minted_srv; /* mints every id: a body's "id" is refused */
 static atomic_bool notified_job_done;
 
 /* 200 ms after "notify-1" is submitted, it ends and the server is told so. */
@@ -85,6 +86,10 @@ static enum http_submit_status fake_submit(void *ctx, const char *job, size_t le
     } else if (strcmp(id, "notify-1") == 0) {
         struct timeval tv = { 0, 200 * 1000 };
         event_base_once(base, -1, EV_TIMEOUT, on_notify, NULL, &tv);
+    } else if (json_object_get(doc, "full")) {
+        snprintf(err->code, sizeof err->code, "queue_full");
+        snprintf(err->message, sizeof err->message, "the queue is full");
+        st = HTTP_SUBMIT_FULL;
     } else if (strncmp(id, "dup-", 4) == 0) {
         snprintf(err->code, sizeof err->code, "duplicate_id");
         snprintf(err->message, sizeof err->message, "job %s exists", id);
@@ -189,7 +194,7 @@ static const struct http_backend backend = {
 
 /* ---- The servers' thread ------------------------------------------------------------- */
 
-static int open_port, guarded_port, slow_poll_port, default_wait_port;
+static int open_port, guarded_port, slow_poll_port, default_wait_port, minted_port;
 static int stop_pipe[2];
 static struct event *stop_event;
 static pthread_t loop_thread;
@@ -212,8 +217,9 @@ static int start_servers(void)
 {
     char err[256];
     base = event_base_new();
-    struct http_options open_opt = { .host = "127.0.0.1", .port = 0, .debug_torch = true };
-    struct http_options guarded_opt = { .host = "127.0.0.1", .port = 0, .api_token = TOKEN,
+    struct http_options open_opt = { .host = "127.0.0.1", .port = 0, .debug_torch = true,
+                                     .client_ids = true };
+    struct http_options guarded_opt = { .host = "127.0.0.1", .port = 0, .api_token = TOKEN, .client_ids = true,
                                         .timeout_s = 1, .max_waiters = 1,
                                         .max_body_bytes = 4096 };
     open_srv = http_server_start(base, &open_opt, &backend, err, sizeof err);
@@ -226,18 +232,27 @@ static int start_servers(void)
         fprintf(stderr, "guarded server: %s\n", err);
         return -1;
     }
-    struct http_options slow_poll_opt = { .host = "127.0.0.1", .port = 0, .poll_ms = 5000 };
+    struct http_options slow_poll_opt = { .host = "127.0.0.1", .port = 0, .poll_ms = 5000,
+                                          .client_ids = true };
     slow_poll_srv = http_server_start(base, &slow_poll_opt, &backend, err, sizeof err);
     if (!slow_poll_srv) {
         fprintf(stderr, "slow-poll server: %s\n", err);
         return -1;
     }
-    struct http_options default_wait_opt = { .host = "127.0.0.1", .port = 0, .default_wait_s = 3 };
+    struct http_options default_wait_opt = { .host = "127.0.0.1", .port = 0, .default_wait_s = 3,
+                                             .client_ids = true };
     default_wait_srv = http_server_start(base, &default_wait_opt, &backend, err, sizeof err);
     if (!default_wait_srv) {
         fprintf(stderr, "default-wait server: %s\n", err);
         return -1;
     }
+    struct http_options minted_opt = { .host = "127.0.0.1", .port = 0 };
+    minted_srv = http_server_start(base, &minted_opt, &backend, err, sizeof err);
+    if (!minted_srv) {
+        fprintf(stderr, "minted server: %s\n", err);
+        return -1;
+    }
+    minted_port = http_server_port(minted_srv);
     default_wait_port = http_server_port(default_wait_srv);
     slow_poll_port = http_server_port(slow_poll_srv);
     open_port = http_server_port(open_srv);
@@ -256,6 +271,7 @@ struct response {
     char body[80000];
     size_t body_len;
     char content_type[128], allow[64], location[200], www_authenticate[64], preference_applied[64];
+    char retry_after[32];
     double seconds;
 };
 
@@ -292,6 +308,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
     copy_header(r->location, sizeof r->location, data, len, "Location:");
     copy_header(r->www_authenticate, sizeof r->www_authenticate, data, len, "WWW-Authenticate:");
     copy_header(r->preference_applied, sizeof r->preference_applied, data, len, "Preference-Applied:");
+    copy_header(r->retry_after, sizeof r->retry_after, data, len, "Retry-After:");
     return len;
 }
 
@@ -525,6 +542,27 @@ TEST(generate_keeps_a_given_id)
     CHECK(r.status == 400 && strcmp(error_code(&r), "invalid_job") == 0, "{}: %ld %s", r.status,
           r.body);
     CHECK(strstr(r.body, "narrative is required") != NULL, "message: %s", r.body);
+}
+
+/* Issue 10: over HTTP the server mints ids unless told otherwise (the
+ * other servers here are), so that no caller can claim an id a producer
+ * will use. */
+TEST(generate_refuses_a_given_id_when_ids_are_minted)
+{
+    struct response r;
+    post_json(minted_port, "/generate", "{\"id\":\"song-77\",\"narrative\":\"n\"}", &r);
+    CHECK(r.status == 400 && strcmp(error_code(&r), "id_not_allowed") == 0, "%ld %s", r.status, r.body);
+    post_json(minted_port, "/generate", "{\"narrative\":\"n\"}", &r);
+    CHECK(r.status == 202 && !strstr(r.body, "song-77"), "%ld %s", r.status, r.body);
+}
+
+/* Issue 10: a full queue is 429 queue_full with Retry-After. */
+TEST(generate_answers_429_when_the_queue_is_full)
+{
+    struct response r;
+    post_json(open_port, "/generate", "{\"narrative\":\"n\",\"full\":true}", &r);
+    CHECK(r.status == 429 && strcmp(error_code(&r), "queue_full") == 0, "%ld %s", r.status, r.body);
+    CHECK(strcmp(r.retry_after, "10") == 0, "Retry-After: '%s'", r.retry_after);
 }
 
 TEST(generate_refuses_bad_bodies)
@@ -1002,6 +1040,8 @@ int main(void)
     RUN(unknown_paths_are_404_and_wrong_methods_405);
     RUN(generate_makes_an_id_and_keeps_the_body);
     RUN(generate_keeps_a_given_id);
+    RUN(generate_refuses_a_given_id_when_ids_are_minted);
+    RUN(generate_answers_429_when_the_queue_is_full);
     RUN(generate_refuses_bad_bodies);
     RUN(generate_checks_the_content_type);
     RUN(generate_needs_the_token_when_one_is_set);
@@ -1034,6 +1074,7 @@ int main(void)
     http_server_free(guarded_srv);
     http_server_free(slow_poll_srv);
     http_server_free(default_wait_srv);
+    http_server_free(minted_srv);
     event_free(stop_event);
     event_base_free(base);
     close(stop_pipe[0]);

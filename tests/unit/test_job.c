@@ -238,6 +238,32 @@ TEST(unknown_fields_are_ignored_and_kept)
     job_request_free(&job);
 }
 
+/* Issue 10: unknown fields are stored with the job, so they are bounded; and
+ * nesting stops at PROTOCOL_JSON_MAX_DEPTH, below cjson's 1,000. */
+TEST(unknown_fields_and_nesting_are_bounded)
+{
+    job_limits limits = job_limits_default();
+    limits.max_unknown_bytes = 40;
+    job_request job;
+    job_error err;
+    /* "note":"<28 x>" is 4 + 30 + 3 = 37 bytes: kept. */
+    REQUIRE(parse_text("{\"id\":\"u\",\"narrative\":\"sea\",\"duration\":2,\"note\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}",
+                       &limits, &job, &err) == JOB_OK, "%s", err.message);
+    job_request_free(&job);
+    CHECK(parse_text("{\"id\":\"u\",\"narrative\":\"sea\",\"duration\":2,\"note\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}",
+                     &limits, &job, &err) == JOB_INVALID_JOB && strstr(err.message, "at most 40 are kept") &&
+              strcmp(err.id, "u") == 0,
+          "%s: %s", err.code, err.message);
+    char text[256];
+    int n = snprintf(text, sizeof text, "{\"id\":\"d\",\"narrative\":\"sea\",\"duration\":2,\"x\":");
+    for (int i = 0; i < PROTOCOL_JSON_MAX_DEPTH; i++) text[n++] = '[';
+    for (int i = 0; i < PROTOCOL_JSON_MAX_DEPTH; i++) text[n++] = ']';
+    snprintf(text + n, sizeof text - (size_t)n, "}");
+    CHECK(parse_text(text, &limits, &job, &err) == JOB_INVALID_JSON && strstr(err.message, "deeper than 32") &&
+              strcmp(err.id, "d") == 0,
+          "33 levels: %s: %s", err.code, err.message);
+}
+
 TEST(bounds_are_inclusive)
 {
     char id[PROTOCOL_ID_MAX + 1];
@@ -444,6 +470,7 @@ int main(void)
     RUN(minimal_job_gets_the_defaults);
     RUN(full_job_is_read_whole);
     RUN(unknown_fields_are_ignored_and_kept);
+    RUN(unknown_fields_and_nesting_are_bounded);
     RUN(bounds_are_inclusive);
     RUN(duration_is_rounded_to_the_millisecond);
     RUN(limits_follow_the_model);

@@ -172,6 +172,23 @@ TEST(lua_error_constants)
     }
 }
 
+/* Issue 10: one nesting limit; brackets inside strings (escaped quotes too) do not count. */
+TEST(json_depth)
+{
+    CHECK(protocol_json_depth_ok("{\"a\":[[1]]}", 11, 3), "3 levels within 3");
+    CHECK(!protocol_json_depth_ok("{\"a\":[[1]]}", 11, 2), "3 levels past 2");
+    const char *in_string = "{\"a\":\"[[[[\\\"[[[[\"}";
+    CHECK(protocol_json_depth_ok(in_string, strlen(in_string), 1), "brackets in a string counted: %s", in_string);
+    const char *after = "[\"\\\\\",[[]]]"; /* ["\\",[[]]]: the string ends before the brackets */
+    CHECK(!protocol_json_depth_ok(after, strlen(after), 2), "brackets after an escaped backslash missed: %s", after);
+    CHECK(protocol_json_depth_ok("]]]{}", 5, 1), "stray closers are not depth");
+    char deep[2 * 40 + 1];
+    for (int i = 0; i < 40; i++) deep[i] = '[', deep[40 + i] = ']';
+    deep[80] = '\0';
+    CHECK(!protocol_json_depth_ok(deep, 80, PROTOCOL_JSON_MAX_DEPTH), "40 levels within the limit");
+    CHECK(protocol_json_depth_ok(deep + 8, 64, PROTOCOL_JSON_MAX_DEPTH), "32 levels past the limit");
+}
+
 int main(void)
 {
     if (redis_server_start(&server, NULL) != 0) {
@@ -190,6 +207,7 @@ int main(void)
     RUN(error_codes_are_the_documented_ones);
     RUN(names_round_trip);
     RUN(lua_error_constants);
+    RUN(json_depth);
     redisFree(raw);
     redis_server_cleanup(&server);
     return check_summary("test_protocol");
