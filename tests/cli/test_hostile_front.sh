@@ -69,7 +69,9 @@ t_check "... naming the line, not the secret" \
 
 # ---- The pool under test: two tokens, short timeouts, a small connection cap ---------------------
 studio=studio-$(rnd) public=public-$(rnd)
-printf '# name secret rights\nstudio %s rate=0 priority\npublic %s rate=3\n' "$studio" "$public" >"$tmp/tokens"
+guest=guest-$(rnd)
+printf '# name secret rights\nstudio %s rate=0 priority\npublic %s rate=3\nguest %s rate=0\n' "$studio" "$public" \
+    "$guest" >"$tmp/tokens"
 timeout_s=2
 if ! pool_start hostile-front JEN1_ENGINE=none JEN1_API_TOKENS_FILE="$tmp/tokens" JEN1_HTTP_TIMEOUT=$timeout_s \
     JEN1_HTTP_MAX_CONNECTIONS=40 JEN1_BLOB_URL="file://$(pwd)/$tmp/blobs"; then
@@ -106,6 +108,16 @@ t_check "the 429 has Retry-After (${retry:-none} s, 1 to 20)" test "${retry:-0}"
 codes=
 for _ in 1 2 3 4 5 6; do codes+="$(code "$H/generate" -H "$as_studio" -H "$json" -d "$job") "; done
 t_check "studio (rate=0: no limit) is not held back by public's ($codes)" test "$codes" = "202 202 202 202 202 202 "
+
+# ---- 1. Priority only for tokens allowed it ---------------------------------------------------------
+urgent='{"narrative":"An urgent song.","duration":1,"priority":9}'
+t_check "guest (no priority right) sets priority 9: 403" \
+    test "$(code "$H/generate" -H "Authorization: Bearer $guest" -H "$json" -d "$urgent")" = 403
+t_check "... error priority_not_allowed" jq -e '.error == "priority_not_allowed"' "$tmp/body"
+t_check "guest with priority 0: 202" \
+    test "$(code "$H/generate" -H "Authorization: Bearer $guest" -H "$json" -d "${urgent/9/0}")" = 202
+t_check "studio (priority right) sets priority 9: 202" \
+    test "$(code "$H/generate" -H "$as_studio" -H "$json" -d "$urgent")" = 202
 
 # ---- 8. The Host header (DNS rebinding) ------------------------------------------------------------
 t_check "POST /generate with Host: rebind.example: 421" \
