@@ -8,7 +8,12 @@
 #   make chaos      kill -9, Redis restarts, blob outages, drain (CHAOS_QUICK=1: short)
 #
 # LibTorch comes from Debian's libtorch-dev by default. For another LibTorch
-# (the CUDA build in Dockerfile.gpu) set TORCH_DIR to its unpacked root.
+# set TORCH_DIR to its root: the unpacked zip (Dockerfile.gpu) or a PyTorch
+# install's torch/ package folder (scripts/gpu-check). Build it into its own
+# BUILD folder: objects of two LibTorch builds must not mix.
+
+# Plain `make` builds everything, whichever helper target comes first below.
+.DEFAULT_GOAL := all
 
 CC  ?= cc
 CXX ?= g++
@@ -24,7 +29,11 @@ LDFLAGS  +=
 
 ifdef TORCH_DIR
 TORCH_CUDA   := $(wildcard $(TORCH_DIR)/lib/libtorch_cuda.so)
-TORCH_CFLAGS := $(if $(TORCH_CUDA),-DJEN1_WITH_CUDA) -isystem $(TORCH_DIR)/include -isystem $(TORCH_DIR)/include/torch/csrc/api/include -D_GLIBCXX_USE_CXX11_ABI=1
+# The C++ ABI LibTorch was built with, as its TorchConfig.cmake says (PyTorch's
+# pip wheels used the old ABI up to 2.6); 1 when it says nothing.
+TORCH_CONFIG := $(TORCH_DIR)/share/cmake/Torch/TorchConfig.cmake
+TORCH_ABI    ?= $(or $(shell sed -n 's/.*_GLIBCXX_USE_CXX11_ABI=\([01]\).*/\1/p' '$(TORCH_CONFIG)' 2>/dev/null | head -n 1),1)
+TORCH_CFLAGS := $(if $(TORCH_CUDA),-DJEN1_WITH_CUDA) -isystem $(TORCH_DIR)/include -isystem $(TORCH_DIR)/include/torch/csrc/api/include -D_GLIBCXX_USE_CXX11_ABI=$(TORCH_ABI)
 TORCH_LIBS   := -L$(TORCH_DIR)/lib -Wl,-rpath,$(TORCH_DIR)/lib -Wl,--no-as-needed -ltorch -ltorch_cpu \
                 $(if $(TORCH_CUDA),-ltorch_cuda -lc10_cuda) -Wl,--as-needed -lc10
 else
@@ -35,6 +44,16 @@ endif
 # PCRE2 and utf8proc: the BPE tokenizer's pre-tokenisation regex and NFC.
 TOKENIZER_LIBS := -lpcre2-8 -lutf8proc
 BASE_LIBS := -lhiredis -levent -lcurl -lssl -lcrypto -ljansson -lsndfile -lebur128 $(TOKENIZER_LIBS) -lm -lpthread
+
+# What a LibTorch build is compiled and linked with, and the plain libraries
+# every program links: tests/cli/test_gpu_check.sh and scripts/gpu-bundle ask.
+#   make -s torch-flags [TORCH_DIR=...]    make -s base-libs
+torch-flags:
+	@echo 'TORCH_CFLAGS=$(TORCH_CFLAGS)'
+	@echo 'TORCH_LIBS=$(TORCH_LIBS)'
+base-libs:
+	@echo '$(BASE_LIBS)'
+.PHONY: torch-flags base-libs
 
 # ---- Rooms ---------------------------------------------------------------
 # One folder per library. A source file is compiled with the include paths of

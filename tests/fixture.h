@@ -81,7 +81,9 @@ static inline int fixture_same_codes(const jen1_output_item *a, const jen1_outpu
            memcmp(a->codes, b->codes, sizeof(int64_t) * a->n_codebooks * a->n_frames) == 0;
 }
 
-/* Loads the fixture's tiny model on 2 threads; on failure prints why and the
+/* Loads the fixture's tiny model on 2 threads, on the device that
+ * JEN1_TEST_DEVICE names (cpu, cuda or auto, the default: scripts/gpu-check
+ * runs the engine suites on a GPU with it); on failure prints why and the
  * suite's failing RESULT line, and returns NULL. */
 static inline jen1_model *fixture_model_load(const char *suite)
 {
@@ -89,6 +91,14 @@ static inline jen1_model *fixture_model_load(const char *suite)
     snprintf(path, sizeof path, "%s/model", check_fixture_dir());
     jen1_model_params mp = jen1_model_default_params();
     mp.n_threads = 2;
+    const char *device = getenv("JEN1_TEST_DEVICE");
+    if (device && strcmp(device, "cpu") == 0) mp.device = JEN1_DEVICE_CPU;
+    else if (device && strcmp(device, "cuda") == 0) mp.device = JEN1_DEVICE_CUDA;
+    else if (device && *device && strcmp(device, "auto") != 0) {
+        fprintf(stderr, "JEN1_TEST_DEVICE is cpu, cuda or auto, not '%s'\n", device);
+        printf("RESULT %s passed=0 failed=1\n", suite);
+        return NULL;
+    }
     jen1_model *model = NULL;
     if (jen1_model_load(path, &mp, &model, err, sizeof err) != JEN1_OK) {
         fprintf(stderr, "cannot load %s: %s\n", path, err);

@@ -273,8 +273,15 @@ TEST(bf16_decode_steps_follow_fp32)
     jen1_model_free(bf16);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    /* test_parity --device cpu|cuda|auto: scripts/gpu-check runs it with cuda. */
+    if (argc == 3 && strcmp(argv[1], "--device") == 0) setenv("JEN1_TEST_DEVICE", argv[2], 1);
+    else if (argc != 1) {
+        fprintf(stderr, "usage: test_parity [--device cpu|cuda|auto]\n");
+        printf("RESULT test_parity passed=0 failed=1\n");
+        return 2;
+    }
     model = fixture_model_load("test_parity");
     if (!model) return 1;
     RUN(tokenizer_matches_reference_ids);
