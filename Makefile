@@ -218,6 +218,7 @@ TORCH_TESTS := test_parity test_generate test_model_load test_continuation test_
 TEST_OBJ_test_http    := $(patsubst worker/%.c,$(BUILD)/obj/worker/%.o,$(wildcard worker/http*.c))
 TEST_OBJ_test_http_tokens := $(BUILD)/obj/worker/http_tokens.o $(BUILD)/obj/worker/http_host.o
 TEST_OBJ_test_http_prefer := $(BUILD)/obj/worker/http_prefer.o
+TEST_OBJ_test_http_offload := $(BUILD)/obj/worker/http_offload.o
 TEST_OBJ_test_config  := $(BUILD)/obj/worker/config.o
 TEST_OBJ_test_metrics := $(BUILD)/obj/worker/metrics.o
 TEST_OBJ_test_writer  := $(BUILD)/obj/worker/engine_writer.o

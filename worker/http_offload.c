@@ -43,6 +43,7 @@ static struct call *calls_pop(struct calls *q)
 struct http_offload {
     pthread_t thread;
     pthread_mutex_t lock;
+    pthread_mutex_t running;     /* held by the thread during a call, or by a fork (hold) */
     pthread_cond_t wake;
     struct calls todo, finished; /* under lock */
     size_t pending;              /* under lock */
@@ -62,7 +63,9 @@ static void *run_calls(void *arg)
             break;
         struct call *c = calls_pop(&o->todo);
         pthread_mutex_unlock(&o->lock);
+        pthread_mutex_lock(&o->running);
         c->work(c->arg);
+        pthread_mutex_unlock(&o->running);
         pthread_mutex_lock(&o->lock);
         calls_push(&o->finished, c);
         char byte = 1;
@@ -102,6 +105,7 @@ static void release(struct http_offload *o)
     close(o->pipe[0]);
     close(o->pipe[1]);
     pthread_mutex_destroy(&o->lock);
+    pthread_mutex_destroy(&o->running);
     pthread_cond_destroy(&o->wake);
     free(o);
 }
@@ -120,6 +124,7 @@ struct http_offload *http_offload_new(struct event_base *base, char *err, size_t
         return NULL;
     }
     pthread_mutex_init(&o->lock, NULL);
+    pthread_mutex_init(&o->running, NULL);
     pthread_cond_init(&o->wake, NULL);
     o->on_finished = event_new(base, o->pipe[0], EV_READ | EV_PERSIST, on_finished, o);
     int rc = o->on_finished ? event_add(o->on_finished, NULL) : -1;
@@ -179,4 +184,14 @@ void http_offload_free(struct http_offload *o)
             free(c);
         }
     release(o);
+}
+
+void http_offload_hold(struct http_offload *o)
+{
+    if (o) pthread_mutex_lock(&o->running);
+}
+
+void http_offload_resume(struct http_offload *o)
+{
+    if (o) pthread_mutex_unlock(&o->running);
 }

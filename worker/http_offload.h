@@ -27,6 +27,14 @@ struct http_offload *http_offload_new(struct event_base *base, char *err, size_t
 int http_offload_run(struct http_offload *o, http_offload_work work, http_offload_done done,
                      void *arg);
 
+/* Holds the thread between calls: on return none is running, and none
+ * starts until http_offload_resume. For fork(): a child copies the memory
+ * but not the threads, so a lock the thread held mid-call (Redis's, the
+ * log's, the allocator's) would stay locked in the child forever. NULL is a
+ * no-op. */
+void http_offload_hold(struct http_offload *o);
+void http_offload_resume(struct http_offload *o);
+
 /* Calls queued or running now (for tests and metrics). */
 size_t http_offload_pending(struct http_offload *o);
 

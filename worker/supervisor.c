@@ -66,7 +66,9 @@ static int alive(const supervisor *s)
 static void start_worker(supervisor *s, int i)
 {
     fflush(NULL);
+    http_offload_hold(s->offload); /* no Redis call mid-way in the child's copy */
     pid_t pid = fork();
+    if (pid != 0) http_offload_resume(s->offload);
     if (pid < 0) {
         log_kv(LOG_ERROR, "fork failed", LOG_STR("error", strerror(errno)));
         return;
