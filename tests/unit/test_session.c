@@ -202,6 +202,31 @@ TEST(bad_uses_are_refused_and_failures_stay_in_their_slot)
     jen1_session_free(s);
 }
 
+/* With bf16 weights the KV cache is bf16 too: the batched step writes and
+ * reads it with its own conversions and kernels, still row by row. */
+TEST(bf16_songs_do_not_depend_on_their_batch_mates)
+{
+    char path[512], err[1024];
+    snprintf(path, sizeof path, "%s/model", check_fixture_dir());
+    jen1_model_params mp = jen1_model_default_params();
+    mp.n_threads = 2;
+    mp.decoder_weights = JEN1_WEIGHTS_BF16;
+    jen1_model *fp32 = model;
+    REQUIRE(jen1_model_load(path, &mp, &model, err, sizeof err) == JEN1_OK, "%s", err);
+    jen1_request r[4] = {request_for(0), request_for(1), request_for(3), request_for(4)};
+    jen1_generate_params p = params_for(0);
+    jen1_output *batch = fixture_generate(model, r, 4, &p);
+    for (int i = 0; batch && i < 4; i++) {
+        jen1_output *alone = fixture_generate(model, &r[i], 1, &p);
+        CHECK(alone && fixture_same_codes(&batch->items[i], &alone->items[0]), "request %d changed in a batch", i);
+        jen1_output_free(alone);
+    }
+    CHECK(batch, "generation failed");
+    jen1_output_free(batch);
+    jen1_model_free(model);
+    model = fp32;
+}
+
 int main(void)
 {
     model = fixture_model_load("test_session");
@@ -209,6 +234,7 @@ int main(void)
     RUN(songs_do_not_depend_on_their_batch_mates);
     RUN(generate_is_a_session_loop);
     RUN(bad_uses_are_refused_and_failures_stay_in_their_slot);
+    RUN(bf16_songs_do_not_depend_on_their_batch_mates);
     jen1_model_free(model);
     return check_summary("test_session");
 }
