@@ -309,10 +309,10 @@ typedef struct jen1_output {
 } jen1_output;
 
 /* Generates audio codes (and audio when params->decode_audio) for n requests.
- * Durations may differ; each request's result is what it would be alone, up
- * to floating-point noise. Requests that fit one window run together as one
- * batch; a request longer than one window (or resumed) renders window by
- * window on its own, after the batch: the schedule of jen1_plan_windows with
+ * Durations may differ; each request's result is what it would be alone
+ * (bit for bit on the CPU). All requests run together as the slots of one
+ * session (see jen1_session); a request longer than one window (or resumed)
+ * renders window by window in its slot: the schedule of jen1_plan_windows with
  * params' window and stride, each window's new part generated under its
  * section's prompt (each section's text encoded once), primed by a prefill
  * over its context frames. Memory is bounded by one window (its KV cache)
@@ -336,6 +336,77 @@ JEN1_API void jen1_output_free(jen1_output *out);
 /* Releases a buffer taken out of a jen1_output (an item's codes or audio,
  * see "Ownership" above). NULL is allowed. */
 JEN1_API void jen1_free(void *buffer);
+
+/* ---- Sessions: many requests, one pass ---------------------------------- */
+
+/* A session decodes several requests together, each in a slot of its own,
+ * and lets them come and go between decoder steps (continuous batching):
+ * every weight read of a step serves every running request. jen1_generate
+ * is a loop over a session.
+ *
+ *     jen1_session *s;
+ *     jen1_session_new(model, 8, &s, err, sizeof err);          // 8 slots
+ *     int slot;
+ *     jen1_generate_params gp = jen1_generate_default_params(model);
+ *     gp.abort = job_cancelled;  gp.abort_user_data = job;     // per slot
+ *     if (jen1_session_join(s, &req, &gp, &slot, err, sizeof err) != JEN1_OK) ...
+ *     while (jen1_session_running(s) > 0) {
+ *         if (jen1_session_step(s, err, sizeof err) != JEN1_OK) ...  // the pass failed
+ *         // ... join new requests here as slots free up ...
+ *         for (int i = 0; i < 8; i++)
+ *             if (jen1_session_slot_done(s, i) == 1) {
+ *                 jen1_output *out;   // one item; audio when gp.decode_audio
+ *                 jen1_status st = jen1_session_leave(s, i, &out, err, sizeof err);
+ *                 ...                 // st: the request's own outcome
+ *                 jen1_output_free(out);
+ *             }
+ *     }
+ *     jen1_session_free(s);
+ *
+ * A joined request has its own KV cache, position, window schedule (a long
+ * song renders window by window inside its slot, sections and resume codes
+ * included), sampling parameters (guided or not), random stream, progress,
+ * abort and on_window (all from the jen1_generate_params given at join;
+ * progress runs 0 -> 1 over the request's own passes). Its codes do not
+ * depend on its batch-mates: on the CPU they are bit for bit what it gets in a
+ * session alone (each step's batch is cut into passes of at most 16 rows, 8
+ * guided requests, so that every row goes through the same kernels); on CUDA,
+ * up to floating-point noise. A request that is aborted, cancelled (left
+ * while running) or fails ends alone; the others go on.
+ *
+ * Threads: a session is used by one thread at a time (any number of sessions
+ * may share a model). Callbacks run on that thread, inside join and step. */
+typedef struct jen1_session jen1_session;
+
+/* A session of max_slots slots (1 to 64) over a loaded model, which must
+ * outlive it. */
+JEN1_API jen1_status jen1_session_new(const jen1_model *model, int max_slots, jen1_session **out, char *err,
+                                      size_t errlen);
+/* Frees a session with whatever its slots still hold. NULL is allowed. */
+JEN1_API void jen1_session_free(jen1_session *session);
+/* Checks a request (as jen1_generate does, with params' sampling and window),
+ * encodes its text and prefills its first window, and puts it in a free slot
+ * (*slot; -1 on error). JEN1_ERR_INVALID_ARGUMENT when every slot is taken;
+ * the request and params are copied (the caller's strings and codes are not
+ * kept); the callbacks and their user data must live until the slot is left. */
+JEN1_API jen1_status jen1_session_join(jen1_session *session, const jen1_request *request,
+                                       const jen1_generate_params *params, int *slot, char *err, size_t errlen);
+/* Advances every running slot by one decoder pass (polling each one's abort
+ * first). A slot whose own callback or text fails ends done with that status;
+ * an error returned here is a failure of the shared pass, and ends the slots
+ * that were in it. */
+JEN1_API jen1_status jen1_session_step(jen1_session *session, char *err, size_t errlen);
+/* Slots joined and still running. */
+JEN1_API int jen1_session_running(const jen1_session *session);
+/* 1: the slot's request is done (well or not) and waits to be left; 0: it is
+ * running; -1: the slot holds nothing. */
+JEN1_API int jen1_session_slot_done(const jen1_session *session, int slot);
+/* Frees the slot and gives its request's outcome: JEN1_OK and *out (one item,
+ * with audio when its params asked: EnCodec runs here), or the status it ended
+ * with (*out NULL). Leaving a running slot cancels it: JEN1_ERR_ABORTED. out
+ * may be NULL to discard the result. */
+JEN1_API jen1_status jen1_session_leave(jen1_session *session, int slot, jen1_output **out, char *err,
+                                        size_t errlen);
 
 /* ---- Runtime ------------------------------------------------------------ */
 

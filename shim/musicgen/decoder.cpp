@@ -91,13 +91,13 @@ void Decoder::to(at::Device device)
     }
 }
 
-static at::Tensor split_heads(const at::Tensor &x, int64_t heads)
+at::Tensor split_heads(const at::Tensor &x, int64_t heads)
 {
     // [rows, T, hidden] -> [rows, heads, T, head_dim]
     return x.view({x.size(0), x.size(1), heads, x.size(2) / heads}).transpose(1, 2);
 }
 
-static at::Tensor merge_heads(const at::Tensor &x)
+at::Tensor merge_heads(const at::Tensor &x)
 {
     return x.transpose(1, 2).reshape({x.size(0), x.size(2), x.size(1) * x.size(3)});
 }
@@ -128,8 +128,7 @@ DecoderState decoder_begin(const Decoder &d, int rows, int capacity,
     return s;
 }
 
-static at::Tensor attend(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v,
-                         const at::Tensor &mask)
+at::Tensor attend(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v, const at::Tensor &mask)
 {
     at::Tensor scores = at::matmul(q, k.transpose(2, 3));
     if (mask.defined()) scores = scores + mask;
@@ -178,6 +177,14 @@ static at::Tensor attend_step(const at::Tensor &q, const at::Tensor &k, const at
         }
     });
     return out;
+}
+
+at::Tensor decoder_activation(const Decoder &d, const at::Tensor &h)
+{
+    return d.cfg.activation_function == JEN1_ACT_GELU_NEW ? at::gelu(h, "tanh")
+           : d.cfg.activation_function == JEN1_ACT_RELU   ? at::relu(h)
+           : d.cfg.activation_function == JEN1_ACT_SILU   ? at::silu(h)
+                                                          : at::gelu(h);
 }
 
 at::Tensor decoder_forward(const Decoder &d, DecoderState &s, const at::Tensor &ids,
@@ -234,10 +241,7 @@ at::Tensor decoder_forward(const Decoder &d, DecoderState &s, const at::Tensor &
 
         h = at::layer_norm(x, {H}, L.ln_ff_w, L.ln_ff_b, 1e-5);
         h = L.fc1(h);
-        h = d.cfg.activation_function == JEN1_ACT_GELU_NEW ? at::gelu(h, "tanh")
-            : d.cfg.activation_function == JEN1_ACT_RELU   ? at::relu(h)
-            : d.cfg.activation_function == JEN1_ACT_SILU   ? at::silu(h)
-                                                           : at::gelu(h);
+        h = decoder_activation(d, h);
         x = x + L.fc2(h);
     }
     x = at::layer_norm(x, {H}, d.ln_w, d.ln_b, 1e-5);

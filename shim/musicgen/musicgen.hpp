@@ -154,6 +154,23 @@ DecoderState decoder_begin(const Decoder &d, int rows, int capacity,
 at::Tensor decoder_forward(const Decoder &d, DecoderState &state, const at::Tensor &ids,
                            std::vector<at::Tensor> *hidden_states = nullptr, bool last_logits_only = false);
 
+// One decoder step of several states at once (the session's slots): ids
+// [R, K] int64 on the CPU, R the sum of the states' rows, each state's rows in
+// turn; every row feeds one position at its own state's length, and attends
+// to its own cache and (its state's first cond_rows rows) its own unpadded
+// text. Returns logits [R, K, vocab] float32 on the CPU. On the CPU each
+// row's logits are bit for bit what the row would get in a step of its own as
+// long as R <= JEN1_MATVEC_MAX_ROWS (the matvec kernels compute every row
+// alike; a GEMM does not): the caller splits larger batches.
+at::Tensor decoder_step(const Decoder &d, const std::vector<DecoderState *> &states, const at::Tensor &ids);
+
+// Attention helpers shared by decoder.cpp and decoder_step.cpp.
+at::Tensor split_heads(const at::Tensor &x, int64_t heads);  // [rows, T, H] -> [rows, heads, T, hd]
+at::Tensor merge_heads(const at::Tensor &x);                 // the inverse
+at::Tensor attend(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v, const at::Tensor &mask);
+// The MLP's activation the config names.
+at::Tensor decoder_activation(const Decoder &d, const at::Tensor &h);
+
 }  // namespace jen1
 
 // The loaded model behind the C API's opaque handle. Members are destroyed
