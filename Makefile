@@ -187,6 +187,10 @@ $(BUILD)/jen1ctl: $(call objs,$(wildcard worker/jen1ctl*.c)) $(LIBS)
 $(BUILD)/jen1-bench: $(BUILD)/obj/tests/bench/engine_bench.o $(BUILD)/obj/tests/bench/proc_status.o $(LIBS)
 	$(LINK_TORCH)
 
+# bf16 / int8 logits against fp32 (scripts/bench, BENCHMARKS.md's int8 section).
+$(BUILD)/jen1-drift: $(BUILD)/obj/tests/bench/weights_drift.o $(LIBS)
+	$(LINK_TORCH)
+
 $(BUILD)/jen1-text-bench: $(BUILD)/obj/tests/bench/text_bench.o $(BUILD)/obj/tests/bench/proc_status.o $(LIBS)
 	$(LINK_TORCH)
 
@@ -242,7 +246,7 @@ test-asan:
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    tests/run build-asan
 
-bench: all $(BUILD)/jen1-bench $(BUILD)/jen1-text-bench $(BUILD)/jen1-queue-bench
+bench: all $(BUILD)/jen1-bench $(BUILD)/jen1-drift $(BUILD)/jen1-text-bench $(BUILD)/jen1-queue-bench
 	@scripts/bench $(BUILD)
 	@scripts/bench-queue $(BUILD)
 

@@ -277,6 +277,33 @@ static int set_device(const struct option *o, struct jen1_config *c, const char 
     FAIL("%s must be auto, cpu or cuda, not \"%s\"", name, v);
 }
 
+static int set_weights(const struct option *o, struct jen1_config *c, const char *v,
+                       const char *name, char *err, size_t errlen)
+{
+    (void)o;
+    if (jen1_weight_type_parse(v, &c->weights) == 0)
+        return 0;
+    FAIL("%s must be f32, bf16 or int8, not \"%s\"", name, v);
+}
+
+/* JEN1_BF16=1 is JEN1_WEIGHTS=bf16. Where both are given and disagree, a
+ * flag wins over the environment, as everywhere; two flags or two variables
+ * that disagree are an error. */
+static int resolve_weights(struct jen1_config *c, const char *weights_origin, const char *bf16_origin,
+                           char *err, size_t errlen)
+{
+    if (c->bf16 && weights_origin && c->weights != JEN1_WEIGHTS_BF16) {
+        bool weights_flag = weights_origin[0] == '-', bf16_flag = bf16_origin[0] == '-';
+        if (weights_flag == bf16_flag)
+            FAIL("%s=1 contradicts %s=%s", bf16_origin, weights_origin, jen1_weight_type_name(c->weights));
+        c->bf16 = bf16_flag;
+    }
+    if (c->bf16)
+        c->weights = JEN1_WEIGHTS_BF16;
+    c->bf16 = c->weights == JEN1_WEIGHTS_BF16;
+    return 0;
+}
+
 static int set_log_level(const struct option *o, struct jen1_config *c, const char *v,
                          const char *name, char *err, size_t errlen)
 {
@@ -477,7 +504,11 @@ static const struct option options[] = {
       "the model's level", set_loudness, FIELD(loudness_lufs), 0, 0, false },
     { "--device", "JEN1_DEVICE", "auto|cpu|cuda", "auto", "where the engine runs", set_device,
       FIELD(device), 0, 0, false },
-    { "--bf16", "JEN1_BF16", "0|1", "0", "bfloat16 weights for the decoder", set_bool,
+    { "--weights", "JEN1_WEIGHTS", "f32|bf16|int8", "f32",
+      "the decoder's weight type: bf16 halves the bytes a step reads, int8 (per-channel scales) "
+      "quarters them; both drift a little from f32 (BENCHMARKS.md); the text model takes int8 as bf16",
+      set_weights, FIELD(weights), 0, 0, false },
+    { "--bf16", "JEN1_BF16", "0|1", "0", "the same as --weights bf16", set_bool,
       FIELD(bf16), 0, 1, true },
     { "--log-level", "JEN1_LOG_LEVEL", "debug|info|warn|error", "info", "least severe level logged",
       set_log_level, FIELD(log_level), 0, 0, false },
@@ -664,6 +695,9 @@ enum config_status config_load(struct jen1_config *c, int argc, char **argv, cha
                                           errlen) != BLOB_OK)
             return CONFIG_ERROR;
     }
+    if (resolve_weights(c, origin[option_index(FIELD(weights))], origin[option_index(FIELD(bf16))], err,
+                        errlen) != 0)
+        return CONFIG_ERROR;
     if (c->threads == 0) {
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         c->threads = cores > c->workers ? (int)(cores / c->workers) : 1;
@@ -758,6 +792,10 @@ int config_describe(const struct jen1_config *c, char *buf, size_t len)
                                                  "http_allowed_hosts",
                                                  c->http_allowed_hosts[0] ? c->http_allowed_hosts : NULL,
                                                  "http_max_connections", c->http_max_conns)) != 0) {
+        json_decref(o);
+        o = NULL;
+    }
+    if (o && json_object_set_new(o, "weights", json_string(jen1_weight_type_name(c->weights))) != 0) {
         json_decref(o);
         o = NULL;
     }

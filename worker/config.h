@@ -80,7 +80,8 @@ struct jen1_config {
     double stride_s;     /* new seconds per later window, 0: the default */
     double loudness_lufs; /* JEN1_LOUDNESS: the target of jobs that name none; NAN: off */
     jen1_device device;  /* handed to the engine as it is */
-    bool bf16;
+    jen1_weight_type weights; /* JEN1_WEIGHTS: the decoder's weight type */
+    bool bf16;           /* JEN1_BF16, the older spelling: 1 means weights bf16 */
     enum log_level log_level;
     char worker_id[129]; /* default: hostname-pid */
     enum config_engine engine;

@@ -87,7 +87,7 @@ engine *engine_open(const engine_options *o, char *err, size_t errlen)
     jen1_model_params mp = jen1_model_default_params();
     mp.n_threads = o->threads;
     mp.device = o->device;
-    mp.decoder_weights = o->bf16 ? JEN1_WEIGHTS_BF16 : JEN1_WEIGHTS_F32;
+    mp.decoder_weights = o->weights;
     if (jen1_model_load(dir, &mp, &e->model, err, errlen) != JEN1_OK) {
         free(e);
         return NULL;

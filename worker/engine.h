@@ -33,7 +33,7 @@ typedef struct engine_options {
     int use_torch;        /* 0: the silent engine */
     int threads;
     jen1_device device;
-    int bf16;
+    jen1_weight_type weights;
     double none_pace;     /* the silent engine's wall seconds per second of
                              audio (0: instant), so that tests can cancel,
                              time out or kill a job in the middle */

@@ -616,7 +616,7 @@ static void open_writer(worker *w)
     char err[512];
     double t = clock_monotonic_s();
     writer_options wo = {.model_dir = cfg->text_model_dir, .threads = cfg->threads, .device = cfg->device,
-                         .bf16 = cfg->bf16};
+                         .bf16 = cfg->weights != JEN1_WEIGHTS_F32};
     w->writer = writer_open(&wo, err, sizeof err);
     if (!w->writer) {
         snprintf(w->writer_missing, sizeof w->writer_missing, "%s", err);
@@ -676,7 +676,7 @@ int worker_main(const struct jen1_config *cfg, unsigned slot, struct jen1_metric
     atomic_store(&status->slots[slot].pid, (int)getpid());
 
     engine_options eo = {.model_dir = cfg->model_dir, .use_torch = cfg->engine == CONFIG_ENGINE_TORCH,
-                         .threads = cfg->threads, .device = cfg->device, .bf16 = cfg->bf16,
+                         .threads = cfg->threads, .device = cfg->device, .weights = cfg->weights,
                          .none_pace = cfg->none_pace, .window_s = cfg->window_s, .stride_s = cfg->stride_s};
     double t = clock_monotonic_s();
     w.engine = engine_open(&eo, err, sizeof err);

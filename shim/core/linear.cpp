@@ -37,10 +37,13 @@ at::Tensor Linear::operator()(const at::Tensor &x) const
     const float *xp = xc.data_ptr<float>();
     const float *bp = b.defined() ? b.data_ptr<float>() : nullptr;
     float *yp = y.data_ptr<float>();
+    const int8_t *w8 = w_i8.defined() ? w_i8.data_ptr<int8_t>() : nullptr;
+    const float *scale = w8 ? i8_scale.data_ptr<float>() : nullptr;
     const uint16_t *w16 = w_bf16.defined() ? reinterpret_cast<const uint16_t *>(w_bf16.data_ptr<int16_t>()) : nullptr;
-    const float *w32 = w16 ? nullptr : w.data_ptr<float>();
+    const float *w32 = w16 || w8 ? nullptr : w.data_ptr<float>();
     auto columns = [&](int64_t j0, int64_t j1) {
-        if (w16) jen1_matvec_bf16(xp, (int)rows, (int)in, (int)in, w16, bp, yp, (int)out, (int)j0, (int)j1);
+        if (w8) jen1_matvec_i8(xp, (int)rows, (int)in, (int)in, w8, scale, bp, yp, (int)out, (int)j0, (int)j1);
+        else if (w16) jen1_matvec_bf16(xp, (int)rows, (int)in, (int)in, w16, bp, yp, (int)out, (int)j0, (int)j1);
         else jen1_matvec_f32(xp, (int)rows, (int)in, (int)in, w32, bp, yp, (int)out, (int)j0, (int)j1);
     };
     // The threads take blocks of columns as they come free rather than a
@@ -56,11 +59,16 @@ at::Tensor Linear::operator()(const at::Tensor &x) const
     return y.view(out_sizes);
 }
 
-Linear make_linear(const Weights &w, const std::string &name, int64_t out, int64_t in, bool bf16)
+Linear make_linear(const Weights &w, const std::string &name, int64_t out, int64_t in, jen1_weight_type type)
 {
     Linear l;
     l.w = w.get(name, {out, in});
-    if (bf16) {
+    if (type == JEN1_WEIGHTS_INT8) {
+        l.w_i8 = at::empty({out, in}, at::TensorOptions().dtype(at::kChar));
+        l.i8_scale = at::empty({out}, at::kFloat);
+        jen1_quantize_i8_rows(l.w.data_ptr<float>(), (size_t)out, (size_t)in, l.w_i8.data_ptr<int8_t>(),
+                              l.i8_scale.data_ptr<float>());
+    } else if (type == JEN1_WEIGHTS_BF16) {
         l.w_bf16 = at::empty({out, in}, at::TensorOptions().dtype(at::kShort));
         jen1_f32_to_bf16(l.w.data_ptr<float>(), reinterpret_cast<uint16_t *>(l.w_bf16.data_ptr<int16_t>()),
                          (size_t)l.w.numel());
@@ -75,7 +83,7 @@ void Linear::to(at::Device device)
     else if (w.defined())
         w = w.to(device);
     if (b.defined()) b = b.to(device);
-    if (!device.is_cpu()) w_bf16 = at::Tensor();
+    if (!device.is_cpu()) w_bf16 = w_i8 = i8_scale = at::Tensor();
 }
 
 at::Tensor bf16_to_f32(const at::Tensor &bits, at::Device device)

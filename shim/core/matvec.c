@@ -7,12 +7,18 @@
  * once, and further chunks find the tile's weights still in L1/L2. While a
  * tile is computed, the next one is prefetched into L2.
  *
+ * Three weight layouts share the kernels (enum weight_kind): fp32, bf16
+ * (widened by a shift) and int8 (widened by a sign extension and a
+ * conversion, both exact); products and sums are fp32 for all three, and an
+ * int8 row's scale multiplies its finished sum once.
+ *
  * The vector kernels are compiled with per-function target attributes and
  * chosen at run time, so the file builds with plain -O2 on any compiler that
  * knows the attributes, and on other architectures only the portable C
  * kernel is compiled. */
 #include "matvec.h"
 
+#include <math.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -20,8 +26,26 @@
 
 #define ALWAYS_INLINE JEN1_ALWAYS_INLINE
 
-typedef void matvec_fn(const float *x, int m, int k, int ldx, const void *w,
+typedef void matvec_fn(const float *x, int m, int k, int ldx, const void *w, const float *scale,
                        const float *bias, float *y, int ldy, int j0, int j1);
+
+enum weight_kind { W_F32, W_BF16, W_I8 };
+
+static const size_t weight_bytes[] = {4, 2, 1};
+
+/* Element `at` of the weights as fp32 (exact for every kind). */
+ALWAYS_INLINE float weight_at(const void *w, size_t at, int kind)
+{
+    if (kind == W_I8)
+        return (float)((const int8_t *)w)[at];
+    return jen1_f32_or_bf16_at(w, at, kind == W_BF16);
+}
+
+/* Output column j from its finished dot product: scaled (int8), biased. */
+ALWAYS_INLINE float column_out(float sum, const float *scale, const float *bias, int j)
+{
+    return (scale ? sum * scale[j] : sum) + (bias ? bias[j] : 0.0f);
+}
 
 /* ------------------------------------------------------------------------ */
 /* Portable C. Each accumulator is GENERIC_LANES independent partial sums,
@@ -33,8 +57,8 @@ typedef void matvec_fn(const float *x, int m, int k, int ldx, const void *w,
 #define GENERIC_LANES 8
 
 ALWAYS_INLINE void generic_tile(const float *x, int ldx, int k, const void *w,
-                                int is_bf16, const float *bias, float *y,
-                                int ldy, int j, int mr, int nj)
+                                int kind, const float *scale, const float *bias,
+                                float *y, int ldy, int j, int mr, int nj)
 {
     float acc[GENERIC_MR][GENERIC_NJ][GENERIC_LANES];
     memset(acc, 0, sizeof acc);
@@ -44,14 +68,14 @@ ALWAYS_INLINE void generic_tile(const float *x, int ldx, int k, const void *w,
         for (int c = 0; c < nj; c++) {
             float wv[GENERIC_LANES];
             for (int l = 0; l < GENERIC_LANES; l++)
-                wv[l] = jen1_f32_or_bf16_at(w, row0 + (size_t)c * k + t + l, is_bf16);
+                wv[l] = weight_at(w, row0 + (size_t)c * k + t + l, kind);
             for (int r = 0; r < mr; r++)
                 for (int l = 0; l < GENERIC_LANES; l++)
                     acc[r][c][l] += x[(size_t)r * ldx + t + l] * wv[l];
         }
     for (; t < k; t++)
         for (int c = 0; c < nj; c++) {
-            float wt = jen1_f32_or_bf16_at(w, row0 + (size_t)c * k + t, is_bf16);
+            float wt = weight_at(w, row0 + (size_t)c * k + t, kind);
             for (int r = 0; r < mr; r++)
                 acc[r][c][0] += x[(size_t)r * ldx + t] * wt;
         }
@@ -60,45 +84,46 @@ ALWAYS_INLINE void generic_tile(const float *x, int ldx, int k, const void *w,
             float sum = 0.0f;
             for (int l = 0; l < GENERIC_LANES; l++)
                 sum += acc[r][c][l];
-            y[(size_t)r * ldy + j + c] = sum + (bias ? bias[j + c] : 0.0f);
+            y[(size_t)r * ldy + j + c] = column_out(sum, scale, bias, j + c);
         }
 }
 
 ALWAYS_INLINE void generic_matvec(const float *x, int m, int k, int ldx,
-                                  const void *w, int is_bf16, const float *bias,
-                                  float *y, int ldy, int j0, int j1)
+                                  const void *w, int kind, const float *scale,
+                                  const float *bias, float *y, int ldy, int j0, int j1)
 {
     for (int j = j0; j < j1;) {
         int nj = j1 - j < GENERIC_NJ ? j1 - j : GENERIC_NJ;
         for (int r0 = 0; r0 < m; r0 += GENERIC_MR) {
             int mr = m - r0 < GENERIC_MR ? m - r0 : GENERIC_MR;
-            generic_tile(x + (size_t)r0 * ldx, ldx, k, w, is_bf16, bias,
+            generic_tile(x + (size_t)r0 * ldx, ldx, k, w, kind, scale, bias,
                          y + (size_t)r0 * ldy, ldy, j, mr, nj);
         }
         j += nj;
     }
 }
 
-static void generic_f32(const float *x, int m, int k, int ldx, const void *w,
-                        const float *bias, float *y, int ldy, int j0, int j1)
-{
-    generic_matvec(x, m, k, ldx, w, 0, bias, y, ldy, j0, j1);
-}
+/* One entry point per ISA and weight kind, for the dispatch tables. */
+#define MATVEC_ENTRY(attr, isa, name, kind)                                              \
+    static attr void isa##_##name(const float *x, int m, int k, int ldx, const void *w,  \
+                                  const float *scale, const float *bias, float *y,       \
+                                  int ldy, int j0, int j1)                               \
+    {                                                                                    \
+        isa##_matvec(x, m, k, ldx, w, kind, scale, bias, y, ldy, j0, j1);                \
+    }
 
-static void generic_bf16(const float *x, int m, int k, int ldx, const void *w,
-                         const float *bias, float *y, int ldy, int j0, int j1)
-{
-    generic_matvec(x, m, k, ldx, w, 1, bias, y, ldy, j0, j1);
-}
+MATVEC_ENTRY(, generic, f32, W_F32)
+MATVEC_ENTRY(, generic, bf16, W_BF16)
+MATVEC_ENTRY(, generic, i8, W_I8)
 
 #ifdef JEN1_SIMD_X86
 /* The hardware prefetcher follows each weight row only after it has started,
  * and rows of 2-4 KB end soon after: streaming into L2 the same place of the
  * next tile's rows, one tile ahead, measured 1.2-2x faster for k = 1024. A
  * prefetch never faults, so running past the matrix's end is harmless. */
-ALWAYS_INLINE void prefetch_next_tile(const void *w, size_t at, int is_bf16)
+ALWAYS_INLINE void prefetch_next_tile(const void *w, size_t at, int kind)
 {
-    uintptr_t address = (uintptr_t)w + at * (is_bf16 ? 2 : 4);
+    uintptr_t address = (uintptr_t)w + at * weight_bytes[kind];
     _mm_prefetch((const char *)address, _MM_HINT_T1);
 }
 
@@ -114,12 +139,24 @@ ALWAYS_INLINE void prefetch_next_tile(const void *w, size_t at, int is_bf16)
 #define AVX512_MAX_MR 4
 #define AVX512_MAX_NJ 8
 
+/* 16 weights from element `at` on as fp32; int8 widened here (VNNI's
+ * integer dot products would need int8 activations: these stay fp32). */
+ALWAYS_INLINE AVX512 __m512 avx512_weights(const void *w, size_t at, int kind)
+{
+    if (kind != W_I8)
+        return jen1_avx512_load(w, at, kind == W_BF16);
+    __m128i q = _mm_loadu_si128((const __m128i *)((const int8_t *)w + at));
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q));
+}
+
 /* The last k % 16 elements; masked-off lanes read nothing and are zero. */
 ALWAYS_INLINE AVX512 __m512 avx512_weights_tail(const void *w, size_t at,
-                                                __mmask16 mask, int is_bf16)
+                                                __mmask16 mask, int kind)
 {
-    if (!is_bf16)
+    if (kind == W_F32)
         return _mm512_maskz_loadu_ps(mask, (const float *)w + at);
+    if (kind == W_I8)
+        return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(mask, (const int8_t *)w + at)));
     __m256i h = _mm256_maskz_loadu_epi16(mask, (const uint16_t *)w + at);
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
@@ -127,7 +164,7 @@ ALWAYS_INLINE AVX512 __m512 avx512_weights_tail(const void *w, size_t at,
 /* The accumulators stay in registers only when mr and nj are constants and
  * the loops over them are unrolled away. */
 ALWAYS_INLINE AVX512 void avx512_tile(const float *x, int ldx, int k,
-                                      const void *w, int is_bf16,
+                                      const void *w, int kind, const float *scale,
                                       const float *bias, float *y, int ldy,
                                       int j, const int mr, const int nj)
 {
@@ -146,10 +183,12 @@ ALWAYS_INLINE AVX512 void avx512_tile(const float *x, int ldx, int k,
             xv[r] = _mm512_loadu_ps(x + (size_t)r * ldx + t);
         _Pragma("GCC unroll 8")
         for (int c = 0; c < nj; c++) {
-            prefetch_next_tile(w, row0 + (size_t)(c + nj) * k + t, is_bf16);
-            if (is_bf16) /* a second hint for the same line measured ~10% faster */
-                prefetch_next_tile(w, row0 + (size_t)(c + nj) * k + t + 8, is_bf16);
-            __m512 wv = jen1_avx512_load(w, row0 + (size_t)c * k + t, is_bf16);
+            /* int8: 16 weights are a quarter line, so one hint per line. */
+            if (kind != W_I8 || t % 64 == 0)
+                prefetch_next_tile(w, row0 + (size_t)(c + nj) * k + t, kind);
+            if (kind == W_BF16) /* a second hint for the same line measured ~10% faster */
+                prefetch_next_tile(w, row0 + (size_t)(c + nj) * k + t + 8, kind);
+            __m512 wv = avx512_weights(w, row0 + (size_t)c * k + t, kind);
             _Pragma("GCC unroll 8")
             for (int r = 0; r < mr; r++)
                 acc[r][c] = _mm512_fmadd_ps(xv[r], wv, acc[r][c]);
@@ -162,7 +201,7 @@ ALWAYS_INLINE AVX512 void avx512_tile(const float *x, int ldx, int k,
             xv[r] = _mm512_maskz_loadu_ps(mask, x + (size_t)r * ldx + t);
         _Pragma("GCC unroll 8")
         for (int c = 0; c < nj; c++) {
-            __m512 wv = avx512_weights_tail(w, row0 + (size_t)c * k + t, mask, is_bf16);
+            __m512 wv = avx512_weights_tail(w, row0 + (size_t)c * k + t, mask, kind);
             _Pragma("GCC unroll 8")
             for (int r = 0; r < mr; r++)
                 acc[r][c] = _mm512_fmadd_ps(xv[r], wv, acc[r][c]);
@@ -172,12 +211,11 @@ ALWAYS_INLINE AVX512 void avx512_tile(const float *x, int ldx, int k,
     for (int r = 0; r < mr; r++)
         _Pragma("GCC unroll 8")
         for (int c = 0; c < nj; c++)
-            y[(size_t)r * ldy + j + c] =
-                _mm512_reduce_add_ps(acc[r][c]) + (bias ? bias[j + c] : 0.0f);
+            y[(size_t)r * ldy + j + c] = column_out(_mm512_reduce_add_ps(acc[r][c]), scale, bias, j + c);
 }
 
 ALWAYS_INLINE AVX512 void avx512_matvec(const float *x, int m, int k, int ldx,
-                                        const void *w, int is_bf16,
+                                        const void *w, int kind, const float *scale,
                                         const float *bias, float *y, int ldy,
                                         int j0, int j1)
 {
@@ -189,9 +227,9 @@ ALWAYS_INLINE AVX512 void avx512_matvec(const float *x, int m, int k, int ldx,
             int mr = m - r0 < chunk ? m - r0 : chunk;
             const float *xr = x + (size_t)r0 * ldx;
             float *yr = y + (size_t)r0 * ldy;
-#define AVX512_TILE(rows, cols)                                                \
-    case rows * 16 + cols:                                                      \
-        avx512_tile(xr, ldx, k, w, is_bf16, bias, yr, ldy, j, rows, cols);      \
+#define AVX512_TILE(rows, cols)                                                     \
+    case rows * 16 + cols:                                                          \
+        avx512_tile(xr, ldx, k, w, kind, scale, bias, yr, ldy, j, rows, cols);      \
         break
             switch (mr * 16 + nj) { /* every (mr, nj) the loops make */
             AVX512_TILE(1, 8); AVX512_TILE(2, 8); AVX512_TILE(3, 8);
@@ -204,17 +242,9 @@ ALWAYS_INLINE AVX512 void avx512_matvec(const float *x, int m, int k, int ldx,
     }
 }
 
-static AVX512 void avx512_f32(const float *x, int m, int k, int ldx, const void *w,
-                              const float *bias, float *y, int ldy, int j0, int j1)
-{
-    avx512_matvec(x, m, k, ldx, w, 0, bias, y, ldy, j0, j1);
-}
-
-static AVX512 void avx512_bf16(const float *x, int m, int k, int ldx, const void *w,
-                               const float *bias, float *y, int ldy, int j0, int j1)
-{
-    avx512_matvec(x, m, k, ldx, w, 1, bias, y, ldy, j0, j1);
-}
+MATVEC_ENTRY(AVX512, avx512, f32, W_F32)
+MATVEC_ENTRY(AVX512, avx512, bf16, W_BF16)
+MATVEC_ENTRY(AVX512, avx512, i8, W_I8)
 
 /* ------------------------------------------------------------------------ */
 /* AVX2: tiles as for AVX-512, sized for 16 ymm registers: 1 row x 8 weight
@@ -225,9 +255,18 @@ static AVX512 void avx512_bf16(const float *x, int m, int k, int ldx, const void
 #define AVX2_MAX_MR 3
 #define AVX2_MAX_NJ 8
 
+/* 8 weights from element `at` on as fp32. */
+ALWAYS_INLINE AVX2 __m256 avx2_weights(const void *w, size_t at, int kind)
+{
+    if (kind != W_I8)
+        return jen1_avx2_load(w, at, kind == W_BF16);
+    __m128i q = _mm_loadl_epi64((const __m128i *)((const int8_t *)w + at));
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q));
+}
+
 ALWAYS_INLINE AVX2 void avx2_tile(const float *x, int ldx, int k, const void *w,
-                                  int is_bf16, const float *bias, float *y,
-                                  int ldy, int j, const int mr, const int nj)
+                                  int kind, const float *scale, const float *bias,
+                                  float *y, int ldy, int j, const int mr, const int nj)
 {
     __m256 acc[AVX2_MAX_MR][AVX2_MAX_NJ];
     __m256 xv[AVX2_MAX_MR];
@@ -244,8 +283,9 @@ ALWAYS_INLINE AVX2 void avx2_tile(const float *x, int ldx, int k, const void *w,
             xv[r] = _mm256_loadu_ps(x + (size_t)r * ldx + t);
         _Pragma("GCC unroll 8")
         for (int c = 0; c < nj; c++) {
-            prefetch_next_tile(w, row0 + (size_t)(c + nj) * k + t, is_bf16);
-            __m256 wv = jen1_avx2_load(w, row0 + (size_t)c * k + t, is_bf16);
+            if (kind != W_I8 || t % 64 == 0)
+                prefetch_next_tile(w, row0 + (size_t)(c + nj) * k + t, kind);
+            __m256 wv = avx2_weights(w, row0 + (size_t)c * k + t, kind);
             _Pragma("GCC unroll 8")
             for (int r = 0; r < mr; r++)
                 acc[r][c] = _mm256_fmadd_ps(xv[r], wv, acc[r][c]);
@@ -257,14 +297,14 @@ ALWAYS_INLINE AVX2 void avx2_tile(const float *x, int ldx, int k, const void *w,
         for (int c = 0; c < nj; c++) {
             float sum = jen1_avx2_sum(acc[r][c]);
             for (int u = t; u < k; u++)
-                sum += x[(size_t)r * ldx + u] * jen1_f32_or_bf16_at(w, row0 + (size_t)c * k + u, is_bf16);
-            y[(size_t)r * ldy + j + c] = sum + (bias ? bias[j + c] : 0.0f);
+                sum += x[(size_t)r * ldx + u] * weight_at(w, row0 + (size_t)c * k + u, kind);
+            y[(size_t)r * ldy + j + c] = column_out(sum, scale, bias, j + c);
         }
 }
 
 ALWAYS_INLINE AVX2 void avx2_matvec(const float *x, int m, int k, int ldx,
-                                    const void *w, int is_bf16, const float *bias,
-                                    float *y, int ldy, int j0, int j1)
+                                    const void *w, int kind, const float *scale,
+                                    const float *bias, float *y, int ldy, int j0, int j1)
 {
     int chunk = m <= 2 ? m : 3, tile_nj = m == 1 ? 8 : m == 2 ? 6 : 4;
     for (int j = j0; j < j1;) {
@@ -274,9 +314,9 @@ ALWAYS_INLINE AVX2 void avx2_matvec(const float *x, int m, int k, int ldx,
             int mr = m - r0 < chunk ? m - r0 : chunk;
             const float *xr = x + (size_t)r0 * ldx;
             float *yr = y + (size_t)r0 * ldy;
-#define AVX2_TILE(rows, cols)                                                  \
-    case rows * 16 + cols:                                                      \
-        avx2_tile(xr, ldx, k, w, is_bf16, bias, yr, ldy, j, rows, cols);        \
+#define AVX2_TILE(rows, cols)                                                       \
+    case rows * 16 + cols:                                                          \
+        avx2_tile(xr, ldx, k, w, kind, scale, bias, yr, ldy, j, rows, cols);        \
         break
             switch (mr * 16 + nj) { /* every (mr, nj) the loops make */
             AVX2_TILE(1, 8); AVX2_TILE(2, 6);
@@ -289,19 +329,12 @@ ALWAYS_INLINE AVX2 void avx2_matvec(const float *x, int m, int k, int ldx,
     }
 }
 
-static AVX2 void avx2_f32(const float *x, int m, int k, int ldx, const void *w,
-                          const float *bias, float *y, int ldy, int j0, int j1)
-{
-    avx2_matvec(x, m, k, ldx, w, 0, bias, y, ldy, j0, j1);
-}
-
-static AVX2 void avx2_bf16(const float *x, int m, int k, int ldx, const void *w,
-                           const float *bias, float *y, int ldy, int j0, int j1)
-{
-    avx2_matvec(x, m, k, ldx, w, 1, bias, y, ldy, j0, j1);
-}
+MATVEC_ENTRY(AVX2, avx2, f32, W_F32)
+MATVEC_ENTRY(AVX2, avx2, bf16, W_BF16)
+MATVEC_ENTRY(AVX2, avx2, i8, W_I8)
 
 #endif /* JEN1_SIMD_X86 */
+
 
 /* ------------------------------------------------------------------------ */
 /* Dispatch. */
@@ -321,6 +354,13 @@ static matvec_fn *const bf16_kernels[ISA_COUNT] = {
     generic_bf16,
 #ifdef JEN1_SIMD_X86
     avx2_bf16, avx512_bf16,
+#endif
+};
+
+static matvec_fn *const i8_kernels[ISA_COUNT] = {
+    generic_i8,
+#ifdef JEN1_SIMD_X86
+    avx2_i8, avx512_i8,
 #endif
 };
 
@@ -386,7 +426,7 @@ void jen1_matvec_f32(const float *x, int m, int k, int ldx, const float *w,
 {
     if (m <= 0 || k < 0 || j0 < 0 || j1 <= j0)
         return;
-    f32_kernels[active_isa()](x, m, k, ldx, w, bias, y, ldy, j0, j1);
+    f32_kernels[active_isa()](x, m, k, ldx, w, NULL, bias, y, ldy, j0, j1);
 }
 
 void jen1_matvec_bf16(const float *x, int m, int k, int ldx, const uint16_t *w,
@@ -394,7 +434,35 @@ void jen1_matvec_bf16(const float *x, int m, int k, int ldx, const uint16_t *w,
 {
     if (m <= 0 || k < 0 || j0 < 0 || j1 <= j0)
         return;
-    bf16_kernels[active_isa()](x, m, k, ldx, w, bias, y, ldy, j0, j1);
+    bf16_kernels[active_isa()](x, m, k, ldx, w, NULL, bias, y, ldy, j0, j1);
+}
+
+void jen1_matvec_i8(const float *x, int m, int k, int ldx, const int8_t *w,
+                    const float *scale, const float *bias, float *y, int ldy, int j0, int j1)
+{
+    if (m <= 0 || k < 0 || j0 < 0 || j1 <= j0)
+        return;
+    i8_kernels[active_isa()](x, m, k, ldx, w, scale, bias, y, ldy, j0, j1);
+}
+
+/* ------------------------------------------------------------------------ */
+
+void jen1_quantize_i8_rows(const float *src, size_t n, size_t k, int8_t *dst, float *scale)
+{
+    for (size_t j = 0; j < n; j++) {
+        const float *row = src + j * k;
+        float amax = 0.0f;
+        for (size_t t = 0; t < k; t++)
+            if (isfinite(row[t]))
+                amax = fmaxf(amax, fabsf(row[t]));
+        /* 127 levels each side: -128 would make the range lopsided. */
+        scale[j] = amax / 127.0f;
+        float inverse = amax > 0.0f ? 127.0f / amax : 0.0f;
+        for (size_t t = 0; t < k; t++) {
+            float q = isfinite(row[t]) ? nearbyintf(row[t] * inverse) : 0.0f;
+            dst[j * k + t] = (int8_t)(q > 127.0f ? 127.0f : q < -127.0f ? -127.0f : q);
+        }
+    }
 }
 
 /* ------------------------------------------------------------------------ */

@@ -34,6 +34,18 @@ void jen1_matvec_bf16(const float *x, int m, int k, int ldx,
                       const uint16_t *w, const float *bias,
                       float *y, int ldy, int j0, int j1);
 
+/* int8 weights with one fp32 scale per output row (w[j][t] * scale[j] is
+ * the weight), fp32 inputs, products and sums: the scale multiplies row j's
+ * finished sum, then the bias is added. */
+void jen1_matvec_i8(const float *x, int m, int k, int ldx,
+                    const int8_t *w, const float *scale, const float *bias,
+                    float *y, int ldy, int j0, int j1);
+
+/* Symmetric per-row quantisation of src [n][k]: scale[j] = max |src[j][t]| /
+ * 127 and dst[j][t] = round(src[j][t] / scale[j]) in [-127, 127] (nearest,
+ * ties to even). An all-zero row gets scale 0; non-finite values count as 0. */
+void jen1_quantize_i8_rows(const float *src, size_t n, size_t k, int8_t *dst, float *scale);
+
 /* Round-to-nearest-even conversion, NaN kept NaN. */
 void jen1_f32_to_bf16(const float *src, uint16_t *dst, size_t n);
 

@@ -129,10 +129,22 @@ typedef enum jen1_device {
 
 typedef enum jen1_weight_type {
     JEN1_WEIGHTS_F32 = 0,  /* decoder matmuls in fp32 (exact parity) */
-    JEN1_WEIGHTS_BF16 = 1  /* decoder linear weights stored as bf16, fp32
+    JEN1_WEIGHTS_BF16 = 1, /* decoder linear weights stored as bf16, fp32
                               accumulate: half the bytes per step, private
                               (unshared) memory, small numeric drift */
+    JEN1_WEIGHTS_INT8 = 2  /* decoder linear weights quantised at load to int8
+                              with an fp32 scale per output channel, fp32
+                              activations and accumulation: a quarter of the
+                              bytes per step, private memory (a quarter of
+                              the fp32 size, beside the shared mapping), more
+                              drift than bf16 (BENCHMARKS.md). The text
+                              engine takes it as BF16. */
 } jen1_weight_type;
+
+/* "f32", "bf16", "int8" ("unknown" for other values), and back: 0 and *out
+ * set, or -1 for any other name. */
+JEN1_API const char *jen1_weight_type_name(jen1_weight_type type);
+JEN1_API int jen1_weight_type_parse(const char *name, jen1_weight_type *out);
 
 typedef struct jen1_model_params {
     jen1_device device;

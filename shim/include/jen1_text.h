@@ -65,7 +65,8 @@ typedef struct jen1_text_model_params {
     jen1_weight_type weights;  /* JEN1_WEIGHTS_BF16: bf16 linear weights for
                                   the decode steps - a BF16 checkpoint's as
                                   mapped (no private copy), others a private
-                                  bf16 copy */
+                                  bf16 copy; JEN1_WEIGHTS_INT8 is taken as
+                                  BF16 here */
 } jen1_text_model_params;
 
 /* Defaults: JEN1_DEVICE_AUTO, all cores, fp32 weights. */

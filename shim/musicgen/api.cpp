@@ -60,7 +60,7 @@ void load_model(const char *dir, const jen1_model_params &params, jen1_model *m)
     if (safetensors_open(weights.c_str(), &m->file, err, sizeof err) != 0) throw jen1::Error(JEN1_ERR_FORMAT, err);
     jen1::Weights w(m->file);
     m->text.load(w, c.t5, c.decoder.hidden_size);
-    m->decoder.load(w, c.decoder, params.decoder_weights == JEN1_WEIGHTS_BF16);
+    m->decoder.load(w, c.decoder, params.decoder_weights);
     m->encodec.load(w, c.encodec, c.decoder.num_codebooks);
 
     m->device = choose_device(params.device);

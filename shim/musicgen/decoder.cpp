@@ -20,10 +20,10 @@
 
 namespace jen1 {
 
-void Decoder::load(const Weights &w, const jen1_decoder_config &config, bool bf16)
+void Decoder::load(const Weights &w, const jen1_decoder_config &config, jen1_weight_type type)
 {
     cfg = config;
-    kv_bf16 = bf16;
+    kv_bf16 = type != JEN1_WEIGHTS_F32;
     const int64_t H = cfg.hidden_size, F = cfg.ffn_dim, V = cfg.vocab_size;
     const std::string p = "decoder.model.decoder.";
 
@@ -52,29 +52,29 @@ void Decoder::load(const Weights &w, const jen1_decoder_config &config, bool bf1
         Layer L;
         L.ln_self_w = w.get(l + "self_attn_layer_norm.weight", {H});
         L.ln_self_b = w.get(l + "self_attn_layer_norm.bias", {H});
-        L.q = make_linear(w, l + "self_attn.q_proj.weight", H, H, bf16);
-        L.k = make_linear(w, l + "self_attn.k_proj.weight", H, H, bf16);
-        L.v = make_linear(w, l + "self_attn.v_proj.weight", H, H, bf16);
-        L.o = make_linear(w, l + "self_attn.out_proj.weight", H, H, bf16);
+        L.q = make_linear(w, l + "self_attn.q_proj.weight", H, H, type);
+        L.k = make_linear(w, l + "self_attn.k_proj.weight", H, H, type);
+        L.v = make_linear(w, l + "self_attn.v_proj.weight", H, H, type);
+        L.o = make_linear(w, l + "self_attn.out_proj.weight", H, H, type);
         L.ln_cross_w = w.get(l + "encoder_attn_layer_norm.weight", {H});
         L.ln_cross_b = w.get(l + "encoder_attn_layer_norm.bias", {H});
-        L.cq = make_linear(w, l + "encoder_attn.q_proj.weight", H, H, bf16);
+        L.cq = make_linear(w, l + "encoder_attn.q_proj.weight", H, H, type);
         // Cross-attention keys/values are computed once per request: no
-        // point in a bf16 copy.
-        L.ck = make_linear(w, l + "encoder_attn.k_proj.weight", H, H, false);
-        L.cv = make_linear(w, l + "encoder_attn.v_proj.weight", H, H, false);
-        L.co = make_linear(w, l + "encoder_attn.out_proj.weight", H, H, bf16);
+        // point in a bf16 or int8 copy.
+        L.ck = make_linear(w, l + "encoder_attn.k_proj.weight", H, H, JEN1_WEIGHTS_F32);
+        L.cv = make_linear(w, l + "encoder_attn.v_proj.weight", H, H, JEN1_WEIGHTS_F32);
+        L.co = make_linear(w, l + "encoder_attn.out_proj.weight", H, H, type);
         L.ln_ff_w = w.get(l + "final_layer_norm.weight", {H});
         L.ln_ff_b = w.get(l + "final_layer_norm.bias", {H});
-        L.fc1 = make_linear(w, l + "fc1.weight", F, H, bf16);
-        L.fc2 = make_linear(w, l + "fc2.weight", H, F, bf16);
+        L.fc1 = make_linear(w, l + "fc1.weight", F, H, type);
+        L.fc2 = make_linear(w, l + "fc2.weight", H, F, type);
         layers.push_back(L);
     }
     ln_w = w.get(p + "layer_norm.weight", {H});
     ln_b = w.get(p + "layer_norm.bias", {H});
     heads.clear();
     for (int k = 0; k < cfg.num_codebooks; k++)
-        heads.push_back(make_linear(w, "decoder.lm_heads." + std::to_string(k) + ".weight", V, H, bf16));
+        heads.push_back(make_linear(w, "decoder.lm_heads." + std::to_string(k) + ".weight", V, H, type));
 }
 
 void Decoder::to(at::Device device)

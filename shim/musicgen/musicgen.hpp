@@ -122,11 +122,11 @@ struct Decoder {
     std::vector<Layer> layers;
     at::Tensor ln_w, ln_b;
     std::vector<Linear> heads;        // per codebook [vocab, hidden]
-    // The self-attention cache in bf16 (the CPU with bf16 weights): a decode
+    // The self-attention cache in bf16 (the CPU with bf16 or int8 weights): a decode
     // step late in a window reads more cache than weights (attention.h).
     bool kv_bf16 = false;
 
-    void load(const Weights &w, const jen1_decoder_config &config, bool bf16);
+    void load(const Weights &w, const jen1_decoder_config &config, jen1_weight_type type);
     void to(at::Device device);
 };
 

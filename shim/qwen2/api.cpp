@@ -80,7 +80,8 @@ void load_text_model(const char *dir, const jen1_text_model_params &params, jen1
     if (opened == -2) throw Error(JEN1_ERR_IO, std::string(err) + " (is " + m->dir + " a model directory?)");
     if (opened != 0) throw Error(JEN1_ERR_FORMAT, err);
     std::vector<const safetensors_file *> files(m->weights.files, m->weights.files + m->weights.n);
-    m->decoder.load(jen1::Weights(files, m->weights.label), m->cfg, params.weights == JEN1_WEIGHTS_BF16);
+    m->decoder.load(jen1::Weights(files, m->weights.label), m->cfg,
+                    params.weights == JEN1_WEIGHTS_BF16 || params.weights == JEN1_WEIGHTS_INT8);
     m->device = jen1::choose_device(params.device);
     if (!m->device.is_cpu()) {
         m->decoder.to(m->device);

@@ -27,7 +27,7 @@ Linear layer_linear(const Weights &w, const std::string &name, int64_t out, int6
 {
     Linear l;
     if (bf16) l.w_bf16 = w.get_bf16_bits(name + ".weight", {out, in});
-    if (!l.w_bf16.defined()) l = make_linear(w, name + ".weight", out, in, bf16);
+    if (!l.w_bf16.defined()) l = make_linear(w, name + ".weight", out, in, bf16 ? JEN1_WEIGHTS_BF16 : JEN1_WEIGHTS_F32);
     if (bias) l.b = w.get(name + ".bias", {out});
     return l;
 }

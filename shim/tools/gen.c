@@ -76,7 +76,9 @@ static void usage(FILE *to)
             "  --guidance G         classifier-free guidance scale; <= 1 turns it off (model default)\n"
             "  --threads N          CPU threads (default: all cores)\n"
             "  --device auto|cpu|cuda\n"
-            "  --bf16               keep the decoder's weights in bf16 (faster on CPU, not bit-exact)\n"
+            "  --weights f32|bf16|int8  the decoder's weight type (default f32); bf16 and int8 are\n"
+            "                       faster on CPU, not bit-exact (BENCHMARKS.md)\n"
+            "  --bf16               the same as --weights bf16\n"
             "  --out FILE.wav       write audio (16-bit WAV; .flac/.ogg/.mp3 by extension); with several\n"
             "                       prompts FILE-0.wav, FILE-1.wav, ...\n"
             "  --dump-codes F.npy   the audio codes, int64 [batch, codebooks, frames]\n"
@@ -107,7 +109,7 @@ static int parse_float(const char *flag, const char *s, float *out)
 }
 
 enum { OPT_DURATION = 256, OPT_FRAMES, OPT_SEED, OPT_TOPK, OPT_TOPP, OPT_TEMP, OPT_GUIDANCE, OPT_GREEDY,
-       OPT_THREADS, OPT_OUT, OPT_DUMP_CODES, OPT_DUMP_AUDIO, OPT_CODES, OPT_DEVICE, OPT_BF16, OPT_QUIET,
+       OPT_THREADS, OPT_OUT, OPT_DUMP_CODES, OPT_DUMP_AUDIO, OPT_CODES, OPT_DEVICE, OPT_BF16, OPT_WEIGHTS, OPT_QUIET,
        OPT_SECTION, OPT_PROMPT_CODES, OPT_WINDOW, OPT_STRIDE };
 
 /* --section START:TEXT */
@@ -157,6 +159,7 @@ static int parse_options(int argc, char **argv, options *o)
         {"dump-codes", required_argument, 0, OPT_DUMP_CODES},
         {"dump-audio", required_argument, 0, OPT_DUMP_AUDIO}, {"codes", required_argument, 0, OPT_CODES},
         {"device", required_argument, 0, OPT_DEVICE}, {"bf16", no_argument, 0, OPT_BF16},
+        {"weights", required_argument, 0, OPT_WEIGHTS},
         {"quiet", no_argument, 0, OPT_QUIET},         {"help", no_argument, 0, 'h'},
         {"section", required_argument, 0, OPT_SECTION},
         {"prompt-codes", required_argument, 0, OPT_PROMPT_CODES},
@@ -218,6 +221,12 @@ static int parse_options(int argc, char **argv, options *o)
             }
             break;
         case OPT_BF16: o->weights = JEN1_WEIGHTS_BF16; break;
+        case OPT_WEIGHTS:
+            if (jen1_weight_type_parse(optarg, &o->weights) != 0) {
+                fprintf(stderr, "jen1-gen: --weights is f32, bf16 or int8, not '%s'\n", optarg);
+                return -1;
+            }
+            break;
         case OPT_QUIET: o->quiet = 1; break;
         case OPT_SECTION: if (parse_section(optarg, o)) return -1; break;
         case OPT_PROMPT_CODES: o->prompt_codes = optarg; break;
@@ -539,9 +548,9 @@ int main(int argc, char **argv)
         char windows[64] = "";
         if (first->n_windows > 1) snprintf(windows, sizeof windows, " in %d windows", first->n_windows);
         fprintf(stderr,
-                "jen1-gen: %d x %d frames (%.2f s of audio each%s) on %s in %.2f s (load %.2f s; text %.2f s, "
+                "jen1-gen: %d x %d frames (%.2f s of audio each%s) on %s, %s weights, in %.2f s (load %.2f s; text %.2f s, "
                 "decoder %.2f s = %.1f ms/step, audio %.2f s); %.3f s of audio per wall second\n",
-                n_requests, frames, audio_s, windows, jen1_model_device(model), wall, t_loaded - t0,
+                n_requests, frames, audio_s, windows, jen1_model_device(model), jen1_weight_type_name(o.weights), wall, t_loaded - t0,
                 out->seconds_text, out->seconds_decoder,
                 1e3 * out->seconds_decoder / decoder_passes(first, jen1_model_num_codebooks(model)),
                 out->seconds_audio, audio_s * n_requests / wall);

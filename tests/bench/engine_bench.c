@@ -3,9 +3,10 @@
  * line for scripts/bench to tabulate:
  *
  *   jen1-bench --model DIR [--threads N] [--batch B] [--frames F]
- *              [--guidance G] [--bf16] [--label TEXT]
+ *              [--guidance G] [--weights f32|bf16|int8] [--label TEXT]
  *   jen1-bench --model DIR --song SECONDS [--window S] [--stride S] [--threads N]
- *              [--guidance G] [--bf16] [--label TEXT]
+ *              [--guidance G] [--weights f32|bf16|int8] [--label TEXT]
+ * (--bf16 is --weights bf16)
  *
  * Measures: model load wall time and the memory it leaves private vs. shared
  * (file-backed pages are the mapped weights, shared with every other
@@ -126,7 +127,7 @@ static int bench_song(jen1_model *m, const char *label, int threads, float guida
            "\"decoder_s\":%.2f,\"text_s\":%.3f,\"audio_decode_s\":%.2f,\"ms_per_step\":%.2f,"
            "\"prefill_ms_per_window\":%.1f,\"compute_s_per_audio_s\":%.3f,\"peak_rss_mib\":%.1f,"
            "\"device\":\"%s\",\"torch\":\"%s\"}\n",
-           label, threads, guidance, weights == JEN1_WEIGHTS_BF16 ? "bf16" : "f32", audio_s, (double)window / fps,
+           label, threads, guidance, jen1_weight_type_name(weights), audio_s, (double)window / fps,
            (double)stride / fps, out->items[0].n_windows, steps, wall, out->seconds_decoder, out->seconds_text,
            out->seconds_audio, 1e3 * out->seconds_decoder / steps,
            clock.prefills ? 1e3 * clock.prefill_s / clock.prefills : 0.0, wall / audio_s, ru.ru_maxrss / 1024.0,
@@ -154,9 +155,10 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--window") && v) window_s = atof(argv[++i]);
         else if (!strcmp(a, "--stride") && v) stride_s = atof(argv[++i]);
         else if (!strcmp(a, "--bf16")) weights = JEN1_WEIGHTS_BF16;
+        else if (!strcmp(a, "--weights") && v && !jen1_weight_type_parse(v, &weights)) i++;
         else {
             fprintf(stderr, "usage: jen1-bench --model DIR [--threads N] [--batch B] [--frames F] [--guidance G] "
-                            "[--bf16] [--label TEXT] [--song SECONDS [--window S] [--stride S]]\n");
+                            "[--weights f32|bf16|int8] [--label TEXT] [--song SECONDS [--window S] [--stride S]]\n");
             return 2;
         }
     }
@@ -216,7 +218,7 @@ int main(int argc, char **argv)
            "\"steps\":%d,\"load_s\":%.3f,\"ms_per_step\":%.2f,\"steps_per_s\":%.2f,"
            "\"audio_s_per_wall_s\":%.3f,\"encodec_2s_s\":%.3f,\"rss_anon_after_load_mib\":%.1f,"
            "\"rss_file_after_load_mib\":%.1f,\"peak_rss_mib\":%.1f,\"device\":\"%s\",\"torch\":\"%s\"}\n",
-           label, threads, batch, guidance, weights == JEN1_WEIGHTS_BF16 ? "bf16" : "f32", frames, steps, load_s,
+           label, threads, batch, guidance, jen1_weight_type_name(weights), frames, steps, load_s,
            1e3 * timed / steps, steps / timed, (double)frames / jen1_model_frame_rate(m) * batch / timed, encodec_s,
            anon_after_load / 1024.0, file_after_load / 1024.0, ru.ru_maxrss / 1024.0, info.device_name,
            info.torch_version);

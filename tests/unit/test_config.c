@@ -18,7 +18,7 @@ static const char *const VARS[] = {
     "JEN1_API_TOKEN_FILE", "JEN1_JOB_TIMEOUT", "JEN1_MAX_ATTEMPTS", "JEN1_RETRY_BASE_MS",
     "JEN1_RESULT_TTL", "JEN1_HEARTBEAT_MS", "JEN1_GRACE_SECONDS", "JEN1_MAX_DURATION",
     "JEN1_WINDOW_SECONDS", "JEN1_STRIDE_SECONDS",
-    "JEN1_DEVICE", "JEN1_BF16", "JEN1_LOG_LEVEL", "JEN1_WORKER_ID", "JEN1_ENGINE",
+    "JEN1_DEVICE", "JEN1_BF16", "JEN1_WEIGHTS", "JEN1_LOG_LEVEL", "JEN1_WORKER_ID", "JEN1_ENGINE",
     "JEN1_S3_ENDPOINT", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "JEN1_S3_CREDENTIALS_FILE", "AWS_PROFILE",
     "JEN1_S3_PATH_STYLE", "JEN1_S3_CONNECT_TIMEOUT_MS", "JEN1_S3_TIMEOUT_MS",
@@ -204,6 +204,32 @@ TEST(boolean_flags)
     clear_env();
 }
 
+/* JEN1_WEIGHTS, and JEN1_BF16 as its older spelling of bf16. */
+TEST(weight_types)
+{
+    clear_env();
+    struct jen1_config c;
+    char err[256] = "";
+    REQUIRE(LOAD(&c, err, NULL) == CONFIG_OK, "%s", err);
+    CHECK(c.weights == JEN1_WEIGHTS_F32 && !c.bf16, "default: weights %d", (int)c.weights);
+    setenv("JEN1_WEIGHTS", "int8", 1);
+    REQUIRE(LOAD(&c, err, NULL) == CONFIG_OK, "%s", err);
+    CHECK(c.weights == JEN1_WEIGHTS_INT8 && !c.bf16, "JEN1_WEIGHTS=int8: weights %d", (int)c.weights);
+    REQUIRE(LOAD(&c, err, "--weights", "bf16", NULL) == CONFIG_OK, "%s", err);
+    CHECK(c.weights == JEN1_WEIGHTS_BF16 && c.bf16, "--weights bf16 over the environment");
+    REQUIRE(LOAD(&c, err, "--bf16", NULL) == CONFIG_OK, "%s", err);
+    CHECK(c.weights == JEN1_WEIGHTS_BF16 && c.bf16, "--bf16 over JEN1_WEIGHTS=int8");
+    setenv("JEN1_BF16", "1", 1);
+    CHECK(LOAD(&c, err, NULL) == CONFIG_ERROR && strstr(err, "JEN1_BF16=1 contradicts JEN1_WEIGHTS=int8"),
+          "two variables that disagree: %s", err);
+    REQUIRE(LOAD(&c, err, "--weights", "int8", NULL) == CONFIG_OK, "%s", err);
+    CHECK(c.weights == JEN1_WEIGHTS_INT8 && !c.bf16, "--weights int8 over JEN1_BF16=1");
+    unsetenv("JEN1_WEIGHTS");
+    REQUIRE(LOAD(&c, err, NULL) == CONFIG_OK, "%s", err);
+    CHECK(c.weights == JEN1_WEIGHTS_BF16 && c.bf16, "JEN1_BF16=1 alone is bf16");
+    clear_env();
+}
+
 TEST(http_addresses)
 {
     static const struct {
@@ -258,6 +284,7 @@ TEST(validation_errors_name_the_setting)
         { "JEN1_STRIDE_SECONDS", "--stride", "18s", "a number of seconds from 0 to 3600" },
         { "USE_TORCH", "--use-torch", "yes", "must be 0 or 1, not \"yes\"" },
         { "JEN1_BF16", "--bf16", "2", "must be 0 or 1" },
+        { "JEN1_WEIGHTS", "--weights", "fp8", "must be f32, bf16 or int8, not \"fp8\"" },
         { "JEN1_DEVICE", "--device", "gpu", "must be auto, cpu or cuda, not \"gpu\"" },
         { "JEN1_LOG_LEVEL", "--log-level", "loud", "must be debug, info, warn or error" },
         { "JEN1_ENGINE", "--engine", "fast", "must be torch or none, not \"fast\"" },
@@ -348,7 +375,7 @@ TEST(help_lists_every_setting)
         "--blob-url URL", "--workers N", "--threads N", "--http-addr HOST:PORT",
         "--use-torch 0|1", "--api-token-file PATH", "--job-timeout SECONDS", "--max-attempts N",
         "--retry-base-ms MS", "--result-ttl SECONDS", "--heartbeat-ms MS", "--grace-seconds",
-        "--max-duration", "--device", "--bf16", "--log-level", "--worker-id", "--engine",
+        "--max-duration", "--device", "--bf16", "--weights f32|bf16|int8", "--log-level", "--worker-id", "--engine",
         "--help", "(default: redis://127.0.0.1:6379/0)", "(default: 127.0.0.1:4001)",
         "(default: 604800)", "(default: cores / workers, at least 1)",
         "--s3-endpoint URL", "--s3-region REGION", "AWS_REGION or AWS_DEFAULT_REGION",
@@ -688,6 +715,7 @@ int main(void)
     RUN(environment);
     RUN(flags_win_over_the_environment);
     RUN(boolean_flags);
+    RUN(weight_types);
     RUN(http_addresses);
     RUN(validation_errors_name_the_setting);
     RUN(bad_command_lines);

@@ -1,5 +1,7 @@
 /* test_matvec.c - the skinny matrix-product kernels against a double-precision
- * reference, on every kernel this CPU can run, and the fp32 -> bf16 rounding. */
+ * reference, on every kernel this CPU can run and for every weight type (fp32,
+ * bf16, int8 with per-row scales), the fp32 -> bf16 rounding and the int8
+ * quantisation. */
 #include "check.h"
 #include "matvec.h"
 
@@ -38,13 +40,17 @@ static uint32_t bits_of(float f)
     return bits;
 }
 
+enum { KIND_F32, KIND_BF16, KIND_I8, KIND_COUNT };
+static const char *const kind_names[KIND_COUNT] = {"fp32", "bf16", "int8"};
+
 /* One product y[m][ldy] = x[m][ldx] * w[n][k]^T (+ bias) over [j0, j1), with
  * everything the kernel must not read or write filled with NaN: x's row
  * padding, the weight rows outside [j0, j1), y outside the range. */
 struct problem {
-    int m, k, n, ldx, ldy, j0, j1, with_bias, is_bf16;
-    float *x, *w32, *bias, *y;
+    int m, k, n, ldx, ldy, j0, j1, with_bias, kind;
+    float *x, *w32, *bias, *y, *scale;
     uint16_t *w16;
+    int8_t *w8;
 };
 
 static int problem_alloc(struct problem *p)
@@ -54,8 +60,10 @@ static int problem_alloc(struct problem *p)
     p->y = malloc(sizeof(float) * ((size_t)p->m * p->ldy + 1));
     p->w32 = malloc(sizeof(float) * (wn + 1));
     p->w16 = malloc(sizeof(uint16_t) * (wn + 1));
+    p->w8 = malloc(wn + 1);
+    p->scale = malloc(sizeof(float) * p->n);
     p->bias = p->with_bias ? malloc(sizeof(float) * p->n) : NULL;
-    if (!p->x || !p->y || !p->w32 || !p->w16 || (p->with_bias && !p->bias))
+    if (!p->x || !p->y || !p->w32 || !p->w16 || !p->w8 || !p->scale || (p->with_bias && !p->bias))
         return -1;
     float nan = f32_from_bits(0x7fc00000u);
     for (int i = 0; i < p->m; i++)
@@ -68,6 +76,12 @@ static int problem_alloc(struct problem *p)
     /* The bf16 weights are the fp32 ones rounded; the reference uses them
      * widened back, so both kernels are held to exact fp32 math. */
     jen1_f32_to_bf16(p->w32, p->w16, wn);
+    /* The int8 weights are the fp32 ones quantised; the reference uses the
+     * int8 values and scales themselves. A scale outside [j0, j1) is NaN. */
+    jen1_quantize_i8_rows(p->w32, (size_t)p->n, (size_t)p->k, p->w8, p->scale);
+    for (int j = 0; j < p->n; j++)
+        if (j < p->j0 || j >= p->j1)
+            p->scale[j] = nan;
     for (int j = 0; j < p->n && p->bias; j++)
         p->bias[j] = rng_float();
     for (size_t e = 0; e < (size_t)p->m * p->ldy; e++)
@@ -81,12 +95,16 @@ static void problem_free(struct problem *p)
     free(p->y);
     free(p->w32);
     free(p->w16);
+    free(p->w8);
+    free(p->scale);
     free(p->bias);
 }
 
 static double weight(const struct problem *p, size_t e)
 {
-    return p->is_bf16 ? (double)f32_from_bits((uint32_t)p->w16[e] << 16) : (double)p->w32[e];
+    if (p->kind == KIND_I8)
+        return (double)p->w8[e];
+    return p->kind == KIND_BF16 ? (double)f32_from_bits((uint32_t)p->w16[e] << 16) : (double)p->w32[e];
 }
 
 /* Checks p->y against the reference; returns the number of bad entries. */
@@ -102,19 +120,24 @@ static int problem_verify(const struct problem *p, const char *isa)
                             isa, i, j, p->j0, p->j1);
                 continue;
             }
-            double want = p->bias ? p->bias[j] : 0.0, magnitude = fabs(want);
+            double sum = 0.0, magnitude = 0.0;
             for (int t = 0; t < p->k; t++) {
                 double term = (double)p->x[(size_t)i * p->ldx + t] * weight(p, (size_t)j * p->k + t);
-                want += term;
+                sum += term;
                 magnitude += fabs(term);
             }
+            double scale = p->kind == KIND_I8 ? (double)p->scale[j] : 1.0;
+            double bias = p->bias ? p->bias[j] : 0.0;
+            double want = sum * scale + bias;
+            magnitude = magnitude * scale + fabs(bias);
             /* fp32 summation in 8 or more partial sums: at most k/8 + 16
-             * roundings, each off by FLT_EPSILON of the running magnitude. */
-            double bound = (p->k / 8.0 + 16.0) * FLT_EPSILON * magnitude + 1e-30;
+             * roundings (one more for the int8 scale), each off by
+             * FLT_EPSILON of the running magnitude. */
+            double bound = (p->k / 8.0 + 17.0) * FLT_EPSILON * magnitude + 1e-30;
             if (!(fabs(got - want) <= bound) && bad++ < 3)
                 fprintf(stderr, "  [%s %s m=%d k=%d n=%d j=[%d,%d) ldx=%d ldy=%d bias=%d] "
                         "y[%d][%d] = %.9g, want %.9g (bound %.3g)\n",
-                        isa, p->is_bf16 ? "bf16" : "fp32", p->m, p->k, p->n, p->j0, p->j1,
+                        isa, kind_names[p->kind], p->m, p->k, p->n, p->j0, p->j1,
                         p->ldx, p->ldy, p->with_bias, i, j, got, want, bound);
         }
     return bad;
@@ -122,10 +145,10 @@ static int problem_verify(const struct problem *p, const char *isa)
 
 /* Runs one shape on every kernel the CPU has; returns the bad entries. */
 static int run_case(int m, int k, int n, int j0, int j1, int ldx_pad, int ldy_pad,
-                    int with_bias, int is_bf16)
+                    int with_bias, int kind)
 {
     struct problem p = {.m = m, .k = k, .n = n, .ldx = k + ldx_pad, .ldy = n + ldy_pad,
-                        .j0 = j0, .j1 = j1, .with_bias = with_bias, .is_bf16 = is_bf16};
+                        .j0 = j0, .j1 = j1, .with_bias = with_bias, .kind = kind};
     int bad = 0;
     if (problem_alloc(&p) != 0) {
         problem_free(&p);
@@ -136,7 +159,9 @@ static int run_case(int m, int k, int n, int j0, int j1, int ldx_pad, int ldy_pa
             continue;
         for (size_t e = 0; e < (size_t)m * p.ldy; e++)
             p.y[e] = f32_from_bits(0x7fc00000u);
-        if (is_bf16)
+        if (kind == KIND_I8)
+            jen1_matvec_i8(p.x, m, k, p.ldx, p.w8, p.scale, p.bias, p.y, p.ldy, j0, j1);
+        else if (kind == KIND_BF16)
             jen1_matvec_bf16(p.x, m, k, p.ldx, p.w16, p.bias, p.y, p.ldy, j0, j1);
         else
             jen1_matvec_f32(p.x, m, k, p.ldx, p.w32, p.bias, p.y, p.ldy, j0, j1);
@@ -152,11 +177,11 @@ TEST(every_row_count_with_awkward_k)
     static const int ks[] = {1, 3, 15, 16, 17, 31, 33, 100};
     static const int ns[] = {1, 4, 7, 9};
     int bad = 0, cases = 0;
-    for (int is_bf16 = 0; is_bf16 <= 1; is_bf16++)
+    for (int kind = 0; kind < KIND_COUNT; kind++)
         for (int m = 1; m <= JEN1_MATVEC_MAX_ROWS; m++)
             for (size_t a = 0; a < sizeof ks / sizeof ks[0]; a++)
                 for (size_t b = 0; b < sizeof ns / sizeof ns[0]; b++, cases++)
-                    bad += run_case(m, ks[a], ns[b], 0, ns[b], 0, 0, cases % 2, is_bf16);
+                    bad += run_case(m, ks[a], ns[b], 0, ns[b], 0, 0, cases % 2, kind);
     CHECK(bad == 0, "%d wrong outputs over %d shapes", bad, cases);
 }
 
@@ -167,10 +192,10 @@ TEST(model_sized_rows)
         {4, 4096, 9}, {5, 1024, 8}, {8, 2048, 11}, {16, 1024, 6}, {16, 4096, 5},
     };
     int bad = 0;
-    for (int is_bf16 = 0; is_bf16 <= 1; is_bf16++)
+    for (int kind = 0; kind < KIND_COUNT; kind++)
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
             bad += run_case(shapes[s].m, shapes[s].k, shapes[s].n, 0, shapes[s].n, 0, 0,
-                            1, is_bf16);
+                            1, kind);
     CHECK(bad == 0, "%d wrong outputs", bad);
 }
 
@@ -183,11 +208,11 @@ TEST(partial_column_ranges_and_strides)
         {3, 1, 5, 2, 4, 2, 1}, {13, 15, 16, 0, 13, 1, 0},
     };
     int bad = 0;
-    for (int is_bf16 = 0; is_bf16 <= 1; is_bf16++)
+    for (int kind = 0; kind < KIND_COUNT; kind++)
         for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
             for (int with_bias = 0; with_bias <= 1; with_bias++)
                 bad += run_case(cases[c].m, cases[c].k, cases[c].n, cases[c].j0, cases[c].j1,
-                                cases[c].ldx_pad, cases[c].ldy_pad, with_bias, is_bf16);
+                                cases[c].ldx_pad, cases[c].ldy_pad, with_bias, kind);
     CHECK(bad == 0, "%d wrong outputs", bad);
 }
 
@@ -215,6 +240,13 @@ TEST(empty_products)
         CHECK(y[0] == 11.0f, "[%s] fp32 dot gave %g", all_isas[i], y[0]);
         jen1_matvec_bf16(x, 1, 1, 1, w16 + 1, NULL, y, 1, 0, 1);
         CHECK(y[0] == 4.0f, "[%s] bf16 dot gave %g", all_isas[i], y[0]);
+        /* int8: (1*3 + 2*4) * 0.5 + 0.5, exact; k = 0 leaves the bias. */
+        int8_t w8[2] = {3, 4};
+        float scale[2] = {0.5f, 2.0f};
+        jen1_matvec_i8(x, 1, 2, 2, w8, scale, bias, y, 1, 0, 1);
+        CHECK(y[0] == 6.0f, "[%s] int8 dot gave %g", all_isas[i], y[0]);
+        jen1_matvec_i8(x, 1, 0, 1, w8, scale, bias, y, 2, 0, 2);
+        CHECK(y[0] == 0.5f && y[1] == -0.25f, "[%s] int8 k=0 gave %g %g", all_isas[i], y[0], y[1]);
     }
     jen1_matvec_force_isa(NULL);
 }
@@ -334,6 +366,42 @@ TEST(bf16_matches_a_reference_rounding)
     CHECK(bad == 0, "%d conversions wrong", bad);
 }
 
+TEST(int8_quantisation_per_row)
+{
+    float nan = f32_from_bits(0x7fc00000u), inf = f32_from_bits(0x7f800000u);
+    const float src[4][4] = {
+        {1.0f, -0.5f, 0.25f, 0.0f},      /* max 1: scale 1/127 */
+        {0.0f, 0.0f, 0.0f, 0.0f},        /* all zero: scale 0, codes 0 */
+        {-254.0f, 127.0f, 1.0f, 0.5f},   /* max 254: scale 2, 1 -> 0.5 ties even to 0 */
+        {nan, 2.0f, inf, -1.0f},         /* non-finite count as 0 */
+    };
+    int8_t q[4][4];
+    float scale[4];
+    jen1_quantize_i8_rows(&src[0][0], 4, 4, &q[0][0], scale);
+    CHECK(scale[0] == 1.0f / 127.0f, "scale[0] %g", scale[0]);
+    CHECK(q[0][0] == 127 && q[0][1] == -64 && q[0][2] == 32 && q[0][3] == 0,
+          "row 0 %d %d %d %d", q[0][0], q[0][1], q[0][2], q[0][3]);
+    CHECK(scale[1] == 0.0f && !q[1][0] && !q[1][1] && !q[1][2] && !q[1][3], "the zero row");
+    CHECK(scale[2] == 2.0f && q[2][0] == -127 && q[2][1] == 64 && q[2][2] == 0 && q[2][3] == 0,
+          "row 2: scale %g, %d %d %d %d", scale[2], q[2][0], q[2][1], q[2][2], q[2][3]);
+    CHECK(scale[3] == 2.0f / 127.0f && q[3][0] == 0 && q[3][1] == 127 && q[3][2] == 0 && q[3][3] == -64,
+          "row 3: scale %g, %d %d %d %d", scale[3], q[3][0], q[3][1], q[3][2], q[3][3]);
+    /* Random rows: every value within half a step of its code. */
+    float row[1000];
+    int8_t codes[1000];
+    float s;
+    int bad = 0;
+    for (int round = 0; round < 20; round++) {
+        for (int t = 0; t < 1000; t++)
+            row[t] = rng_float() * (float)(round + 1);
+        jen1_quantize_i8_rows(row, 1, 1000, codes, &s);
+        for (int t = 0; t < 1000; t++)
+            if (!(fabs((double)row[t] - (double)codes[t] * s) <= 0.5 * s * (1.0 + 1e-5)) && bad++ < 3)
+                fprintf(stderr, "  %g -> %d * %g\n", row[t], codes[t], s);
+    }
+    CHECK(bad == 0, "%d values off by more than half a step", bad);
+}
+
 int main(void)
 {
     for (size_t i = 0; i < sizeof all_isas / sizeof all_isas[0]; i++)
@@ -348,5 +416,6 @@ int main(void)
     RUN(bf16_rounds_to_nearest_even);
     RUN(bf16_keeps_nan_a_nan);
     RUN(bf16_matches_a_reference_rounding);
+    RUN(int8_quantisation_per_row);
     return check_summary("test_matvec");
 }

@@ -223,15 +223,16 @@ static void check_greedy_generation(float guidance, const char *tag)
 TEST(greedy_generation_without_guidance_matches_reference) { check_greedy_generation(1.0f, "cfg1"); }
 TEST(greedy_generation_with_guidance_matches_reference) { check_greedy_generation(3.0f, "cfg3"); }
 
-/* bf16 weights keep the decoder's cache in bf16, and decode steps attend over
- * it with their own kernels: 250 guided steps of a bf16 model follow the fp32
- * model teacher-forced over the same grid, to within bf16's precision. */
-TEST(bf16_decode_steps_follow_fp32)
+/* bf16 (and int8) weights keep the decoder's cache in bf16, and decode steps
+ * attend over it with their own kernels: 250 guided steps of such a model
+ * follow the fp32 model teacher-forced over the same grid, to within the
+ * weights' precision. */
+static void check_reduced_steps_follow_fp32(jen1_weight_type weights)
 {
     char dir[4096], err[512];
     snprintf(dir, sizeof dir, "%s/model", check_fixture_dir());
     jen1_model_params mp = jen1_model_default_params();
-    mp.decoder_weights = JEN1_WEIGHTS_BF16;
+    mp.decoder_weights = weights;
     jen1_model *bf16;
     REQUIRE(jen1_model_load(dir, &mp, &bf16, err, sizeof err) == JEN1_OK, "%s", err);
 
@@ -262,8 +263,8 @@ TEST(bf16_decode_steps_follow_fp32)
                 worst = fmax(worst, fabs(got - want));
                 largest = fmax(largest, fabs(want));
             }
-    printf("     bf16 steps vs fp32 teacher-forced, %d steps: max abs diff %.3g (values up to %.3g)\n", STEPS, worst,
-           largest);
+    printf("     %s steps vs fp32 teacher-forced, %d steps: max abs diff %.3g (values up to %.3g)\n",
+           jen1_weight_type_name(weights), STEPS, worst, largest);
     CHECK(worst > 0 && worst < 0.05 * largest, "max diff %.3g of %.3g", worst, largest);
     jen1_tensor_free(&scores);
     jen1_tensor_free(&grid);
@@ -272,6 +273,12 @@ TEST(bf16_decode_steps_follow_fp32)
     jen1_output_free(out);
     jen1_model_free(bf16);
 }
+
+TEST(bf16_decode_steps_follow_fp32) { check_reduced_steps_follow_fp32(JEN1_WEIGHTS_BF16); }
+
+/* int8 weights (per-channel scales, bf16 cache): the same, within int8's
+ * precision (BENCHMARKS.md has the drift on musicgen-small's shapes). */
+TEST(int8_decode_steps_follow_fp32) { check_reduced_steps_follow_fp32(JEN1_WEIGHTS_INT8); }
 
 int main(int argc, char **argv)
 {
@@ -292,6 +299,7 @@ int main(int argc, char **argv)
     RUN(greedy_generation_without_guidance_matches_reference);
     RUN(greedy_generation_with_guidance_matches_reference);
     RUN(bf16_decode_steps_follow_fp32);
+    RUN(int8_decode_steps_follow_fp32);
     jen1_model_free(model);
     return check_summary("test_parity");
 }
