@@ -15,6 +15,15 @@
 
 /* ---- Commands ------------------------------------------------------------ */
 
+
+/* Frees a hiredis context; over rediss:// also ends its relay (redis_tls.h). */
+static void conn_free(redisContext *c)
+{
+    redis_tls *relay = redis_tls_take(c->fd);
+    redisFree(c);
+    redis_tls_join(relay);
+}
+
 static void qcmd_push(qcmd *c, const char *s, size_t n)
 {
     if (c->argc >= QCMD_MAX_ARGS) {
@@ -137,7 +146,7 @@ static int connection_lost(queue *q, const char *what, const char *job, char *er
     else
         snprintf(err, errlen, "%s: connection lost: %s", where, q->c->errstr);
     if (q->c) {
-        redisFree(q->c);
+        conn_free(q->c);
         q->c = NULL;
     }
     q->unavailable = true;
@@ -164,7 +173,7 @@ static int error_reply(queue *q, const char *what, const char *job, const redisR
     snprintf(err, errlen, "%s: %.*s", where, (int)r->len, r->str);
     q->unavailable = transient_reply(r->str);
     if (q->unavailable && q->c) {
-        redisFree(q->c);
+        conn_free(q->c);
         q->c = NULL;
     }
     return -1;
@@ -457,7 +466,7 @@ static int load_scripts(queue *q, char *err, size_t errlen)
 
 int queue_connect(queue *q, char *err, size_t errlen)
 {
-    if (q->c) redisFree(q->c);
+    if (q->c) conn_free(q->c);
     q->c = NULL;
     q->unavailable = true;
     q->guard_sigpipe = sigpipe_is_fatal();
@@ -470,7 +479,11 @@ int queue_connect(queue *q, char *err, size_t errlen)
             return -1;
         }
         c = redisConnectFd(fd);
-        if (!c) close(fd);
+        if (!c) {
+            redis_tls *relay = redis_tls_take(fd);
+            close(fd);
+            redis_tls_join(relay);
+        }
     } else {
         struct timeval timeout = ms_timeval(q->connect_timeout_ms);
         c = q->url.is_unix ? redisConnectUnixWithTimeout(q->url.path, timeout)
@@ -478,14 +491,14 @@ int queue_connect(queue *q, char *err, size_t errlen)
     }
     if (!c || c->err) {
         snprintf(err, errlen, "redis %s: cannot connect: %s", q->server, c ? c->errstr : "out of memory");
-        if (c) redisFree(c);
+        if (c) conn_free(c);
         return -1;
     }
     redisSetTimeout(c, ms_timeval(q->command_timeout_ms));
     if (!q->url.is_unix && !q->url.tls) redisEnableKeepAlive(c); /* the relay keeps its TCP alive */
     q->c = c;
     if (handshake(q, err, errlen) != 0 || load_scripts(q, err, errlen) != 0) {
-        if (q->c) redisFree(q->c);
+        if (q->c) conn_free(q->c);
         q->c = NULL;
         return -1;
     }
@@ -515,7 +528,7 @@ const char *queue_server(const queue *q)
 void queue_free(queue *q)
 {
     if (!q) return;
-    if (q->c) redisFree(q->c);
+    if (q->c) conn_free(q->c);
     memset(q->url.password, 0, sizeof q->url.password);
     free(q);
 }

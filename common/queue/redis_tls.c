@@ -194,19 +194,41 @@ static void *relay_main(void *arg)
     return NULL;
 }
 
+/* The running relays, by the descriptor hiredis was given. */
+struct redis_tls {
+    int fd;
+    pthread_t thread;
+    struct redis_tls *next;
+};
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct redis_tls *registry;
+
+redis_tls *redis_tls_take(int fd)
+{
+    pthread_mutex_lock(&registry_lock);
+    struct redis_tls **p = &registry;
+    while (*p && (*p)->fd != fd) p = &(*p)->next;
+    struct redis_tls *found = *p;
+    if (found) *p = found->next;
+    pthread_mutex_unlock(&registry_lock);
+    return found;
+}
+
+void redis_tls_join(redis_tls *relay)
+{
+    if (!relay) return;
+    pthread_join(relay->thread, NULL);
+    free(relay);
+}
+
 /* Starts the relay thread with every signal blocked: SIGPIPE from a write to
  * a closed peer becomes EPIPE, and the process's signals go to its threads. */
-static int start_relay(relay *r)
+static int start_relay(relay *r, pthread_t *t)
 {
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_t t;
-    int rc = pthread_create(&t, &attr, relay_main, r);
-    pthread_attr_destroy(&attr);
+    int rc = pthread_create(t, NULL, relay_main, r);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return rc;
 }
@@ -242,11 +264,18 @@ int redis_tls_connect(const char *host, int port, int timeout_ms, char *err, siz
         return -1;
     }
     r->local = pair[1];
-    if (start_relay(r) != 0) {
+    struct redis_tls *entry = calloc(1, sizeof *entry);
+    if (!entry || start_relay(r, &entry->thread) != 0) {
         snprintf(err, errlen, "TLS relay: cannot start its thread");
+        free(entry);
         close(pair[0]);
         relay_free(r);
         return -1;
     }
+    entry->fd = pair[0];
+    pthread_mutex_lock(&registry_lock);
+    entry->next = registry;
+    registry = entry;
+    pthread_mutex_unlock(&registry_lock);
     return pair[0];
 }

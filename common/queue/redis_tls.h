@@ -18,4 +18,14 @@
  * connect and the handshake together. */
 int redis_tls_connect(const char *host, int port, int timeout_ms, char *err, size_t errlen);
 
+/* The relay behind a descriptor redis_tls_connect returned, taken out of
+ * the registry (NULL for any other descriptor). Take it *before* the
+ * descriptor is closed (its number may be reused at once), close it
+ * (redisFree), then redis_tls_join: the relay sees its end close, ends, and
+ * is freed - so that no relay thread outlives its connection (a process
+ * that exits right after closing would otherwise leave one mid-cleanup). */
+typedef struct redis_tls redis_tls;
+redis_tls *redis_tls_take(int fd);
+void redis_tls_join(redis_tls *relay);
+
 #endif
