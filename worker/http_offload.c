@@ -48,6 +48,8 @@ struct http_offload {
     struct calls todo, finished; /* under lock */
     size_t pending;              /* under lock */
     bool stopping;               /* under lock */
+    bool started;                /* under lock: the thread is in its loop (ready) */
+    pthread_cond_t ready;
     int pipe[2];                 /* the thread writes a byte per finished call */
     struct event *on_finished;
 };
@@ -56,6 +58,8 @@ static void *run_calls(void *arg)
 {
     struct http_offload *o = arg;
     pthread_mutex_lock(&o->lock);
+    o->started = true;
+    pthread_cond_signal(&o->ready);
     for (;;) {
         while (!o->todo.head && !o->stopping)
             pthread_cond_wait(&o->wake, &o->lock);
@@ -107,6 +111,7 @@ static void release(struct http_offload *o)
     pthread_mutex_destroy(&o->lock);
     pthread_mutex_destroy(&o->running);
     pthread_cond_destroy(&o->wake);
+    pthread_cond_destroy(&o->ready);
     free(o);
 }
 
@@ -126,6 +131,7 @@ struct http_offload *http_offload_new(struct event_base *base, char *err, size_t
     pthread_mutex_init(&o->lock, NULL);
     pthread_mutex_init(&o->running, NULL);
     pthread_cond_init(&o->wake, NULL);
+    pthread_cond_init(&o->ready, NULL);
     o->on_finished = event_new(base, o->pipe[0], EV_READ | EV_PERSIST, on_finished, o);
     int rc = o->on_finished ? event_add(o->on_finished, NULL) : -1;
     if (rc == 0 && (rc = pthread_create(&o->thread, NULL, run_calls, o)) != 0)
@@ -135,6 +141,12 @@ struct http_offload *http_offload_new(struct event_base *base, char *err, size_t
         release(o);
         return NULL;
     }
+    /* Returns once the thread is in its loop: a thread still starting runs
+     * the C library's (or a sanitizer's) own setup, whose locks a fork()
+     * right then would leave locked in the child (see http_offload_hold). */
+    pthread_mutex_lock(&o->lock);
+    while (!o->started) pthread_cond_wait(&o->ready, &o->lock);
+    pthread_mutex_unlock(&o->lock);
     return o;
 }
 

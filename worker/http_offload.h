@@ -20,7 +20,8 @@ struct http_offload;
 typedef void (*http_offload_work)(void *arg);
 typedef void (*http_offload_done)(void *arg, bool cancelled);
 
-/* Starts the thread; NULL with a message on failure. */
+/* Starts the thread and returns once it is ready (idle in its loop); NULL
+ * with a message on failure. */
 struct http_offload *http_offload_new(struct event_base *base, char *err, size_t errlen);
 
 /* Queues one call. 0, or -1 when out of memory (nothing runs then). */
