@@ -41,7 +41,7 @@ writer *writer_open(const writer_options *o, char *err, size_t errlen)
     jen1_text_model_params mp = jen1_text_model_default_params();
     mp.device = o->device;
     mp.n_threads = o->threads;
-    mp.weights = o->bf16 ? JEN1_WEIGHTS_BF16 : JEN1_WEIGHTS_F32;
+    mp.weights = o->weights;
     if (jen1_text_model_load(o->model_dir, &mp, &w->lm, err, errlen) != JEN1_OK) {
         free(w);
         return NULL;
@@ -254,7 +254,6 @@ static int model_write_title(void *ctx, const char *narrative, size_t len, const
     }
     buf_free(&user);
     char *t = text[0];
-    t[FIELD_TEXT_BYTES - 1] = '\0';
     lyrics_clean_line(t);
     strip_quotes(t);
     size_t n = strlen(t);

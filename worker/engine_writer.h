@@ -36,7 +36,8 @@ typedef struct writer_options {
     const char *model_dir;  /* a Hugging Face checkpoint directory (Qwen2 family) */
     int threads;            /* <= 0: all cores */
     jen1_device device;
-    int bf16;               /* bf16 copies of the linear weights for decoding */
+    jen1_weight_type weights; /* the worker's JEN1_WEIGHTS; the text engine takes int8 as
+                                 bf16 (jen1_text.h) */
 } writer_options;
 
 /* Loads the model. Returns NULL with the reason. */

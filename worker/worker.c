@@ -616,7 +616,7 @@ static void open_writer(worker *w)
     char err[512];
     double t = clock_monotonic_s();
     writer_options wo = {.model_dir = cfg->text_model_dir, .threads = cfg->threads, .device = cfg->device,
-                         .bf16 = cfg->weights != JEN1_WEIGHTS_F32};
+                         .weights = cfg->weights};
     w->writer = writer_open(&wo, err, sizeof err);
     if (!w->writer) {
         snprintf(w->writer_missing, sizeof w->writer_missing, "%s", err);

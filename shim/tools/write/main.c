@@ -226,7 +226,8 @@ static json_t *plan_words_json(const song_plan *p)
 static int run_narrative(const options *o)
 {
     char err[1024];
-    writer_options wo = { .model_dir = o->model_dir, .threads = o->threads, .device = o->device, .bf16 = o->bf16 };
+    writer_options wo = { .model_dir = o->model_dir, .threads = o->threads, .device = o->device,
+                          .weights = o->bf16 ? JEN1_WEIGHTS_BF16 : JEN1_WEIGHTS_F32 };
     writer *w = writer_open(&wo, err, sizeof err);
     if (!w) {
         fprintf(stderr, "jen1-write: %s\n", err);
