@@ -56,6 +56,7 @@ void config_defaults(struct jen1_config *c)
     snprintf(c->s3_profile, sizeof c->s3_profile, "default");
     c->workers = 1;
     c->threads = 0; /* derived in config_load */
+    c->batch = 0;   /* the device's default: config_default_batch */
     c->http_enabled = true;
     snprintf(c->http_addr, sizeof c->http_addr, "127.0.0.1:4001");
     snprintf(c->http_host, sizeof c->http_host, "127.0.0.1");
@@ -428,6 +429,9 @@ static const struct option options[] = {
       false },
     { "--threads", "JEN1_THREADS", "N", "cores / workers, at least 1",
       "compute threads per worker", set_int, FIELD(threads), 1, 1024, false },
+    { "--batch", "JEN1_BATCH", "N", "4 on a CPU, 32 on a GPU",
+      "jobs a worker process decodes together (one decoder pass serves them all); a worker "
+      "takes a new job whenever one of them leaves", set_int, FIELD(batch), 1, 64, false },
     { "--http-addr", "JEN1_HTTP_ADDR", "HOST:PORT", "127.0.0.1:4001",
       "HTTP address ([::1]:PORT for IPv6); \"\" or off disables HTTP", set_http_addr,
       TEXT(http_addr), false },
@@ -795,6 +799,10 @@ int config_describe(const struct jen1_config *c, char *buf, size_t len)
         json_decref(o);
         o = NULL;
     }
+    if (o && json_object_set_new(o, "batch", c->batch ? json_integer(c->batch) : json_string("auto")) != 0) {
+        json_decref(o);
+        o = NULL;
+    }
     if (o && json_object_set_new(o, "weights", json_string(jen1_weight_type_name(c->weights))) != 0) {
         json_decref(o);
         o = NULL;
@@ -826,4 +834,11 @@ int config_describe(const struct jen1_config *c, char *buf, size_t len)
         return -1;
     buf[need] = '\0';
     return 0;
+}
+
+int config_default_batch(const char *device)
+{
+    /* A GPU step costs about the same for 1 or 32 rows; on a CPU the weight
+     * stream is shared but every row adds arithmetic (BENCHMARKS.md). */
+    return device && strncmp(device, "cuda", 4) == 0 ? 32 : 4;
 }

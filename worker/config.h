@@ -48,6 +48,9 @@ struct jen1_config {
     char s3_profile[128];
     int workers;         /* worker processes, 1..64 */
     int threads;         /* threads per worker: default cores / workers, at least 1 */
+    int batch;           /* JEN1_BATCH: jobs a worker decodes together, 1..64; 0: the
+                            device's default (config_default_batch), chosen once the
+                            model has loaded */
     bool http_enabled;   /* false when JEN1_HTTP_ADDR is "" or "off" */
     char http_addr[300]; /* as given, e.g. "127.0.0.1:4001" */
     char http_host[256]; /* parsed: "127.0.0.1", "::1", "0.0.0.0" */
@@ -111,5 +114,9 @@ void config_usage(FILE *out, const char *program);
 /* The settings as one JSON object for the startup log line, with the secrets
  * replaced by "***". Returns 0, or -1 when buf (len bytes) is too small. */
 int config_describe(const struct jen1_config *c, char *buf, size_t len);
+
+/* JEN1_BATCH's default for a model loaded on `device` (engine_device's
+ * name: "cpu", "cuda", "cuda:0"...): 32 on a GPU, 4 on a CPU. */
+int config_default_batch(const char *device);
 
 #endif

@@ -305,22 +305,6 @@ static void silent_window_codes(const engine *e, uint64_t seed, const jen1_windo
     }
 }
 
-/* Takes pace seconds per second of new audio in 20 ms steps that report
- * progress (from done_before to done_after) and honour the abort callback,
- * as the real engine does between decoder steps. Returns 0, or -1 to abort. */
-static int pace_window(const engine *e, const engine_request *req, double new_seconds, float done_before,
-                       float done_after)
-{
-    const double total = e->none_pace * new_seconds, start = clock_monotonic_s();
-    for (double done = 0; done < total; done = clock_monotonic_s() - start) {
-        if (req->should_stop && req->should_stop(req->user)) return -1;
-        if (req->progress) req->progress(done_before + (float)(done / total) * (done_after - done_before), req->user);
-        struct timespec step = {0, 20 * 1000000L};
-        nanosleep(&step, NULL);
-    }
-    return req->should_stop && req->should_stop(req->user) ? -1 : 0;
-}
-
 /* The song's codes and windows in *out, the resume codes in place: returns
  * how many frames they are, or -1 when memory runs out. */
 static int start_song(const engine *e, const engine_request *req, const song_frames *s, engine_result *out)
@@ -355,43 +339,7 @@ static int report_window(const song_frames *s, const jen1_window *w, const int64
     return 0;
 }
 
-static engine_status render_silence(const engine *e, const engine_request *req, const song_frames *s,
-                                    engine_result *out, char *err, size_t errlen)
-{
-    const int n = s->n_frames, K = e->n_codebooks;
-    int resumed = start_song(e, req, s, out);
-    if (resumed < 0) {
-        snprintf(err, errlen, "out of memory");
-        return ENGINE_FAILED;
-    }
-    for (int i = 0; i < s->n_windows; i++) {
-        const jen1_window *w = &s->windows[i];
-        if (w->end_frame <= resumed) continue;
-        silent_window_codes(e, req->seed, w, out->codes, n);
-        if (pace_window(e, req, (double)(w->end_frame - w->start_frame) / e->frame_rate, (float)w->start_frame / n,
-                        (float)w->end_frame / n) != 0)
-            return ENGINE_ABORTED;
-        if (req->on_window && report_window(s, w, out->codes, K, n, req) != 0) {
-            snprintf(err, errlen, "out of memory");
-            return ENGINE_FAILED;
-        }
-    }
-    out->sample_rate = kSilentRate;
-    /* Report the parameters asked for, as the real engine would have used them. */
-    out->sampling = song_sampling(kSilentSampling, &req->sampling);
-    out->n_samples = (int64_t)llround(req->duration * kSilentRate);
-    out->audio = calloc((size_t)(out->n_samples ? out->n_samples : 1), sizeof(float));
-    out->free_audio = free;
-    if (!out->audio) {
-        snprintf(err, errlen, "out of memory");
-        return ENGINE_FAILED;
-    }
-    if (req->should_stop && req->should_stop(req->user)) return ENGINE_ABORTED;
-    if (req->progress) req->progress(1.0f, req->user);
-    return ENGINE_OK;
-}
-
-/* ---- The real engine ------------------------------------------------------------- */
+/* ---- Batches --------------------------------------------------------------------- */
 
 static engine_status engine_status_of(jen1_status st)
 {
@@ -404,62 +352,246 @@ static engine_status engine_status_of(jen1_status st)
     }
 }
 
-/* jen1's window callback, in the worker's terms. */
-typedef struct window_relay {
-    const song_frames *song;
-    const engine_request *req;
-} window_relay;
+/* The silent engine's step: what a decoder pass of the real one stands for. */
+static const double kSilentStepS = 0.020;
 
+/* One request in a batch. Allocated at join so that the window relay, which
+ * jen1 holds a pointer to, never moves. */
+typedef struct batch_slot {
+    engine_request req;   /* its callbacks and user data (the rest is read at join) */
+    song_frames song;
+    jen1_sampling sampling;
+    int done;             /* the silent engine's: the request has ended */
+    engine_status status; /* and how */
+    char err[512];
+    /* The silent engine's song in the making. */
+    engine_result silent;
+    int window;           /* the window being paced */
+    double window_spent;  /* wall seconds spent on it */
+    double duration;      /* seconds asked for: the length of its silence */
+} batch_slot;
+
+struct engine_batch {
+    engine *e;
+    jen1_session *session; /* NULL for the silent engine */
+    batch_slot **slots;
+    int n_slots;
+};
+
+/* jen1's window callback, in the worker's terms. */
 static int relay_window(const jen1_window *w, const int64_t *codes, int n_codebooks, int n_frames, void *user)
 {
-    const window_relay *r = user;
-    engine_window ew = to_engine_window(r->song, w);
-    r->req->on_window(&ew, codes, n_codebooks, n_frames, r->req->user);
+    const batch_slot *slot = user;
+    engine_window ew = to_engine_window(&slot->song, w);
+    slot->req.on_window(&ew, codes, n_codebooks, n_frames, slot->req.user);
     return 0; /* stopping is the abort callback's business */
 }
 
-static engine_status render_model(engine *e, const engine_request *req, const song_frames *s, engine_result *out,
-                                  char *err, size_t errlen)
+static void slot_free(batch_slot *slot)
 {
+    if (!slot) return;
+    song_frames_free(&slot->song);
+    engine_result_free(&slot->silent);
+    free(slot);
+}
+
+engine_batch *engine_batch_new(engine *e, int n_slots, char *err, size_t errlen)
+{
+    if (n_slots < 1 || n_slots > 64) {
+        snprintf(err, errlen, "a batch has 1 to 64 slots, not %d", n_slots);
+        return NULL;
+    }
+    engine_batch *b = calloc(1, sizeof *b);
+    if (b) b->slots = calloc((size_t)n_slots, sizeof *b->slots);
+    if (!b || !b->slots) {
+        free(b);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    b->e = e;
+    b->n_slots = n_slots;
+    if (e->model && jen1_session_new(e->model, n_slots, &b->session, err, errlen) != JEN1_OK) {
+        free(b->slots);
+        free(b);
+        return NULL;
+    }
+    return b;
+}
+
+void engine_batch_free(engine_batch *b)
+{
+    if (!b) return;
+    jen1_session_free(b->session);
+    for (int i = 0; i < b->n_slots; i++) slot_free(b->slots[i]);
+    free(b->slots);
+    free(b);
+}
+
+static engine_status join_model(engine_batch *b, batch_slot *slot, int *index, char *err, size_t errlen)
+{
+    const engine *e = b->e;
+    const engine_request *req = &slot->req;
+    const song_frames *s = &slot->song;
     jen1_generate_params p = jen1_generate_default_params(e->model);
-    p.sampling = song_sampling(p.sampling, &req->sampling);
-    p.decode_audio = 1;
+    p.sampling = slot->sampling;
+    p.decode_audio = 0; /* engine_result_decode_audio, off the batch's thread */
     p.progress = req->progress;
     p.progress_user_data = req->user;
     p.abort = req->should_stop;
     p.abort_user_data = req->user;
-    window_relay relay = {.song = s, .req = req};
     p.window_frames = e->window_frames;
     p.stride_frames = e->stride_frames;
     if (req->on_window) {
         p.on_window = relay_window;
-        p.window_user_data = &relay;
+        p.window_user_data = slot;
     }
     jen1_request r = {.n_frames = s->n_frames, .seed = req->seed, .sections = s->sections,
                       .n_sections = s->n_sections, .resume_codes = req->resume_codes,
                       .n_resume_frames = req->resume_codes ? req->n_resume_frames : 0};
-    jen1_output *o;
-    jen1_status st = jen1_generate(e->model, &r, 1, &p, &o, err, errlen);
+    return engine_status_of(jen1_session_join(b->session, &r, &p, index, err, errlen));
+}
+
+static int first_free(const engine_batch *b)
+{
+    for (int i = 0; i < b->n_slots; i++)
+        if (!b->slots[i]) return i;
+    return -1;
+}
+
+/* Ends a silent request: its outcome, and its last progress report. */
+static void silence_ends(batch_slot *slot, engine_status st, const char *why)
+{
+    slot->done = 1;
+    slot->status = st;
+    snprintf(slot->err, sizeof slot->err, "%s", why);
+    if (st == ENGINE_OK && slot->req.progress) slot->req.progress(1.0f, slot->req.user);
+}
+
+static engine_status join_silence(engine_batch *b, batch_slot *slot, int *index, char *err, size_t errlen)
+{
+    *index = first_free(b);
+    if (*index < 0) {
+        snprintf(err, errlen, "every slot of the batch is taken");
+        return ENGINE_INVALID;
+    }
+    int resumed = start_song(b->e, &slot->req, &slot->song, &slot->silent);
+    if (resumed < 0) {
+        snprintf(err, errlen, "out of memory");
+        return ENGINE_FAILED;
+    }
+    while (slot->window < slot->song.n_windows && slot->song.windows[slot->window].end_frame <= resumed)
+        slot->window++;
+    if (slot->window == slot->song.n_windows) silence_ends(slot, ENGINE_OK, ""); /* a finished song's checkpoint */
+    return ENGINE_OK;
+}
+
+engine_status engine_batch_join(engine_batch *b, const engine_request *req, int *index, char *err, size_t errlen)
+{
+    *index = -1;
+    batch_slot *slot = calloc(1, sizeof *slot);
+    if (!slot) {
+        snprintf(err, errlen, "out of memory");
+        return ENGINE_FAILED;
+    }
+    slot->req = *req;
+    slot->duration = req->duration;
+    slot->sampling = engine_sampling(b->e, &req->sampling);
+    engine_status st = ENGINE_INVALID;
+    if (song_frames_make(b->e, req, &slot->song, err, errlen) != 0) goto fail;
+    if (req->resume_codes && check_resume(b->e, &slot->song, req->resume_codes, b->e->n_codebooks,
+                                          req->n_resume_frames, err, errlen) != 0)
+        goto fail;
+    st = b->session ? join_model(b, slot, index, err, errlen) : join_silence(b, slot, index, err, errlen);
+    if (st != ENGINE_OK) goto fail;
+    /* What the request pointed to is not kept. */
+    slot->req.prompt = NULL;
+    slot->req.sections = NULL;
+    slot->req.resume_codes = NULL;
+    b->slots[*index] = slot;
+    return ENGINE_OK;
+fail:
+    *index = -1;
+    slot_free(slot);
+    return st;
+}
+
+/* The silent engine's step for one request: the window it paces gets its
+ * codes, and once the window's share of time is spent it is reported and
+ * the next one begins. */
+static void step_silence(const engine *e, batch_slot *slot, double elapsed)
+{
+    const engine_request *req = &slot->req;
+    const song_frames *s = &slot->song;
+    if (req->should_stop && req->should_stop(req->user)) {
+        silence_ends(slot, ENGINE_ABORTED, "stopped by its caller");
+        return;
+    }
+    const jen1_window *w = &s->windows[slot->window];
+    const double budget = e->none_pace * (double)(w->end_frame - w->start_frame) / e->frame_rate;
+    slot->window_spent += elapsed;
+    const float before = (float)w->start_frame / s->n_frames, after = (float)w->end_frame / s->n_frames;
+    if (slot->window_spent < budget) {
+        if (req->progress) req->progress(before + (float)(slot->window_spent / budget) * (after - before), req->user);
+        return;
+    }
+    silent_window_codes(e, req->seed, w, slot->silent.codes, s->n_frames);
+    if (req->on_window && report_window(s, w, slot->silent.codes, e->n_codebooks, s->n_frames, req) != 0) {
+        silence_ends(slot, ENGINE_FAILED, "out of memory");
+        return;
+    }
+    slot->window_spent = 0;
+    if (++slot->window < s->n_windows) return;
+    if (req->should_stop && req->should_stop(req->user)) silence_ends(slot, ENGINE_ABORTED, "stopped by its caller");
+    else silence_ends(slot, ENGINE_OK, "");
+}
+
+engine_status engine_batch_step(engine_batch *b, char *err, size_t errlen)
+{
+    if (b->session) return engine_status_of(jen1_session_step(b->session, err, errlen));
+    if (b->e->none_pace > 0 && engine_batch_running(b) > 0) {
+        struct timespec step = {0, (long)(kSilentStepS * 1e9)};
+        nanosleep(&step, NULL);
+    }
+    for (int i = 0; i < b->n_slots; i++)
+        if (b->slots[i] && !b->slots[i]->done) step_silence(b->e, b->slots[i], kSilentStepS);
+    return ENGINE_OK;
+}
+
+int engine_batch_running(const engine_batch *b)
+{
+    if (b->session) return jen1_session_running(b->session);
+    int n = 0;
+    for (int i = 0; i < b->n_slots; i++) n += b->slots[i] && !b->slots[i]->done;
+    return n;
+}
+
+int engine_batch_done(const engine_batch *b, int index)
+{
+    if (index < 0 || index >= b->n_slots || !b->slots[index]) return -1;
+    return b->session ? jen1_session_slot_done(b->session, index) : b->slots[index]->done;
+}
+
+/* A finished request of the real engine into *out (the codes handed over
+ * without a copy: jen1_free releases them). */
+static engine_status leave_model(engine_batch *b, int index, batch_slot *slot, engine_result *out, char *err,
+                                 size_t errlen)
+{
+    const engine *e = b->e;
+    jen1_output *o = NULL;
+    jen1_status st = jen1_session_leave(b->session, index, &o, err, errlen);
     if (st != JEN1_OK) return engine_status_of(st);
     jen1_output_item *item = &o->items[0];
-    /* Hand the audio and codes over without a copy; jen1_free releases them (jen1.h). */
-    out->audio = item->audio;
-    out->free_audio = jen1_free;
-    out->n_samples = item->n_samples;
-    item->audio = NULL;
     out->codes = item->codes;
     out->free_codes = jen1_free;
     out->n_codebooks = item->n_codebooks;
     out->n_frames = item->n_frames;
     item->codes = NULL;
     out->frame_rate = e->frame_rate;
-    out->windows = engine_windows(s, item->windows, item->n_windows);
+    out->windows = engine_windows(&slot->song, item->windows, item->n_windows);
     out->n_windows = item->n_windows;
-    out->sample_rate = o->sample_rate;
+    out->sample_rate = jen1_model_sample_rate(e->model);
     out->seconds_text = o->seconds_text;
     out->seconds_decoder = o->seconds_decoder;
-    out->seconds_audio = o->seconds_audio;
-    out->sampling = p.sampling;
     jen1_output_free(o);
     if (!out->windows) {
         snprintf(err, errlen, "out of memory");
@@ -468,20 +600,63 @@ static engine_status render_model(engine *e, const engine_request *req, const so
     return ENGINE_OK;
 }
 
-engine_status engine_render(engine *e, const engine_request *req, engine_result *out, char *err, size_t errlen)
+static engine_status leave_silence(batch_slot *slot, engine_result *out, char *err, size_t errlen)
+{
+    if (!slot->done) {
+        snprintf(err, errlen, "left before it was done");
+        return ENGINE_ABORTED;
+    }
+    if (slot->status != ENGINE_OK) {
+        snprintf(err, errlen, "%s", slot->err);
+        return slot->status;
+    }
+    *out = slot->silent;
+    memset(&slot->silent, 0, sizeof slot->silent);
+    out->sample_rate = kSilentRate;
+    out->n_samples = (int64_t)llround(slot->duration * kSilentRate);
+    return ENGINE_OK;
+}
+
+engine_status engine_batch_leave(engine_batch *b, int index, engine_result *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    song_frames s;
-    if (song_frames_make(e, req, &s, err, errlen) != 0) return ENGINE_INVALID;
-    engine_status st = ENGINE_INVALID;
-    if (req->resume_codes && check_resume(e, &s, req->resume_codes, e->n_codebooks, req->n_resume_frames, err,
-                                          errlen) != 0)
-        goto done;
-    st = e->model ? render_model(e, req, &s, out, err, errlen) : render_silence(e, req, &s, out, err, errlen);
-done:
-    song_frames_free(&s);
-    if (st != ENGINE_OK) engine_result_free(out);
+    if (index < 0 || index >= b->n_slots || !b->slots[index]) {
+        snprintf(err, errlen, "slot %d holds no request", index);
+        return ENGINE_INVALID;
+    }
+    batch_slot *slot = b->slots[index];
+    b->slots[index] = NULL;
+    engine_status st = b->session ? leave_model(b, index, slot, out, err, errlen)
+                                  : leave_silence(slot, out, err, errlen);
+    /* Report the parameters asked for, as they were used. */
+    if (st == ENGINE_OK) out->sampling = slot->sampling;
+    else engine_result_free(out);
+    slot_free(slot);
     return st;
+}
+
+engine_status engine_result_decode_audio(engine *e, engine_result *out, char *err, size_t errlen)
+{
+    double t = clock_monotonic_s();
+    if (!e->model) {
+        out->audio = calloc((size_t)(out->n_samples > 0 ? out->n_samples : 1), sizeof(float));
+        out->free_audio = free;
+        if (!out->audio) {
+            snprintf(err, errlen, "out of memory");
+            return ENGINE_FAILED;
+        }
+        return ENGINE_OK;
+    }
+    float *audio = NULL;
+    int64_t n = 0;
+    jen1_status st = jen1_codes_to_audio(e->model, out->codes, out->n_codebooks, out->n_frames, &audio, &n, err,
+                                         errlen);
+    if (st != JEN1_OK) return ENGINE_FAILED;
+    out->audio = audio;
+    out->free_audio = jen1_free;
+    out->n_samples = n;
+    out->seconds_audio = clock_monotonic_s() - t;
+    return ENGINE_OK;
 }
 
 void engine_result_free(engine_result *r)

@@ -1,7 +1,6 @@
 /* engine.h - the worker's side of the engine: one loaded model per worker
- * process and one call that renders a song to audio. The job loop talks
- * only to this, so serving several jobs per engine call (batching) later is
- * a change here, not in the loop.
+ * process, and the batches in which it decodes songs (see "Batches" below).
+ * The worker talks to the engine only through this.
  *
  * A song is rendered in windows (jen1.h's jen1_plan_windows): the first
  * generates up to a window of frames, each later one is primed with the
@@ -72,7 +71,7 @@ typedef struct engine_request {
     int n_resume_frames;
     /* Called with the fraction of the whole song done (a resumed render
      * starts at its resumed fraction); return nonzero from should_stop to
-     * abort: it is polled between decoder steps. */
+     * abort: it is polled before each decoder step. */
     void (*progress)(float done, void *user);
     int (*should_stop)(void *user);
     /* Called after each window with the song's codes so far
@@ -137,11 +136,67 @@ int engine_runtime_json(const engine *e, char *buf, size_t len);
  * cannot be made. */
 int engine_count_windows(const engine *e, const engine_request *req);
 
-/* Renders one request. On ENGINE_OK, *out holds the audio, codes and
- * windows, to free with engine_result_free. Resume codes that
- * engine_check_resume refuses are ENGINE_INVALID. */
-engine_status engine_render(engine *e, const engine_request *req, engine_result *out, char *err,
-                            size_t errlen);
+/* ---- Batches: many songs in one decoder pass ----------------------------------
+ *
+ * A batch decodes up to n_slots requests together (jen1.h's session): a
+ * request joins between steps (its text encoded and its first window
+ * prefilled then), each step advances every running request by one decoder
+ * pass, and a finished one leaves with its codes and windows. Its audio is
+ * made apart, by engine_result_decode_audio, on whatever thread the caller
+ * likes, so that EnCodec never holds up the others' steps. A song does not
+ * depend on its batch-mates (the same codes alone or batched, on the CPU).
+ *
+ *     engine_batch *b = engine_batch_new(e, 4, err, sizeof err);
+ *     engine_batch_join(b, &req, &slot, err, sizeof err);   (between steps)
+ *     while (engine_batch_running(b) > 0) {
+ *         engine_batch_step(b, err, sizeof err);
+ *         for each slot with engine_batch_done(b, slot) == 1:
+ *             status = engine_batch_leave(b, slot, &result, err, sizeof err);
+ *             engine_result_decode_audio(e, &result, err, sizeof err);  (any thread)
+ *     }
+ *     engine_batch_free(b);
+ *
+ * Threads: a batch is used by one thread, and the requests' callbacks run on
+ * it, inside join and step. The request's strings, sections and resume codes
+ * are read during join only; its callbacks' user data must live until leave.
+ * The silent engine batches too: each request takes none_pace wall seconds
+ * per second of audio whatever its batch-mates, in steps of 20 ms. */
+typedef struct engine_batch engine_batch;
+
+/* A batch of n_slots slots (1 to 64). NULL with a message. */
+engine_batch *engine_batch_new(engine *e, int n_slots, char *err, size_t errlen);
+/* Frees the batch and whatever its slots hold (running requests are dropped). */
+void engine_batch_free(engine_batch *b);
+
+/* Puts a request in a free slot (*slot). Returns ENGINE_OK; ENGINE_INVALID
+ * for parameters or resume codes the engine refuses (engine_check_resume's
+ * reasons) or when every slot is taken; ENGINE_TOO_LONG; ENGINE_FAILED. */
+engine_status engine_batch_join(engine_batch *b, const engine_request *req, int *slot, char *err, size_t errlen);
+
+/* Advances every running request by one decoder step (each one's should_stop
+ * polled first). Returns ENGINE_OK, or ENGINE_FAILED with a message when the
+ * shared pass failed: the requests in it are then done, each with that
+ * failure as its outcome. */
+engine_status engine_batch_step(engine_batch *b, char *err, size_t errlen);
+
+/* Requests joined and not yet done. */
+int engine_batch_running(const engine_batch *b);
+/* 1: the slot's request is done and waits to be left; 0: running; -1: free. */
+int engine_batch_done(const engine_batch *b, int slot);
+
+/* Frees the slot and returns its request's outcome: ENGINE_OK with *out
+ * holding the codes, windows, sampling and timings (no audio yet: see
+ * engine_result_decode_audio; free with engine_result_free), or the status it
+ * ended with and its message. Leaving a running request abandons it
+ * (ENGINE_ABORTED). */
+engine_status engine_batch_leave(engine_batch *b, int slot, engine_result *out, char *err, size_t errlen);
+
+/* The audio of a result engine_batch_leave gave (EnCodec over its codes; the
+ * silent engine's silence), into out->audio, out->n_samples and
+ * out->seconds_audio. Safe on another thread than the batch's, while it
+ * steps. Returns ENGINE_OK, or ENGINE_FAILED with a message. */
+engine_status engine_result_decode_audio(engine *e, engine_result *out, char *err, size_t errlen);
+
 void engine_result_free(engine_result *r);
 
 #endif

@@ -22,8 +22,10 @@ struct heartbeat {
     char host[128];
     pthread_t thread;
     atomic_bool running;
-    pthread_mutex_t lock;       /* guards job */
-    char job[PROTOCOL_ID_MAX + 1];
+    pthread_mutex_t lock;       /* guards jobs */
+    /* The jobs in hand as JSON: "job":"first","jobs":["first",...] (ids need
+     * no escaping: protocol.h's rule). */
+    char jobs[HEARTBEAT_MAX_JOBS * (PROTOCOL_ID_MAX + 3) + PROTOCOL_ID_MAX + 32];
 };
 
 static bool stopped(void *arg)
@@ -36,10 +38,10 @@ static bool stopped(void *arg)
  * connection is still usable. */
 static bool beat(heartbeat *hb, double *next_reap)
 {
-    char err[512], info[512];
+    char err[512], info[sizeof hb->jobs + 256];
     pthread_mutex_lock(&hb->lock);
-    snprintf(info, sizeof info, "{\"host\":\"%s\",\"pid\":%d,\"slot\":%u,\"job\":\"%s\"}", hb->host, (int)getpid(),
-             hb->slot, hb->job);
+    snprintf(info, sizeof info, "{\"host\":\"%s\",\"pid\":%d,\"slot\":%u,%s}", hb->host, (int)getpid(), hb->slot,
+             hb->jobs);
     pthread_mutex_unlock(&hb->lock);
     bool usable = queue_heartbeat(hb->q, info, err, sizeof err) == 0 || !queue_unavailable(hb->q);
     if (!usable || clock_monotonic_s() < *next_reap) return usable;
@@ -86,6 +88,7 @@ heartbeat *heartbeat_start(const queue_config *qc, unsigned slot, int period_ms,
     hb->period_ms = period_ms;
     gethostname(hb->host, sizeof hb->host - 1);
     pthread_mutex_init(&hb->lock, NULL);
+    heartbeat_set_jobs(hb, NULL, 0);
     atomic_store(&hb->running, true);
     int rc = pthread_create(&hb->thread, NULL, heartbeat_main, hb);
     if (rc != 0) {
@@ -98,10 +101,16 @@ heartbeat *heartbeat_start(const queue_config *qc, unsigned slot, int period_ms,
     return hb;
 }
 
-void heartbeat_set_job(heartbeat *hb, const char *job_id)
+void heartbeat_set_jobs(heartbeat *hb, const char *const *ids, int n)
 {
+    if (n > HEARTBEAT_MAX_JOBS) n = HEARTBEAT_MAX_JOBS;
     pthread_mutex_lock(&hb->lock);
-    snprintf(hb->job, sizeof hb->job, "%s", job_id ? job_id : "");
+    size_t len = (size_t)snprintf(hb->jobs, sizeof hb->jobs, "\"job\":\"%.*s\",\"jobs\":[", PROTOCOL_ID_MAX,
+                                  n > 0 ? ids[0] : "");
+    for (int i = 0; i < n; i++)
+        len += (size_t)snprintf(hb->jobs + len, sizeof hb->jobs - len, "%s\"%.*s\"", i ? "," : "", PROTOCOL_ID_MAX,
+                                ids[i]);
+    snprintf(hb->jobs + len, sizeof hb->jobs - len, "]");
     pthread_mutex_unlock(&hb->lock);
 }
 

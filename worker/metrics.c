@@ -463,6 +463,19 @@ int jen1_metrics_create(struct jen1_metrics *jm, unsigned n_slots, char *err, si
     REGISTER(jm->model_loaded, metrics_gauge(m, "jen1_model_loaded",
                                              "Worker processes with the model loaded", NULL, NULL,
                                              err, errlen));
+    REGISTER(jm->batch_slots, metrics_gauge(m, "jen1_batch_slots",
+                                            "Songs the workers can decode together (JEN1_BATCH, summed)",
+                                            NULL, NULL, err, errlen));
+    REGISTER(jm->batch_occupancy, metrics_gauge(m, "jen1_batch_occupancy",
+                                                "Songs in the workers' decode batches now", NULL, NULL,
+                                                err, errlen));
+    REGISTER(jm->decode_steps, metrics_counter(m, "jen1_decode_steps_total",
+                                               "Decoder passes run (each serves every song in its batch)",
+                                               NULL, NULL, err, errlen));
+    REGISTER(jm->decode_steps_per_second,
+             metrics_gauge(m, "jen1_decode_steps_per_second",
+                           "Decoder passes per second over the last second, summed over workers", NULL,
+                           NULL, err, errlen));
     REGISTER(jm->redis_up, metrics_gauge(m, "jen1_redis_up",
                                          "1 when the supervisor reaches Redis, else 0", NULL, NULL,
                                          err, errlen));

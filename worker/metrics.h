@@ -86,6 +86,10 @@ struct jen1_metrics {
     int workers_alive;           /* jen1_workers_alive (supervisor) */
     int model_loaded;            /* jen1_model_loaded: workers with the model loaded */
     int redis_up;                /* jen1_redis_up (supervisor) */
+    int batch_slots;             /* jen1_batch_slots: JEN1_BATCH of each worker, summed */
+    int batch_occupancy;         /* jen1_batch_occupancy: songs in the decode batches */
+    int decode_steps;            /* jen1_decode_steps_total */
+    int decode_steps_per_second; /* jen1_decode_steps_per_second (last second, per worker, summed) */
 };
 
 /* Creates the registry (n_slots = 1 + workers) and registers every metric above. */

@@ -302,10 +302,12 @@ int queue_heartbeat(queue *q, const char *info_json, char *err, size_t errlen)
     return 0;
 }
 
-int queue_release(queue *q, const queue_job *keep, long long *released, char *err, size_t errlen)
+int queue_release(queue *q, const queue_job *const *keep, int n_keep, long long *released, char *err,
+                  size_t errlen)
 {
     if (queue_need_worker(q, "release", err, errlen) != 0) return -1;
-    bool keeping = keep && keep->payload;
+    int kept = 0;
+    for (int i = 0; i < n_keep; i++) kept += keep[i] && keep[i]->payload;
     qcmd c;
     redisReply *r;
     qcmd_script(&c, q, QS_RELEASE, 3);
@@ -314,9 +316,9 @@ int queue_release(queue *q, const queue_job *keep, long long *released, char *er
     qcmd_arg(&c, q->k_high);
     qcmd_arg(&c, q->tag);
     qcmd_arg(&c, q->worker_id);
-    qcmd_arg(&c, keeping ? "1" : "0");
-    if (keeping) qcmd_argb(&c, keep->payload, keep->payload_len);
-    else qcmd_arg(&c, "");
+    qcmd_int(&c, kept);
+    for (int i = 0; i < n_keep; i++)
+        if (keep[i] && keep[i]->payload) qcmd_argb(&c, keep[i]->payload, keep[i]->payload_len);
     if (queue_call(q, &c, "releasing in-flight jobs", NULL, &r, err, errlen) != 0) return -1;
     long long n;
     int rc = queue_reply_int(r, &n) == 0 ? 0 : queue_bad_reply(q, "releasing in-flight jobs", err, errlen);

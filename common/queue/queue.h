@@ -34,7 +34,7 @@
  *       queue_finish(q, &job, result, url) or queue_fail(...)
  *       queue_job_clear(&job)
  *   }
- *   on shutdown: queue_release(q, NULL)
+ *   on shutdown: queue_release(q, NULL, 0, ...)
  */
 #ifndef JEN1_QUEUE_H
 #define JEN1_QUEUE_H
@@ -255,9 +255,11 @@ int queue_dead_payload(queue *q, const queue_job *job, const char *code, const c
 /* Puts this worker's in-flight payloads back at the consumer end of their
  * queue (taken next) and their running jobs back to queued - on shutdown,
  * or after a reconnect to recover a payload whose reserve reply was lost.
- * `keep` (may be NULL): a job still being worked on, left in place.
- * *released (may be NULL): how many. Returns 0 or -1. */
-int queue_release(queue *q, const queue_job *keep, long long *released, char *err, size_t errlen);
+ * keep[0..n_keep) (keep may be NULL when n_keep is 0; NULL entries are
+ * skipped): jobs still being worked on, left in place. *released (may be
+ * NULL): how many went back. Returns 0 or -1. */
+int queue_release(queue *q, const queue_job *const *keep, int n_keep, long long *released, char *err,
+                  size_t errlen);
 
 /* The reaper, which any worker runs every few seconds: for each worker in
  * {p}:workers whose heartbeat key has expired, its in-flight payloads go back

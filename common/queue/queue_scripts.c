@@ -337,16 +337,20 @@ static const char cancel_lua[] = PRELUDE
     "end_job(KEYS[1], KEYS[2], KEYS[3], ARGV[1], 'cancelled', {'cancel', '1'}, '', ARGV[2], now)\n"
     "return {0, 'cancelled', st and 1 or 0}\n";
 
-/* KEYS inflight, queue, queue:high; ARGV prefix, worker, keep ('1'/'0'), kept payload.
+/* KEYS inflight, queue, queue:high; ARGV prefix, worker, n, then n payloads to keep
+ * (jobs still being worked on: each kept once per time it is named).
  * The in-flight list holds the newest payload on the left: pushing them from
  * left to right onto the consumer end leaves the oldest to be taken first.
  * Returns how many payloads went back. */
 static const char release_lua[] = PRELUDE
     "local now = now_ms()\n"
-    "local kept, n = false, 0\n"
+    "local keep, n = {}, 0\n"
+    "for i = 4, 3 + tonumber(ARGV[3]) do keep[ARGV[i]] = (keep[ARGV[i]] or 0) + 1 end\n"
+    "local kept = {}\n"
     "for _, payload in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do\n"
-    "  if ARGV[3] == '1' and not kept and payload == ARGV[4] then\n"
-    "    kept = true\n"
+    "  if (keep[payload] or 0) > 0 then\n"
+    "    keep[payload] = keep[payload] - 1\n"
+    "    kept[#kept + 1] = payload\n"
     "  else\n"
     "    local id = requeue(KEYS[2], KEYS[3], payload, false)\n"
     "    if id then mark_requeued(ARGV[1], id, ARGV[2], now) end\n"
@@ -354,7 +358,7 @@ static const char release_lua[] = PRELUDE
     "  end\n"
     "end\n"
     "redis.call('DEL', KEYS[1])\n"
-    "if kept then redis.call('LPUSH', KEYS[1], ARGV[4]) end\n"
+    "for _, payload in ipairs(kept) do redis.call('RPUSH', KEYS[1], payload) end\n"
     "return n\n";
 
 /* KEYS workers, scheduled, queue, queue:high, dead; ARGV prefix, dead max age ms.

@@ -420,6 +420,19 @@ JEN1_API int jen1_session_slot_done(const jen1_session *session, int slot);
 JEN1_API jen1_status jen1_session_leave(jen1_session *session, int slot, jen1_output **out, char *err,
                                         size_t errlen);
 
+/* EnCodec over a song's codes ([n_codebooks][n_frames], row-major, values in
+ * [0, codebook_size)): the audio jen1_session_leave and jen1_generate make
+ * when asked (same chunked decode, bit for bit), for a caller that leaves a
+ * slot without audio so that EnCodec runs off its decode loop. *audio (mono,
+ * n_frames * samples per frame in *n_samples) is the caller's: release it
+ * with jen1_free. Threads: may run on any thread, while other threads step
+ * sessions over the same model. Returns JEN1_OK, or
+ * JEN1_ERR_INVALID_ARGUMENT for the wrong codebook count, a code outside the
+ * codebook or n_frames < 1. */
+JEN1_API jen1_status jen1_codes_to_audio(const jen1_model *model, const int64_t *codes, int n_codebooks,
+                                         int n_frames, float **audio, int64_t *n_samples, char *err,
+                                         size_t errlen);
+
 /* ---- Runtime ------------------------------------------------------------ */
 
 typedef struct jen1_torch_info {

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 namespace jen1 {
@@ -160,7 +161,13 @@ void decode_item_audio(const jen1_model &m, jen1_output_item &item)
     at::Tensor codes = at::from_blob(item.codes, {1, K, item.n_frames}, at::kLong).to(m.device);
     item.n_samples = (int64_t)item.n_frames * m.cfg.encodec.hop_length;
     item.audio = c_alloc<float>((size_t)item.n_samples);
-    m.encodec.decode_chunked(codes, kDecodeChunkFrames, item.audio);
+    try {
+        m.encodec.decode_chunked(codes, kDecodeChunkFrames, item.audio);
+    } catch (...) {
+        std::free(item.audio);
+        item.audio = nullptr;
+        throw;
+    }
 }
 
 }  // namespace jen1

@@ -25,6 +25,7 @@
 # ever sees the path missing (the store would create a fresh directory).
 
 CHAOS_WORKERS=${CHAOS_WORKERS:-3}
+CHAOS_BATCH=${CHAOS_BATCH:-4} # JEN1_BATCH: jobs each worker decodes together
 CHAOS_WAIT=${CHAOS_WAIT:-240} # the most any wait may take, in seconds
 CHAOS_SUMMARIES=()
 
@@ -96,7 +97,8 @@ chaos_pool() {
     shift
     # Killing a worker every second may hit one job several times: allow it
     # more than the default 3 starts before too_many_attempts (docs/protocol.md).
-    if ! pool_start "$name" JEN1_WORKERS="$CHAOS_WORKERS" JEN1_THREADS=1 JEN1_MAX_ATTEMPTS=20 "$@"; then
+    if ! pool_start "$name" JEN1_WORKERS="$CHAOS_WORKERS" JEN1_BATCH="$CHAOS_BATCH" JEN1_THREADS=1 \
+        JEN1_MAX_ATTEMPTS=20 "$@"; then
         t_fail "$CHAOS_NAME: pool $name starts" "see its log above"
         return 1
     fi

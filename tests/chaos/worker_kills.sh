@@ -20,11 +20,24 @@ chaos_kill_supervisor() {
     [ -z "$survivors" ]
 }
 
+# How many jobs the worker process PID holds (its in-flight list), found by
+# the pid in its heartbeat.
+chaos_held_by() {
+    local key
+    for key in $(rcli --scan --pattern "{$POOL_PREFIX}:worker:*"); do
+        if rcli GET "$key" | grep -q "\"pid\":$1,"; then
+            rcli LLEN "{$POOL_PREFIX}:inflight:${key##*:worker:}"
+            return
+        fi
+    done
+    echo 0
+}
+
 scenario_worker_kills() {
     chaos_begin worker-kills || return
     chaos_pool kills || return
     chaos_enqueue kill "$CHAOS_JOBS" || return
-    local n=$CHAOS_JOBS kills=0 supervisor_killed=0 tick=0 ended pids start=$SECONDS
+    local n=$CHAOS_JOBS kills=0 supervisor_killed=0 tick=0 ended pids victim held most_held=0 start=$SECONDS
     while ((SECONDS - start < CHAOS_WAIT)); do
         chaos_sleep_about "$CHAOS_KILL_MS"
         ended=$(chaos_ended)
@@ -44,9 +57,19 @@ scenario_worker_kills() {
         fi
         mapfile -t pids < <(pool_workers)
         [ "${#pids[@]}" -gt 0 ] || continue # all in their restart backoff
-        kill -9 "${pids[RANDOM % ${#pids[@]}]}" 2>/dev/null && kills=$((kills + 1)) && chaos_lift
+        victim=${pids[RANDOM % ${#pids[@]}]}
+        held=$(chaos_held_by "$victim")
+        if kill -9 "$victim" 2>/dev/null; then
+            kills=$((kills + 1))
+            [ "${held:-0}" -gt "$most_held" ] && most_held=$held
+            chaos_lift
+        fi
     done
     chaos_note "worker kills $kills"
+    chaos_note "most jobs held by a killed worker $most_held"
+    if [ "$CHAOS_BATCH" -gt 1 ]; then
+        t_check "worker-kills: a killed worker held several jobs ($most_held)" test "$most_held" -ge 2
+    fi
     chaos_note "supervisor kills $supervisor_killed"
     t_check "worker-kills: every job ended within ${CHAOS_WAIT}s" chaos_wait_ended "$n" 1
     t_check "worker-kills: workers were killed ($kills) and the supervisor once" test "$kills" -ge 2 -a "$supervisor_killed" = 1

@@ -285,7 +285,7 @@ TEST(a_job_started_max_attempts_times_without_ending_fails)
         REQUIRE(take_and_start(q, &job) == 0, "attempt %d: %s", attempt, err);
         CHECK(job.attempts == attempt, "attempt %lld", job.attempts);
         /* The worker dies: its in-flight payload goes back, as the reaper does. */
-        CHECK(queue_release(q, NULL, NULL, err, sizeof err) == 0, "%s", err);
+        CHECK(queue_release(q, NULL, 0, NULL, err, sizeof err) == 0, "%s", err);
         queue_job_clear(&job);
     }
     queue_job job;
@@ -328,7 +328,7 @@ TEST(attempts_that_advance_the_checkpoint_are_never_too_many)
         CHECK(atoll(hget("long-song", "progress_attempt")) == attempt, "progress_attempt %s",
               hget("long-song", "progress_attempt"));
         /* The worker dies (preempted): its payload goes back, as the reaper does. */
-        REQUIRE(queue_release(q, NULL, NULL, err, sizeof err) == 0, "%s", err);
+        REQUIRE(queue_release(q, NULL, 0, NULL, err, sizeof err) == 0, "%s", err);
         queue_job_clear(&job);
     }
     queue_job job;
@@ -365,7 +365,7 @@ TEST(attempts_that_die_at_the_same_spot_end_dead)
     REQUIRE(take_and_start(q, &first) == 0, "%s", err);
     bool stop;
     REQUIRE(queue_checkpoint(q, &first, 1500, &stop, err, sizeof err) == 0, "%s", err);
-    REQUIRE(queue_release(q, NULL, NULL, err, sizeof err) == 0, "%s", err);
+    REQUIRE(queue_release(q, NULL, 0, NULL, err, sizeof err) == 0, "%s", err);
     for (int attempt = 2; attempt <= 4; attempt++) {
         queue_job job;
         REQUIRE(take_and_start(q, &job) == 0, "attempt %d: %s", attempt, err);
@@ -378,7 +378,7 @@ TEST(attempts_that_die_at_the_same_spot_end_dead)
         REQUIRE(queue_checkpoint(q, &stale, 2400, &stop, err, sizeof err) == 0, "%s", err);
         REQUIRE(queue_checkpoint(other, &foreign, 2400, &stop, err, sizeof err) == 0, "%s", err);
         CHECK(atoll(hget("stuck", "checkpoint_frames")) == 1500, "checkpoint_frames %s", hget("stuck", "checkpoint_frames"));
-        REQUIRE(queue_release(q, NULL, NULL, err, sizeof err) == 0, "%s", err);
+        REQUIRE(queue_release(q, NULL, 0, NULL, err, sizeof err) == 0, "%s", err);
         queue_job_clear(&job);
     }
     queue_job_clear(&first);
@@ -872,7 +872,7 @@ TEST(cancel_a_running_job)
     REQUIRE(enqueue(ctl, "c4") == 0, "%s", err);
     REQUIRE(take_and_start(q, &job) == 0, "%s", err);
     REQUIRE(queue_cancel(ctl, "c4", &outcome, NULL, NULL, err, sizeof err) == 0, "%s", err);
-    REQUIRE(queue_release(q, NULL, NULL, err, sizeof err) == 0, "%s", err);
+    REQUIRE(queue_release(q, NULL, 0, NULL, err, sizeof err) == 0, "%s", err);
     queue_job_clear(&job);
     REQUIRE(queue_reserve(q, 0, &job, err, sizeof err) == 1, "%s", err);
     CHECK(job.decision == QUEUE_TAKE_CANCELLED, "decision %d", job.decision);
@@ -918,14 +918,15 @@ TEST(release_on_shutdown)
     queue_job a, b, c;
     REQUIRE(take_and_start(q, &a) == 0 && take_and_start(q, &b) == 0 && take_and_start(q, &c) == 0, "%s", err);
     long long released = 0;
-    REQUIRE(queue_release(q, &b, &released, err, sizeof err) == 0, "%s", err);
+    const queue_job *keep[] = {&b};
+    REQUIRE(queue_release(q, keep, 1, &released, err, sizeof err) == 0, "%s", err);
     CHECK(released == 2, "released %lld (keeping one)", released);
     CHECK(cmd_int("LLEN {jen1}:inflight:w1") == 1 && strcmp(cmd_str("LINDEX {jen1}:inflight:w1 0"), b.payload) == 0,
           "the kept job stays in flight");
     CHECK(strcmp(hget("r1", "status"), "queued") == 0 && strcmp(hget("r3", "status"), "queued") == 0,
           "r1 and r3 queued again");
     CHECK(strcmp(hget("r2", "status"), "running") == 0, "r2 (kept) still running");
-    REQUIRE(queue_release(q, NULL, &released, err, sizeof err) == 0 && released == 1, "then the rest");
+    REQUIRE(queue_release(q, NULL, 0, &released, err, sizeof err) == 0 && released == 1, "then the rest");
     CHECK(cmd_int("EXISTS {jen1}:inflight:w1") == 0, "nothing in flight");
     /* The first release put r1 at the consumer end, then r3 behind it; the
      * second put r2 in front of both. */
@@ -939,6 +940,34 @@ TEST(release_on_shutdown)
     queue_job_clear(&a);
     queue_job_clear(&b);
     queue_job_clear(&c);
+    queue_free(q);
+}
+
+/* A worker decoding a batch keeps every job it is still working on when it
+ * releases the rest (after a reconnect that may have lost a reserve's reply). */
+TEST(release_keeps_a_batch)
+{
+    flush_all();
+    queue *q = open_queue("w1");
+    REQUIRE(q, "connect");
+    const char *ids[] = {"k1", "k2", "k3", "k4", "k5"};
+    queue_job jobs[5];
+    for (int i = 0; i < 5; i++) REQUIRE(enqueue(q, ids[i]) == 0, "%s", err);
+    for (int i = 0; i < 5; i++) REQUIRE(take_and_start(q, &jobs[i]) == 0, "%s", err);
+    const queue_job *keep[] = {&jobs[0], NULL, &jobs[2], &jobs[4]};
+    long long released = 0;
+    REQUIRE(queue_release(q, keep, 4, &released, err, sizeof err) == 0, "%s", err);
+    CHECK(released == 2, "released %lld (keeping three)", released);
+    CHECK(cmd_int("LLEN {jen1}:inflight:w1") == 3, "three stay in flight");
+    CHECK(strcmp(hget("k1", "status"), "running") == 0 && strcmp(hget("k3", "status"), "running") == 0 &&
+              strcmp(hget("k5", "status"), "running") == 0,
+          "the kept jobs still run");
+    CHECK(strcmp(hget("k2", "status"), "queued") == 0 && strcmp(hget("k4", "status"), "queued") == 0,
+          "the others are queued again");
+    /* The kept ones still end normally. */
+    REQUIRE(queue_finish(q, &jobs[2], "{}", NULL, NULL, err, sizeof err) == 0, "%s", err);
+    CHECK(cmd_int("LLEN {jen1}:inflight:w1") == 2, "a kept job finishes out of the in-flight list");
+    for (int i = 0; i < 5; i++) queue_job_clear(&jobs[i]);
     queue_free(q);
 }
 
@@ -1302,6 +1331,7 @@ int main(void)
     RUN(cancel_a_running_job);
     RUN(cancel_a_finished_job_changes_nothing);
     RUN(release_on_shutdown);
+    RUN(release_keeps_a_batch);
     RUN(stats_and_lists);
     RUN(scripts_survive_a_script_flush);
     RUN(prefix_and_result_ttl_are_configurable);

@@ -1,0 +1,66 @@
+/* handoff.c - see job_run.h: a mutex, a condition and a linked list. */
+#include <errno.h>
+#include <time.h>
+
+#include "job_run.h"
+
+void handoff_init(handoff *h)
+{
+    pthread_mutex_init(&h->lock, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&h->ready, &attr);
+    pthread_condattr_destroy(&attr);
+    h->head = h->tail = NULL;
+    h->n = 0;
+}
+
+void handoff_destroy(handoff *h)
+{
+    pthread_cond_destroy(&h->ready);
+    pthread_mutex_destroy(&h->lock);
+}
+
+void handoff_push(handoff *h, job_run *run)
+{
+    run->next = NULL;
+    pthread_mutex_lock(&h->lock);
+    if (h->tail) h->tail->next = run;
+    else h->head = run;
+    h->tail = run;
+    h->n++;
+    pthread_cond_signal(&h->ready);
+    pthread_mutex_unlock(&h->lock);
+}
+
+job_run *handoff_pop(handoff *h, int wait_ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += wait_ms / 1000;
+    until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&h->lock);
+    while (!h->head && wait_ms > 0 && pthread_cond_timedwait(&h->ready, &h->lock, &until) != ETIMEDOUT) {}
+    job_run *run = h->head;
+    if (run) {
+        h->head = run->next;
+        if (!h->head) h->tail = NULL;
+        h->n--;
+        run->next = NULL;
+    }
+    pthread_mutex_unlock(&h->lock);
+    return run;
+}
+
+int handoff_count(handoff *h)
+{
+    pthread_mutex_lock(&h->lock);
+    int n = h->n;
+    pthread_mutex_unlock(&h->lock);
+    return n;
+}
