@@ -49,9 +49,20 @@ static stage_end stage_uploading(job_run *run)
                                       sizeof run->url, run->err, sizeof run->err));
     if (end != PROTOCOL_OK) return end;
     const engine_result *a = &run->audio;
-    song_codes_key(run->job.id, SONG_CODES_FINAL, key);
-    return blob_end(song_codes_put(blobs, key, a->codes, a->n_codebooks, a->n_frames, run->codes_url,
-                                   sizeof run->codes_url, run->err, sizeof run->err));
+    char codes_key[BLOB_KEY_MAX + 1];
+    song_codes_key(run->job.id, SONG_CODES_FINAL, codes_key);
+    end = blob_end(song_codes_put(blobs, codes_key, a->codes, a->n_codebooks, a->n_frames, run->codes_url,
+                                  sizeof run->codes_url, run->err, sizeof run->err));
+    if (end != PROTOCOL_OK) {
+        /* No audio object without its job's success: a store that fails one
+         * request usually takes the removal; one that went away does not,
+         * and the orphan is named for whoever cleans up (a retry rewrites it). */
+        char why[512];
+        if (blob_delete(blobs, key, why, sizeof why) != BLOB_OK)
+            log_kv(LOG_WARN, "an object of a failed upload was left in the store", LOG_STR("key", key),
+                   LOG_STR("error", why));
+    }
+    return end;
 }
 
 static const stage kEncoding = {JEN1_STAGE_ENCODING, 0.92, stage_encoding};

@@ -204,6 +204,36 @@ TEST(bad_uses_are_refused_and_failures_stay_in_their_slot)
 
 /* With bf16 weights the KV cache is bf16 too: the batched step writes and
  * reads it with its own conversions and kernels, still row by row. */
+/* The audio a caller makes apart from the codes (jen1_codes_to_audio, which
+ * the worker runs off its decode loop) is the audio jen1_generate makes. */
+TEST(audio_apart_is_the_audio_of_generate)
+{
+    char err[512];
+    jen1_request r = request_for(5); /* three windows, two sections */
+    jen1_generate_params p = params_for(5);
+    p.decode_audio = 1;
+    jen1_output *o = NULL;
+    REQUIRE(jen1_generate(model, &r, 1, &p, &o, err, sizeof err) == JEN1_OK, "%s", err);
+    const jen1_output_item *item = &o->items[0];
+    float *audio = NULL;
+    int64_t n = 0;
+    CHECK(jen1_codes_to_audio(model, item->codes, item->n_codebooks, item->n_frames, &audio, &n, err, sizeof err) ==
+              JEN1_OK,
+          "%s", err);
+    CHECK(n == item->n_samples && audio && memcmp(audio, item->audio, sizeof(float) * (size_t)n) == 0,
+          "%lld samples apart, %lld from generate: the same bits", (long long)n, (long long)item->n_samples);
+    jen1_free(audio);
+    audio = NULL;
+    CHECK(jen1_codes_to_audio(model, item->codes, K - 1, item->n_frames, &audio, &n, err, sizeof err) ==
+                  JEN1_ERR_INVALID_ARGUMENT && !audio && strstr(err, "codebooks"),
+          "the wrong codebook count is refused: %s", err);
+    int64_t bad[K] = {0, 1, 99999, 2};
+    CHECK(jen1_codes_to_audio(model, bad, K, 1, &audio, &n, err, sizeof err) == JEN1_ERR_INVALID_ARGUMENT &&
+              !audio && strstr(err, "99999"),
+          "a code outside the codebook is refused: %s", err);
+    jen1_output_free(o);
+}
+
 TEST(bf16_songs_do_not_depend_on_their_batch_mates)
 {
     char path[512], err[1024];
@@ -234,6 +264,7 @@ int main(void)
     RUN(songs_do_not_depend_on_their_batch_mates);
     RUN(generate_is_a_session_loop);
     RUN(bad_uses_are_refused_and_failures_stay_in_their_slot);
+    RUN(audio_apart_is_the_audio_of_generate);
     RUN(bf16_songs_do_not_depend_on_their_batch_mates);
     jen1_model_free(model);
     return check_summary("test_session");
