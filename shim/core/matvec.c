@@ -10,7 +10,9 @@
  * Three weight layouts share the kernels (enum weight_kind): fp32, bf16
  * (widened by a shift) and int8 (widened by a sign extension and a
  * conversion, both exact); products and sums are fp32 for all three, and an
- * int8 row's scale multiplies its finished sum once.
+ * int8 row's scale multiplies its finished sum once. On AVX512-VNNI CPUs int8
+ * has a kernel of its own instead, with int16 activations and integer dot
+ * products (below the AVX2 one).
  *
  * The vector kernels are compiled with per-function target attributes and
  * chosen at run time, so the file builds with plain -O2 on any compiler that
@@ -139,8 +141,8 @@ ALWAYS_INLINE void prefetch_next_tile(const void *w, size_t at, int kind)
 #define AVX512_MAX_MR 4
 #define AVX512_MAX_NJ 8
 
-/* 16 weights from element `at` on as fp32; int8 widened here (VNNI's
- * integer dot products would need int8 activations: these stay fp32). */
+/* 16 weights from element `at` on as fp32; int8 widened here (the
+ * avx512vnni kernel below rounds the activations to int16 instead). */
 ALWAYS_INLINE AVX512 __m512 avx512_weights(const void *w, size_t at, int kind)
 {
     if (kind != W_I8)
