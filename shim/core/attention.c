@@ -262,7 +262,7 @@ static void pick(scores_fn **scores, mix_fn **mix, int is_bf16)
 {
 #ifdef JEN1_SIMD_X86
     const char *isa = jen1_matvec_isa();
-    if (strcmp(isa, "avx512") == 0) {
+    if (strncmp(isa, "avx512", 6) == 0) { /* avx512vnni too: it changes only matvec's int8 */
         *scores = is_bf16 ? avx512_scores_bf16 : avx512_scores_f32;
         *mix = is_bf16 ? avx512_mix_bf16 : avx512_mix_f32;
         return;

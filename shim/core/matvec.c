@@ -10,7 +10,9 @@
  * Three weight layouts share the kernels (enum weight_kind): fp32, bf16
  * (widened by a shift) and int8 (widened by a sign extension and a
  * conversion, both exact); products and sums are fp32 for all three, and an
- * int8 row's scale multiplies its finished sum once.
+ * int8 row's scale multiplies its finished sum once. On AVX512-VNNI CPUs int8
+ * has a kernel of its own instead, with int16 activations and integer dot
+ * products (below the AVX2 one).
  *
  * The vector kernels are compiled with per-function target attributes and
  * chosen at run time, so the file builds with plain -O2 on any compiler that
@@ -139,8 +141,8 @@ ALWAYS_INLINE void prefetch_next_tile(const void *w, size_t at, int kind)
 #define AVX512_MAX_MR 4
 #define AVX512_MAX_NJ 8
 
-/* 16 weights from element `at` on as fp32; int8 widened here (VNNI's
- * integer dot products would need int8 activations: these stay fp32). */
+/* 16 weights from element `at` on as fp32; int8 widened here (the
+ * avx512vnni kernel below rounds the activations to int16 instead). */
 ALWAYS_INLINE AVX512 __m512 avx512_weights(const void *w, size_t at, int kind)
 {
     if (kind != W_I8)
@@ -214,32 +216,45 @@ ALWAYS_INLINE AVX512 void avx512_tile(const float *x, int ldx, int k,
             y[(size_t)r * ldy + j + c] = column_out(_mm512_reduce_add_ps(acc[r][c]), scale, bias, j + c);
 }
 
+/* The tile schedule of the AVX-512 kernels (this one and the VNNI int8
+ * one): columns [j0, j1) in tiles of tile_nj (the last (j1 - j0) % tile_nj
+ * one at a time), rows in chunks; tile(r0, j, rows, cols) runs one tile with
+ * rows and cols constants, one case for every (rows, cols) the loops make. */
+#define AVX512_TILES(m, j0, j1, tile)                                                   \
+    do {                                                                                \
+        int chunk_ = (m) <= 3 ? (m) : 4, tile_nj_ = (m) <= 3 ? 8 : 6;                   \
+        for (int j_ = (j0); j_ < (j1);) {                                               \
+            int nj_ = (j1) - j_ >= tile_nj_ ? tile_nj_ : 1;                             \
+            for (int r0_ = 0; r0_ < (m); r0_ += chunk_) {                               \
+                int mr_ = (m) - r0_ < chunk_ ? (m) - r0_ : chunk_;                      \
+                switch (mr_ * 16 + nj_) {                                               \
+                case 1 * 16 + 8: tile(r0_, j_, 1, 8); break;                            \
+                case 2 * 16 + 8: tile(r0_, j_, 2, 8); break;                            \
+                case 3 * 16 + 8: tile(r0_, j_, 3, 8); break;                            \
+                case 1 * 16 + 6: tile(r0_, j_, 1, 6); break;                            \
+                case 2 * 16 + 6: tile(r0_, j_, 2, 6); break;                            \
+                case 3 * 16 + 6: tile(r0_, j_, 3, 6); break;                            \
+                case 4 * 16 + 6: tile(r0_, j_, 4, 6); break;                            \
+                case 1 * 16 + 1: tile(r0_, j_, 1, 1); break;                            \
+                case 2 * 16 + 1: tile(r0_, j_, 2, 1); break;                            \
+                case 3 * 16 + 1: tile(r0_, j_, 3, 1); break;                            \
+                case 4 * 16 + 1: tile(r0_, j_, 4, 1); break;                            \
+                }                                                                       \
+            }                                                                           \
+            j_ += nj_;                                                                  \
+        }                                                                               \
+    } while (0)
+
 ALWAYS_INLINE AVX512 void avx512_matvec(const float *x, int m, int k, int ldx,
                                         const void *w, int kind, const float *scale,
                                         const float *bias, float *y, int ldy,
                                         int j0, int j1)
 {
-    int chunk = m <= 3 ? m : 4, tile_nj = m <= 3 ? 8 : 6;
-    for (int j = j0; j < j1;) {
-        /* The last (j1 - j0) % tile_nj columns go one at a time. */
-        int nj = j1 - j >= tile_nj ? tile_nj : 1;
-        for (int r0 = 0; r0 < m; r0 += chunk) {
-            int mr = m - r0 < chunk ? m - r0 : chunk;
-            const float *xr = x + (size_t)r0 * ldx;
-            float *yr = y + (size_t)r0 * ldy;
-#define AVX512_TILE(rows, cols)                                                     \
-    case rows * 16 + cols:                                                          \
-        avx512_tile(xr, ldx, k, w, kind, scale, bias, yr, ldy, j, rows, cols);      \
-        break
-            switch (mr * 16 + nj) { /* every (mr, nj) the loops make */
-            AVX512_TILE(1, 8); AVX512_TILE(2, 8); AVX512_TILE(3, 8);
-            AVX512_TILE(1, 6); AVX512_TILE(2, 6); AVX512_TILE(3, 6); AVX512_TILE(4, 6);
-            AVX512_TILE(1, 1); AVX512_TILE(2, 1); AVX512_TILE(3, 1); AVX512_TILE(4, 1);
-            }
+#define AVX512_TILE(r0, j, rows, cols)                                                  \
+    avx512_tile(x + (size_t)(r0) * ldx, ldx, k, w, kind, scale, bias,                   \
+                y + (size_t)(r0) * ldy, ldy, j, rows, cols)
+    AVX512_TILES(m, j0, j1, AVX512_TILE);
 #undef AVX512_TILE
-        }
-        j += nj;
-    }
 }
 
 MATVEC_ENTRY(AVX512, avx512, f32, W_F32)
@@ -333,34 +348,223 @@ MATVEC_ENTRY(AVX2, avx2, f32, W_F32)
 MATVEC_ENTRY(AVX2, avx2, bf16, W_BF16)
 MATVEC_ENTRY(AVX2, avx2, i8, W_I8)
 
+/* ------------------------------------------------------------------------ */
+/* AVX512-VNNI, int8 weights only. With fp32 activations each 16 int8 weights
+ * cost a widening, a conversion and an FMA per row, which made the int8
+ * kernel bound by arithmetic. Here the activations are rounded per row to
+ * int16 once per call, 32 weights are sign-extended to int16 once
+ * (vpmovsxbw) for all the rows of the tile, and one vpdpwssd per row
+ * multiplies and sums pairs into 16 int32 lanes: the stream is bound by
+ * memory again.
+ *
+ * The activations: row r's scale is s_r = max_t |x[r][t]| / 32767 and
+ * q[r][t] = round(x[r][t] / s_r) in [-32767, 32767] (nearest, ties to even);
+ * a zero row stays zero (s_r = 0), and a row holding an infinity or a NaN
+ * gives NaN outputs (s_r = NaN). Each row's codes and scale depend on that
+ * row alone, and each output's operations are the same whatever the tile or
+ * the number of rows in the call: a row's results are bit-identical alone or
+ * batched (the session engine relies on it).
+ *
+ * The flush bound: one vpdpwssd adds to a lane two products of at most
+ * 32767 x 128 = 4,194,176 in magnitude (int8 weights reach -128), so 256 of
+ * them add at most 256 x 2 x 4,194,176 = 2,147,418,112 < 2^31 - 1 = 2,147,483,647:
+ * a lane stays exact for 256 chunks of 32 weights (k = 8192), after which its
+ * 16 lanes are converted to fp32, summed, and added to the output's fp32
+ * sum. musicgen-small's k (1024, 4096) never flushes before the end. */
+
+#define VNNI JEN1_AVX512_VNNI
+#define VNNI_CHUNK 32            /* weights per vpdpwssd */
+#define VNNI_FLUSH_CHUNKS 256    /* chunks an int32 lane sums exactly (above) */
+/* The int16 activations of one call live on the stack: 64 KB holds 16 rows
+ * of k = 2048 or 8 of k = 4096; more rows go in groups that fit, each group
+ * streaming the weights again. Rows longer than this buffer (k > 32768) use
+ * the fp32-activation kernel. */
+#define VNNI_X_CODES 32768
+
+/* Row r of x as int16 codes in xq[r * kpad ...] (zero up to kpad, a multiple
+ * of VNNI_CHUNK) and its scale in xscale[r]. */
+ALWAYS_INLINE VNNI void vnni_quantize_rows(const float *x, int rows, int k, int ldx, int kpad,
+                                           int16_t *xq, float *xscale)
+{
+    const __m512 largest = _mm512_set1_ps(3.40282347e38f);
+    for (int r = 0; r < rows; r++) {
+        const float *xr = x + (size_t)r * ldx;
+        int16_t *qr = xq + (size_t)r * kpad;
+        __m512 amax = _mm512_setzero_ps();
+        __mmask16 non_finite = 0;
+        for (int t = 0; t < k; t += 16) {
+            __mmask16 mask = k - t >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (k - t)) - 1);
+            __m512 a = _mm512_abs_ps(_mm512_maskz_loadu_ps(mask, xr + t));
+            non_finite |= _mm512_cmp_ps_mask(a, largest, _CMP_NLE_UQ); /* inf or NaN */
+            amax = _mm512_max_ps(amax, a);
+        }
+        float top = _mm512_reduce_max_ps(amax);
+        memset(qr, 0, sizeof *qr * (size_t)kpad);
+        xscale[r] = non_finite ? NAN : top / 32767.0f;
+        if (non_finite || top == 0.0f)
+            continue;
+        /* |x| <= top, so |x * inverse| <= 32767 within a few ulps: the
+         * nearest integer is at most 32767, and the saturating narrowing
+         * (vpmovsdw) is only a guard. */
+        const __m512 inverse = _mm512_set1_ps(32767.0f / top);
+        for (int t = 0; t < k; t += 16) {
+            __mmask16 mask = k - t >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (k - t)) - 1);
+            __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(mask, xr + t), inverse);
+            __m512i q = _mm512_cvt_roundps_epi32(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            _mm256_mask_storeu_epi16(qr + t, mask, _mm512_cvtsepi32_epi16(q));
+        }
+    }
+}
+
+/* 32 weights from element `at` on, sign-extended to int16; the last chunk of
+ * a row (k % 32 weights) reads only those, the other lanes are zero. */
+ALWAYS_INLINE VNNI __m512i vnni_weights(const int8_t *w, size_t at, __mmask32 mask)
+{
+    if (mask == (__mmask32)0xffffffffu) /* a plain load folds into vpmovsxbw */
+        return _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(w + at)));
+    return _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(mask, w + at));
+}
+
+/* acc += the pairwise products of a and b (int16) summed into int32 lanes.
+ * GCC 12 gives _mm512_dpwssd_epi32 a fresh result register and copies it
+ * back, which spilled the 4 x 6 and 3 x 8 tiles' accumulators to the stack
+ * (1.7x slower than the fp32-activation kernel at m = 16); the asm updates
+ * the accumulator in place. */
+ALWAYS_INLINE VNNI void vnni_dot_add(__m512i *acc, __m512i a, __m512i b)
+{
+#if defined(__GNUC__) && !defined(__clang__)
+    __asm__("vpdpwssd %2, %1, %0" : "+v"(*acc) : "v"(a), "v"(b));
+#else
+    *acc = _mm512_dpwssd_epi32(*acc, a, b);
+#endif
+}
+
+/* 32 weights of each of the tile's nj rows from element t on, times the
+ * codes of its mr input rows. */
+ALWAYS_INLINE VNNI void vnni_chunk(const int16_t *xq, int kpad, int k, const int8_t *w,
+                                   size_t row0, int t, __mmask32 mask,
+                                   __m512i acc[AVX512_MAX_MR][AVX512_MAX_NJ], const int mr, const int nj)
+{
+    __m512i xv[AVX512_MAX_MR];
+    _Pragma("GCC unroll 8")
+    for (int r = 0; r < mr; r++)
+        xv[r] = _mm512_load_si512((const void *)(xq + (size_t)r * kpad + t));
+    _Pragma("GCC unroll 8")
+    for (int c = 0; c < nj; c++) {
+        if (t % 64 == 0) /* 32 weights are half a line: one hint per line */
+            prefetch_next_tile(w, row0 + (size_t)(c + nj) * k + t, W_I8);
+        __m512i wv = vnni_weights(w, row0 + (size_t)c * k + t, mask);
+        _Pragma("GCC unroll 8")
+        for (int r = 0; r < mr; r++)
+            vnni_dot_add(&acc[r][c], xv[r], wv);
+    }
+}
+
+/* Chunks [c0, c1) of a tile (at most VNNI_FLUSH_CHUNKS: the int32 lanes stay
+ * exact), added to the tile's fp32 sums. The last, partial chunk goes
+ * apart: a mask chosen inside the loop made GCC keep the accumulators on the
+ * stack. */
+ALWAYS_INLINE VNNI void vnni_block(const int16_t *xq, int kpad, int k, const int8_t *w,
+                                   size_t row0, int c0, int c1,
+                                   float sum[AVX512_MAX_MR][AVX512_MAX_NJ], const int mr, const int nj)
+{
+    __m512i acc[AVX512_MAX_MR][AVX512_MAX_NJ];
+    _Pragma("GCC unroll 8")
+    for (int r = 0; r < mr; r++)
+        _Pragma("GCC unroll 8")
+        for (int c = 0; c < nj; c++)
+            acc[r][c] = _mm512_setzero_si512();
+    int full = k / VNNI_CHUNK < c1 ? k / VNNI_CHUNK : c1;
+    for (int ch = c0; ch < full; ch++)
+        vnni_chunk(xq, kpad, k, w, row0, ch * VNNI_CHUNK, (__mmask32)0xffffffffu, acc, mr, nj);
+    if (full < c1) /* the last k % 32 weights */
+        vnni_chunk(xq, kpad, k, w, row0, full * VNNI_CHUNK,
+                   (__mmask32)((1u << (k - full * VNNI_CHUNK)) - 1), acc, mr, nj);
+    _Pragma("GCC unroll 8")
+    for (int r = 0; r < mr; r++)
+        _Pragma("GCC unroll 8")
+        for (int c = 0; c < nj; c++)
+            sum[r][c] += _mm512_reduce_add_ps(_mm512_cvtepi32_ps(acc[r][c]));
+}
+
+ALWAYS_INLINE VNNI void vnni_tile(const int16_t *xq, int kpad, int k, const int8_t *w,
+                                  const float *xscale, const float *scale, const float *bias,
+                                  float *y, int ldy, int j, const int mr, const int nj)
+{
+    float sum[AVX512_MAX_MR][AVX512_MAX_NJ] = {{0.0f}};
+    size_t row0 = (size_t)j * (size_t)k;
+    int chunks = kpad / VNNI_CHUNK;
+    for (int c0 = 0; c0 < chunks; c0 += VNNI_FLUSH_CHUNKS)
+        vnni_block(xq, kpad, k, w, row0, c0, chunks - c0 < VNNI_FLUSH_CHUNKS ? chunks : c0 + VNNI_FLUSH_CHUNKS,
+                   sum, mr, nj);
+    _Pragma("GCC unroll 8")
+    for (int r = 0; r < mr; r++)
+        _Pragma("GCC unroll 8")
+        for (int c = 0; c < nj; c++)
+            y[(size_t)r * ldy + j + c] = column_out(sum[r][c] * xscale[r], scale, bias, j + c);
+}
+
+/* Rows [0, m) of one group whose codes are in xq, in avx512_matvec's tiles. */
+ALWAYS_INLINE VNNI void vnni_columns(const int16_t *xq, const float *xscale, int m, int k,
+                                     int kpad, const int8_t *w, const float *scale,
+                                     const float *bias, float *y, int ldy, int j0, int j1)
+{
+#define VNNI_TILE(r0, j, rows, cols)                                                    \
+    vnni_tile(xq + (size_t)(r0) * kpad, kpad, k, w, xscale + (r0), scale, bias,          \
+              y + (size_t)(r0) * ldy, ldy, j, rows, cols)
+    AVX512_TILES(m, j0, j1, VNNI_TILE);
+#undef VNNI_TILE
+}
+
+static VNNI void avx512vnni_i8(const float *x, int m, int k, int ldx, const void *w,
+                               const float *scale, const float *bias, float *y, int ldy,
+                               int j0, int j1)
+{
+    int kpad = (k + VNNI_CHUNK - 1) / VNNI_CHUNK * VNNI_CHUNK;
+    if (kpad > VNNI_X_CODES) {
+        avx512_i8(x, m, k, ldx, w, scale, bias, y, ldy, j0, j1);
+        return;
+    }
+    _Alignas(64) int16_t xq[VNNI_X_CODES];
+    float xscale[JEN1_MATVEC_MAX_ROWS];
+    int group = kpad == 0 ? m : VNNI_X_CODES / kpad;
+    for (int r0 = 0; r0 < m; r0 += group) {
+        int rows = m - r0 < group ? m - r0 : group;
+        vnni_quantize_rows(x + (size_t)r0 * ldx, rows, k, ldx, kpad, xq, xscale);
+        vnni_columns(xq, xscale, rows, k, kpad, w, scale, bias, y + (size_t)r0 * ldy, ldy, j0, j1);
+    }
+}
+
 #endif /* JEN1_SIMD_X86 */
 
 
 /* ------------------------------------------------------------------------ */
 /* Dispatch. */
 
-enum matvec_isa { ISA_UNKNOWN = -1, ISA_GENERIC, ISA_AVX2, ISA_AVX512, ISA_COUNT };
+/* avx512vnni differs from avx512 in its int8 kernel alone (int16
+ * activations); fp32 and bf16 weights run the same AVX-512 kernels. */
+enum matvec_isa { ISA_UNKNOWN = -1, ISA_GENERIC, ISA_AVX2, ISA_AVX512, ISA_AVX512_VNNI, ISA_COUNT };
 
-static const char *const isa_names[ISA_COUNT] = {"generic", "avx2", "avx512"};
+static const char *const isa_names[ISA_COUNT] = {"generic", "avx2", "avx512", "avx512vnni"};
 
 static matvec_fn *const f32_kernels[ISA_COUNT] = {
     generic_f32,
 #ifdef JEN1_SIMD_X86
-    avx2_f32, avx512_f32,
+    avx2_f32, avx512_f32, avx512_f32,
 #endif
 };
 
 static matvec_fn *const bf16_kernels[ISA_COUNT] = {
     generic_bf16,
 #ifdef JEN1_SIMD_X86
-    avx2_bf16, avx512_bf16,
+    avx2_bf16, avx512_bf16, avx512_bf16,
 #endif
 };
 
 static matvec_fn *const i8_kernels[ISA_COUNT] = {
     generic_i8,
 #ifdef JEN1_SIMD_X86
-    avx2_i8, avx512_i8,
+    avx2_i8, avx512_i8, avx512vnni_i8,
 #endif
 };
 
@@ -375,6 +579,8 @@ static int cpu_runs(enum matvec_isa isa)
     if (isa == ISA_AVX512)
         return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                __builtin_cpu_supports("avx512vl") && cpu_runs(ISA_AVX2);
+    if (isa == ISA_AVX512_VNNI)
+        return __builtin_cpu_supports("avx512vnni") && cpu_runs(ISA_AVX512);
 #endif
     return 0;
 }

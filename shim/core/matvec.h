@@ -35,8 +35,12 @@ void jen1_matvec_bf16(const float *x, int m, int k, int ldx,
                       float *y, int ldy, int j0, int j1);
 
 /* int8 weights with one fp32 scale per output row (w[j][t] * scale[j] is
- * the weight), fp32 inputs, products and sums: the scale multiplies row j's
- * finished sum, then the bias is added. */
+ * the weight): the scale multiplies row j's finished sum, then the bias is
+ * added. On CPUs with AVX512-VNNI ("avx512vnni") each input row is first
+ * rounded to int16 with its own scale (max |x| / 32767, nearest) and the
+ * products and partial sums are exact integers, flushed into fp32; elsewhere
+ * the inputs, products and sums are fp32. Either way a row's outputs depend
+ * on that row alone: bit-identical whatever m and the other rows are. */
 void jen1_matvec_i8(const float *x, int m, int k, int ldx,
                     const int8_t *w, const float *scale, const float *bias,
                     float *y, int ldy, int j0, int j1);
@@ -65,10 +69,11 @@ static inline float jen1_f32_or_bf16_at(const void *a, size_t at, int is_bf16)
     return is_bf16 ? jen1_bf16_to_f32(((const uint16_t *)a)[at]) : ((const float *)a)[at];
 }
 
-/* "avx512", "avx2" or "generic": the kernel the CPU runs. */
+/* "avx512vnni", "avx512", "avx2" or "generic": the kernels the CPU runs
+ * (avx512vnni is avx512 with the int16-activation int8 kernel). */
 const char *jen1_matvec_isa(void);
 
-/* Tests and benchmarks: run the named kernel ("avx512", "avx2", "generic")
+/* Tests and benchmarks: run the named kernels (one of the names above)
  * from now on, or the best one again for NULL. Returns 0, or -1 when the name
  * is unknown or this CPU cannot run it. Not for use while others compute. */
 int jen1_matvec_force_isa(const char *isa);

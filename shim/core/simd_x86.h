@@ -17,6 +17,8 @@
 #define JEN1_ALWAYS_INLINE static inline __attribute__((always_inline))
 #define JEN1_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma")))
 #define JEN1_AVX2 __attribute__((target("avx2,fma")))
+/* AVX-512 with the integer dot products (vpdpwssd): matvec's int8 kernel. */
+#define JEN1_AVX512_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma")))
 
 /* 16 elements of an fp32 or bf16 array from element `at` on, as fp32. */
 JEN1_ALWAYS_INLINE JEN1_AVX512 __m512 jen1_avx512_load(const void *a, size_t at, int is_bf16)

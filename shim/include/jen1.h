@@ -133,12 +133,14 @@ typedef enum jen1_weight_type {
                               accumulate: half the bytes per step, private
                               (unshared) memory, small numeric drift */
     JEN1_WEIGHTS_INT8 = 2  /* decoder linear weights quantised at load to int8
-                              with an fp32 scale per output channel, fp32
-                              activations and accumulation: a quarter of the
-                              bytes per step, private memory (a quarter of
-                              the fp32 size, beside the shared mapping), more
-                              drift than bf16 (BENCHMARKS.md). The text
-                              engine takes it as BF16. */
+                              with an fp32 scale per output channel; on CPUs
+                              with AVX512-VNNI the activations are rounded
+                              per row to int16 (integer dot products),
+                              elsewhere they stay fp32; fp32 accumulation: a
+                              quarter of the bytes per step, private memory
+                              (a quarter of the fp32 size, beside the shared
+                              mapping), more drift than bf16 (BENCHMARKS.md).
+                              The text engine takes it as BF16. */
 } jen1_weight_type;
 
 /* "f32", "bf16", "int8" ("unknown" for other values), and back: 0 and *out

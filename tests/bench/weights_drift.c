@@ -2,7 +2,7 @@
  * logits from fp32, printed as one JSON line for scripts/bench:
  *
  *   jen1-drift --model DIR --weights bf16|int8 [--frames F] [--guidance G]
- *              [--threads N] [--prompts N]
+ *              [--threads N] [--prompts N] [--isa avx512|avx2|generic|avx512vnni]
  *
  * For each prompt the reduced-precision model generates greedily with
  * guidance (its own cache, kernels and weights, as a worker runs it); the
@@ -13,7 +13,9 @@
  *                       fp32 row over the vocabulary);
  *   greedy_changed:     the share of rows whose fp32 argmax differs from the
  *                       token the reduced model chose (its own argmax), at
- *                       the same context: how often a greedy token changes. */
+ *                       the same context: how often a greedy token changes.
+ * --isa forces a matvec kernel (int8 on avx512vnni rounds the activations to
+ * int16; the others keep them fp32); "isa" in the line says which ran. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +23,7 @@
 
 #include "jen1.h"
 #include "jen1_stages.h"
+#include "matvec.h"
 
 static const char *const prompts[] = {
     "upbeat electronic dance track with heavy bass", "calm solo piano, slow tempo",
@@ -125,9 +128,10 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--guidance") && v) guidance = (float)atof(argv[++i]);
         else if (!strcmp(a, "--threads") && v) threads = atoi(argv[++i]);
         else if (!strcmp(a, "--prompts") && v) n_prompts = atoi(argv[++i]);
+        else if (!strcmp(a, "--isa") && v && jen1_matvec_force_isa(v) == 0) i++;
         else {
             fprintf(stderr, "usage: jen1-drift --model DIR --weights bf16|int8 [--frames F] [--guidance G] "
-                            "[--threads N] [--prompts 1..4]\n");
+                            "[--threads N] [--prompts 1..4] [--isa KERNEL this CPU runs]\n");
             return 2;
         }
     }
@@ -155,9 +159,9 @@ int main(int argc, char **argv)
     for (int i = 0; i < n_prompts && rc == 0; i++)
         rc = measure(full, reduced, prompts[i], frames, guidance, &d);
     if (rc == 0)
-        printf("{\"weights\":\"%s\",\"prompts\":%d,\"frames\":%d,\"guidance\":%.1f,\"rows\":%ld,"
+        printf("{\"weights\":\"%s\",\"isa\":\"%s\",\"prompts\":%d,\"frames\":%d,\"guidance\":%.1f,\"rows\":%ld,"
                "\"max_rel\":%.4f,\"mean_rel\":%.5f,\"greedy_changed\":%.4f}\n",
-               jen1_weight_type_name(weights), n_prompts, frames, guidance, d.rows, d.max_rel,
+               jen1_weight_type_name(weights), jen1_matvec_isa(), n_prompts, frames, guidance, d.rows, d.max_rel,
                d.sum_rel / (double)d.values, (double)d.changed / (double)d.rows);
     jen1_model_free(reduced);
     jen1_model_free(full);

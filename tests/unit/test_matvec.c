@@ -1,7 +1,8 @@
 /* test_matvec.c - the skinny matrix-product kernels against a double-precision
  * reference, on every kernel this CPU can run and for every weight type (fp32,
- * bf16, int8 with per-row scales), the fp32 -> bf16 rounding and the int8
- * quantisation. */
+ * bf16, int8 with per-row scales; int8 also with int16 activations on
+ * avx512vnni), a row's outputs bit-identical alone or among 16, the fp32 ->
+ * bf16 rounding and the int8 quantisation. */
 #include "check.h"
 #include "matvec.h"
 
@@ -10,7 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 
-static const char *const all_isas[] = {"generic", "avx2", "avx512"};
+static const char *const all_isas[] = {"generic", "avx2", "avx512", "avx512vnni"};
 
 static uint32_t rng_state = 12345;
 
@@ -107,6 +108,28 @@ static double weight(const struct problem *p, size_t e)
     return p->kind == KIND_BF16 ? (double)f32_from_bits((uint32_t)p->w16[e] << 16) : (double)p->w32[e];
 }
 
+/* The avx512vnni int8 kernel rounds each input row to int16 codes q_t with
+ * the row's scale s = max_t |x_t| / 32767, computed in fp32 as
+ * q_t = round(x_t * fl(32767 / max)) and s = fl(max / 32767). The product
+ * x_t * fl(32767 / max), rounded, is within 2 ulps of x_t / s, at most
+ * 32767 * 2 * 2^-24 < 0.004 codes from it, so |x_t / s - q_t| <= 0.504; and
+ * s's own rounding moves q_t * s by at most 32767 * 2^-24 < 0.002 steps:
+ * |x_t - q_t * s| <= 0.51 s. The rounding then moves output j by at most
+ * 0.51 * s * sum_t |w[j][t]| * scale[j] (worst case ~ max|x| * 127 * k /
+ * 64000 * scale[j]) before the fp32 roundings the other kernels have. */
+static int int16_activations(const struct problem *p, const char *isa)
+{
+    return p->kind == KIND_I8 && strcmp(isa, "avx512vnni") == 0;
+}
+
+static double row_step(const struct problem *p, int i)
+{
+    double top = 0.0;
+    for (int t = 0; t < p->k; t++)
+        top = fmax(top, fabs((double)p->x[(size_t)i * p->ldx + t]));
+    return top / 32767.0;
+}
+
 /* Checks p->y against the reference; returns the number of bad entries. */
 static int problem_verify(const struct problem *p, const char *isa)
 {
@@ -120,11 +143,12 @@ static int problem_verify(const struct problem *p, const char *isa)
                             isa, i, j, p->j0, p->j1);
                 continue;
             }
-            double sum = 0.0, magnitude = 0.0;
+            double sum = 0.0, magnitude = 0.0, weights = 0.0;
             for (int t = 0; t < p->k; t++) {
                 double term = (double)p->x[(size_t)i * p->ldx + t] * weight(p, (size_t)j * p->k + t);
                 sum += term;
                 magnitude += fabs(term);
+                weights += fabs(weight(p, (size_t)j * p->k + t));
             }
             double scale = p->kind == KIND_I8 ? (double)p->scale[j] : 1.0;
             double bias = p->bias ? p->bias[j] : 0.0;
@@ -134,6 +158,8 @@ static int problem_verify(const struct problem *p, const char *isa)
              * roundings (one more for the int8 scale), each off by
              * FLT_EPSILON of the running magnitude. */
             double bound = (p->k / 8.0 + 17.0) * FLT_EPSILON * magnitude + 1e-30;
+            if (int16_activations(p, isa))
+                bound += 0.51 * row_step(p, i) * weights * scale;
             if (!(fabs(got - want) <= bound) && bad++ < 3)
                 fprintf(stderr, "  [%s %s m=%d k=%d n=%d j=[%d,%d) ldx=%d ldy=%d bias=%d] "
                         "y[%d][%d] = %.9g, want %.9g (bound %.3g)\n",
@@ -190,6 +216,7 @@ TEST(model_sized_rows)
     static const struct { int m, k, n; } shapes[] = {
         {1, 1024, 64}, {2, 1024, 37}, {2, 4096, 20}, {3, 1000, 13},
         {4, 4096, 9}, {5, 1024, 8}, {8, 2048, 11}, {16, 1024, 6}, {16, 4096, 5},
+        {2, 8200, 7}, {3, 20000, 4}, {2, 33000, 3}, /* int32 flushes; beyond the int16 buffer */
     };
     int bad = 0;
     for (int kind = 0; kind < KIND_COUNT; kind++)
@@ -240,11 +267,12 @@ TEST(empty_products)
         CHECK(y[0] == 11.0f, "[%s] fp32 dot gave %g", all_isas[i], y[0]);
         jen1_matvec_bf16(x, 1, 1, 1, w16 + 1, NULL, y, 1, 0, 1);
         CHECK(y[0] == 4.0f, "[%s] bf16 dot gave %g", all_isas[i], y[0]);
-        /* int8: (1*3 + 2*4) * 0.5 + 0.5, exact; k = 0 leaves the bias. */
+        /* int8: (32767*3 - 16384*4) * 0.5 + 0.5, exact (inputs on the int16
+         * grid: max |x| = 32767 makes the row scale 1); k = 0 leaves the bias. */
         int8_t w8[2] = {3, 4};
-        float scale[2] = {0.5f, 2.0f};
-        jen1_matvec_i8(x, 1, 2, 2, w8, scale, bias, y, 1, 0, 1);
-        CHECK(y[0] == 6.0f, "[%s] int8 dot gave %g", all_isas[i], y[0]);
+        float scale[2] = {0.5f, 2.0f}, x16[2] = {32767.0f, -16384.0f};
+        jen1_matvec_i8(x16, 1, 2, 2, w8, scale, bias, y, 1, 0, 1);
+        CHECK(y[0] == 16383.0f, "[%s] int8 dot gave %g", all_isas[i], y[0]);
         jen1_matvec_i8(x, 1, 0, 1, w8, scale, bias, y, 2, 0, 2);
         CHECK(y[0] == 0.5f && y[1] == -0.25f, "[%s] int8 k=0 gave %g %g", all_isas[i], y[0], y[1]);
     }
@@ -273,9 +301,84 @@ TEST(dispatcher_names_a_kernel)
     if (strcmp(want, "avx2") == 0 && __builtin_cpu_supports("avx512f") &&
         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
         want = "avx512";
+    if (strcmp(want, "avx512") == 0 && __builtin_cpu_supports("avx512vnni"))
+        want = "avx512vnni";
     CHECK(strcmp(isa, want) == 0, "this CPU should run '%s', dispatcher chose '%s'", want, isa);
     printf("     (dispatcher: %s)\n", isa);
 #endif
+}
+
+/* The session engine's promise: a request's outputs do not depend on its
+ * batch-mates. Row r computed among 16 rows is bit for bit row r alone, on
+ * every kernel and weight type, for k that cross the int16 kernel's int32
+ * flush (8192), its row groups (k = 4096: 8 rows a group) and its fallback
+ * (k > 32768). */
+TEST(a_row_alone_or_among_sixteen_is_bit_identical)
+{
+    static const int ks[] = {1, 33, 1000, 4096, 8200, 33000};
+    int bad = 0;
+    for (int kind = 0; kind < KIND_COUNT; kind++)
+        for (size_t a = 0; a < sizeof ks / sizeof ks[0]; a++) {
+            struct problem p = {.m = 16, .k = ks[a], .n = 9, .ldx = ks[a] + 3, .ldy = 11,
+                                .j0 = 0, .j1 = 9, .with_bias = 1, .kind = kind};
+            REQUIRE(problem_alloc(&p) == 0, "out of memory");
+            float alone[9];
+            for (size_t i = 0; i < sizeof all_isas / sizeof all_isas[0]; i++) {
+                if (jen1_matvec_force_isa(all_isas[i]) != 0)
+                    continue;
+                const void *w = kind == KIND_I8 ? (const void *)p.w8
+                              : kind == KIND_BF16 ? (const void *)p.w16 : (const void *)p.w32;
+                for (int r = -1; r < p.m; r++) { /* -1: all 16 rows at once */
+                    const float *x = p.x + (size_t)(r < 0 ? 0 : r) * p.ldx;
+                    float *y = r < 0 ? p.y : alone;
+                    int rows = r < 0 ? p.m : 1;
+                    if (kind == KIND_I8)
+                        jen1_matvec_i8(x, rows, p.k, p.ldx, w, p.scale, p.bias, y, p.ldy, 0, 9);
+                    else if (kind == KIND_BF16)
+                        jen1_matvec_bf16(x, rows, p.k, p.ldx, w, p.bias, y, p.ldy, 0, 9);
+                    else
+                        jen1_matvec_f32(x, rows, p.k, p.ldx, w, p.bias, y, p.ldy, 0, 9);
+                    for (int j = 0; r >= 0 && j < 9; j++)
+                        if (bits_of(alone[j]) != bits_of(p.y[(size_t)r * p.ldy + j]) && bad++ < 3)
+                            fprintf(stderr, "  [%s %s k=%d] row %d column %d: %.9g alone, %.9g among 16\n",
+                                    all_isas[i], kind_names[kind], p.k, r, j, alone[j],
+                                    p.y[(size_t)r * p.ldy + j]);
+                }
+            }
+            problem_free(&p);
+        }
+    jen1_matvec_force_isa(NULL);
+    CHECK(bad == 0, "%d outputs differ", bad);
+}
+
+/* The largest products everywhere (codes +-32767 against weights -128) over
+ * k = 2 x 8192 + 40: every int32 lane of the int16 kernel comes within
+ * 0.003% of 2^31 before each flush, and an overflow would be far off. */
+TEST(int32_sums_never_overflow)
+{
+    enum { K = 2 * 8192 + 40 };
+    static float x[2][K];
+    static int8_t w[2][K];
+    for (int t = 0; t < K; t++) {
+        x[0][t] = 1.0f;
+        x[1][t] = t % 2 ? -1.0f : 1.0f;
+        w[0][t] = -128;
+        w[1][t] = t % 2 ? 127 : -128;
+    }
+    float scale[2] = {1.0f, 1.0f}, y[2][2];
+    /* x1 and w1 alternate signs and sizes between even and odd t. */
+    const double want[2][2] = {{-128.0 * K, (-128.0 + 127.0) * K / 2},
+                               {(-128.0 + 128.0) * K / 2, (-128.0 - 127.0) * K / 2}};
+    for (size_t i = 0; i < sizeof all_isas / sizeof all_isas[0]; i++) {
+        if (jen1_matvec_force_isa(all_isas[i]) != 0)
+            continue;
+        jen1_matvec_i8(&x[0][0], 2, K, K, &w[0][0], scale, NULL, &y[0][0], 2, 0, 2);
+        for (int r = 0; r < 2; r++)
+            for (int j = 0; j < 2; j++)
+                CHECK(fabs(y[r][j] - want[r][j]) <= 1e-5 * 128.0 * K, "[%s] y[%d][%d] = %.9g, want %.9g",
+                      all_isas[i], r, j, y[r][j], want[r][j]);
+    }
+    jen1_matvec_force_isa(NULL);
 }
 
 static uint16_t bf16_of(uint32_t bits)
@@ -413,6 +516,8 @@ int main(void)
     RUN(model_sized_rows);
     RUN(partial_column_ranges_and_strides);
     RUN(empty_products);
+    RUN(a_row_alone_or_among_sixteen_is_bit_identical);
+    RUN(int32_sums_never_overflow);
     RUN(bf16_rounds_to_nearest_even);
     RUN(bf16_keeps_nan_a_nan);
     RUN(bf16_matches_a_reference_rounding);
