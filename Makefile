@@ -40,6 +40,12 @@ else
 TORCH_CFLAGS :=
 TORCH_LIBS   := -ltorch_cpu -lc10
 endif
+# LibTorch's at::parallel_for is a header template that splits its work over
+# threads only where it is compiled with OpenMP (its ParallelOpenMP.h; LibTorch
+# itself is built with it): without -fopenmp every parallel_for of ours (the
+# decoder's linears, attention, EnCodec's gates) runs on one thread.
+TORCH_CFLAGS += -fopenmp
+TORCH_LIBS   += -fopenmp
 
 # PCRE2 and utf8proc: the BPE tokenizer's pre-tokenisation regex and NFC.
 TOKENIZER_LIBS := -lpcre2-8 -lutf8proc

@@ -98,19 +98,10 @@ static void load_checkpoint(job_run *run, engine_request *er)
     npy_free(c);
 }
 
-/* The job is out of the batch (done or never in): its slot is free for the intake. */
-static void leave_batch(job_run *run)
-{
-    if (!run->decoding) return;
-    run->decoding = false;
-    atomic_fetch_sub(&run->w->decoding, 1);
-}
-
 /* A job that ends here, not in the finisher. */
 static void end_here(job_run *run, stage_end end)
 {
     end_job(run, end);
-    leave_batch(run);
     worker_hand_free(run->w, run);
 }
 
@@ -124,7 +115,6 @@ static int join(lane *l, engine_batch *batch, job_run *run)
         return -1;
     }
     if (report_stage(run, JEN1_STAGE_GENERATING, 0.05) != 0) {
-        leave_batch(run);
         worker_hand_free(w, run);
         return -1;
     }
@@ -178,7 +168,7 @@ static void leave(lane *l, engine_batch *batch, job_run **slots, int slot)
     } else {
         run->timings.text_s = run->audio.seconds_text;
         run->timings.decoder_s = run->audio.seconds_decoder;
-        leave_batch(run);
+        worker_leave_batch(w, run);
         handoff_push(&w->to_finish, run);
     }
     log_set_job(NULL);

@@ -153,7 +153,7 @@ void *finisher_main(void *arg)
     lane *l = arg;
     worker *w = l->w;
     for (;;) {
-        job_run *run = handoff_pop(&w->to_finish, 100);
+        job_run *run = handoff_pop(&w->to_finish, 500); /* signalled on push: the timeout rereads the flags */
         if (run) {
             finish_job(l, run);
             continue;

@@ -34,13 +34,6 @@ static stage_end stage_planning(job_run *run)
 
 static const stage kPlanning = {JEN1_STAGE_PLANNING, 0, stage_planning};
 
-/* Whether the worker can serve another job: fewer than JEN1_BATCH audio
- * jobs planned or decoding, and room in hand for the finisher's backlog. */
-static bool has_room(worker *w)
-{
-    return atomic_load(&w->decoding) < w->batch && worker_hand_count(w) < 2 * w->batch;
-}
-
 /* A payload the take script said to run: read, planned, handed on. The run
  * owns the payload from here (worker_hand_free releases both). */
 static void start_job(lane *l, job_run *run)
@@ -60,9 +53,7 @@ static void start_job(lane *l, job_run *run)
         return;
     }
     if (!run->req.audio) {
-        /* A words-only job needs no batch slot. */
-        atomic_fetch_sub(&w->decoding, 1);
-        run->decoding = false;
+        worker_leave_batch(w, run); /* a words-only job needs no slot */
         handoff_push(&w->to_finish, run);
     } else {
         handoff_push(&w->to_decode, run);
@@ -105,8 +96,6 @@ static void take(lane *l, queue_job *job)
     run->batch_slot = -1;
     run->started = clock_monotonic_s();
     run->deadline = run->started + w->cfg->job_timeout_s;
-    run->decoding = true;
-    atomic_fetch_add(&w->decoding, 1);
     worker_hand_add(w, run);
     lane_hold(l, run);
     start_job(l, run);
@@ -119,10 +108,8 @@ void *intake_main(void *arg)
     worker *w = l->w;
     char err[1024];
     while (!worker_draining()) {
-        if (!has_room(w)) {
-            worker_sleep_ms(10);
-            continue;
-        }
+        /* Room is signalled as jobs leave; the timeout only rereads the stop flags. */
+        if (!worker_wait_room(w, 250)) continue;
         /* With jobs in hand, short waits: a stop is noticed at once, and the
          * process need not wait for this thread to end them. */
         queue_job job = {0};

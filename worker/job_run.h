@@ -80,12 +80,15 @@ typedef struct worker {
     job_limits limits;
     int batch;                  /* JEN1_BATCH, resolved for the device */
     handoff to_decode, to_finish;
-    atomic_int decoding;        /* audio jobs taken and not yet out of the batch */
     atomic_bool intake_done, decode_done; /* each thread says when it has stopped */
-    /* The jobs in hand, for the heartbeat and for queue_release's keep list. */
+    /* The jobs in hand, for the heartbeat and for queue_release's keep list,
+     * and how many of them are planned or decoding (a slot of the batch
+     * each); `room` is signalled whenever either count drops. */
     pthread_mutex_t hand_lock;
+    pthread_cond_t room;
     job_run *hand[WORKER_MAX_IN_HAND];
     int n_hand;
+    int decoding;
     pthread_mutex_t stop_lock;  /* guards stop_deadline */
     double stop_deadline;       /* when SIGTERM's grace period ends */
 } worker;
@@ -109,7 +112,7 @@ struct job_run {
     engine_section sections[PLAN_MAX_SECTIONS]; /* the plan's, for the engine */
     npy_array resume;           /* the checkpoint this attempt resumed from */
     bool has_checkpoint;        /* the job may have a checkpoint object: remove it when the job ends */
-    bool decoding;              /* counted in worker.decoding */
+    bool decoding;              /* counted in worker.decoding: it holds a slot */
     int n_windows;              /* the song's windows: one needs no checkpoint */
     int batch_slot;             /* its slot in the batch while it decodes, else -1 */
     double generating_since;    /* when it joined the batch */
@@ -139,9 +142,16 @@ bool worker_draining(void);
 /* Sleeps, cut short by a stop. */
 void worker_sleep_ms(int ms);
 
-/* The registry of jobs in hand (any thread). */
+/* The registry of jobs in hand (any thread). A job added holds a slot of
+ * the batch until worker_leave_batch (or until it is freed). */
 int worker_hand_count(worker *w);
 void worker_hand_add(worker *w, job_run *run);
+/* The job no longer holds a slot: done decoding, or words only. */
+void worker_leave_batch(worker *w, job_run *run);
+/* Waits up to wait_ms until the worker can take another job: fewer than
+ * JEN1_BATCH jobs hold a slot, and fewer than twice that are in hand.
+ * Returns whether it can. */
+bool worker_wait_room(worker *w, int wait_ms);
 /* Removes the run from the registry and frees it with what it holds. */
 void worker_hand_free(worker *w, job_run *run);
 /* queue_release on the lane's handle keeping every job in hand: after a

@@ -75,10 +75,46 @@ static void publish_hand(worker *w)
 void worker_hand_add(worker *w, job_run *run)
 {
     pthread_mutex_lock(&w->hand_lock);
-    if (w->n_hand < WORKER_MAX_IN_HAND) w->hand[w->n_hand++] = run; /* has_room keeps it well under */
+    if (w->n_hand < WORKER_MAX_IN_HAND) w->hand[w->n_hand++] = run; /* worker_wait_room keeps it well under */
+    run->decoding = true;
+    w->decoding++;
     publish_hand(w);
     pthread_mutex_unlock(&w->hand_lock);
     metrics_add(w->metrics->registry, w->metrics->inflight, 1);
+}
+
+/* Call with hand_lock held. */
+static void leave_batch_locked(worker *w, job_run *run)
+{
+    if (!run->decoding) return;
+    run->decoding = false;
+    w->decoding--;
+    pthread_cond_signal(&w->room);
+}
+
+void worker_leave_batch(worker *w, job_run *run)
+{
+    pthread_mutex_lock(&w->hand_lock);
+    leave_batch_locked(w, run);
+    pthread_mutex_unlock(&w->hand_lock);
+}
+
+bool worker_wait_room(worker *w, int wait_ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += wait_ms / 1000;
+    until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&w->hand_lock);
+    bool room;
+    while (!(room = w->decoding < w->batch && w->n_hand < 2 * w->batch) &&
+           pthread_cond_timedwait(&w->room, &w->hand_lock, &until) == 0) {}
+    pthread_mutex_unlock(&w->hand_lock);
+    return room;
 }
 
 void worker_hand_free(worker *w, job_run *run)
@@ -89,10 +125,11 @@ void worker_hand_free(worker *w, job_run *run)
             w->hand[i] = w->hand[--w->n_hand];
             break;
         }
+    leave_batch_locked(w, run);
+    pthread_cond_signal(&w->room);
     publish_hand(w);
     pthread_mutex_unlock(&w->hand_lock);
     metrics_add(w->metrics->registry, w->metrics->inflight, -1);
-    if (run->decoding) atomic_fetch_sub(&w->decoding, 1);
     free(run->encoded);
     engine_result_free(&run->audio);
     npy_free(&run->resume);
@@ -249,6 +286,11 @@ int worker_main(const struct jen1_config *cfg, unsigned slot, struct jen1_metric
     static worker w; /* large (the registry of jobs in hand); one per process */
     w = (worker){.cfg = cfg, .slot = slot, .metrics = metrics, .status = status};
     pthread_mutex_init(&w.hand_lock, NULL);
+    pthread_condattr_t monotonic;
+    pthread_condattr_init(&monotonic);
+    pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
+    pthread_cond_init(&w.room, &monotonic);
+    pthread_condattr_destroy(&monotonic);
     pthread_mutex_init(&w.stop_lock, NULL);
     handoff_init(&w.to_decode);
     handoff_init(&w.to_finish);
@@ -327,6 +369,7 @@ close:
     engine_close(w.engine);
     handoff_destroy(&w.to_decode);
     handoff_destroy(&w.to_finish);
+    pthread_cond_destroy(&w.room);
     log_info("worker stopped");
     return exit_status;
 }

@@ -7,7 +7,7 @@
 # encoding and upload all included; the model's load not). Prints one JSON
 # line: audio seconds per wall second, the decoder passes, and the worker's
 # resident memory (peak over the run, and its private part) sampled every
-# 0.2 s. Used by scripts/bench's "batch" section.
+# second. Used by scripts/bench's "batch" section.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 model=$1 weights=$2 batch=$3 jobs=${4:-8} seconds=${5:-10} label=${6:-$(basename "$1")}
@@ -30,19 +30,23 @@ t0=$(date +%s.%N)
 for i in $(seq 1 "$jobs"); do
     rcli LPUSH "$P:queue" "{\"id\":\"bench-$i\",\"narrative\":\"A lighthouse keeper finds a message in a bottle, take $i.\",\"duration\":$seconds,\"seed\":$i}" >/dev/null
 done
+# Watching costs the 2 cores little: one redis-cli and one awk a second.
 peak_kib=0 anon_kib=0
-ended() { local n=0 i; for i in $(seq 1 "$jobs"); do [ "$(rcli EXISTS "$P:done:bench-$i")" = 1 ] && n=$((n + 1)); done; echo $n; }
-while [ "$(ended)" -lt "$jobs" ]; do
-    rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$worker/status" 2>/dev/null || echo 0)
-    anon=$(awk '/^RssAnon:/ { print $2 }' "/proc/$worker/status" 2>/dev/null || echo 0)
+done_keys=()
+for i in $(seq 1 "$jobs"); do done_keys+=("$P:done:bench-$i"); done
+while [ "$(rcli EXISTS "${done_keys[@]}")" -lt "$jobs" ]; do
+    read -r rss anon < <(awk '/^VmRSS:/ { r = $2 } /^RssAnon:/ { a = $2 } END { print r + 0, a + 0 }' "/proc/$worker/status" 2>/dev/null)
     [ "${rss:-0}" -gt "$peak_kib" ] && peak_kib=$rss
     [ "${anon:-0}" -gt "$anon_kib" ] && anon_kib=$anon
     kill -0 "$worker" 2>/dev/null || { echo "worker_batch: the worker died; see $POOL_LOG" >&2; exit 1; }
-    sleep 0.2
+    sleep 1
 done
 t1=$(date +%s.%N)
 failed=0
-for i in $(seq 1 "$jobs"); do [ "$(job_field "bench-$i" status)" = succeeded ] || failed=$((failed + 1)); done
+for i in $(seq 1 "$jobs"); do
+    [ "$(job_field "bench-$i" status)" = succeeded ] || failed=$((failed + 1))
+    job_field "bench-$i" result >>"$JEN1_TEST_TMP/results.jsonl" # each song's timings, for a closer look
+done
 steps=$(($(metric jen1_decode_steps_total) - steps0))
 jq -nc --arg weights "$weights" --argjson batch "$batch" --argjson jobs "$jobs" --argjson seconds "$seconds" \
     --argjson t0 "$t0" --argjson t1 "$t1" --argjson steps "$steps" --argjson failed "$failed" \
