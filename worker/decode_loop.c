@@ -163,6 +163,10 @@ static void leave(lane *l, engine_batch *batch, job_run **slots, int slot)
     if (es == ENGINE_ABORTED && run->timed_out)
         snprintf(run->err, sizeof run->err, "the job ran past its %d s time limit and was stopped",
                  w->cfg->job_timeout_s);
+    /* On a CPU EnCodec runs here, between steps (engine_audio_with_batch). */
+    if (es == ENGINE_OK && engine_audio_with_batch(w->engine) &&
+        engine_result_decode_audio(w->engine, &run->audio, run->err, sizeof run->err) != ENGINE_OK)
+        es = ENGINE_FAILED;
     if (es != ENGINE_OK) {
         end_here(run, engine_end(run, es));
     } else {

@@ -13,6 +13,7 @@
 
 struct engine {
     jen1_model *model;   /* NULL for the silent engine */
+    bool cores_shared;   /* the model runs on the CPU: see engine_audio_with_batch */
     double none_pace;
     int frame_rate, n_codebooks, codebook_size;
     int window_frames, stride_frames; /* the schedule every song follows */
@@ -104,7 +105,13 @@ engine *engine_open(const engine_options *o, char *err, size_t errlen)
         return NULL;
     }
     if (!(o->stride_s > 0) && !(o->window_s > 0)) e->stride_frames = stride;
+    e->cores_shared = strncmp(jen1_model_device(e->model), "cpu", 3) == 0;
     return e;
+}
+
+bool engine_audio_with_batch(const engine *e)
+{
+    return e->cores_shared;
 }
 
 void engine_close(engine *e)

@@ -19,6 +19,7 @@
 #ifndef JEN1_WORKER_ENGINE_H
 #define JEN1_WORKER_ENGINE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -142,8 +143,9 @@ int engine_count_windows(const engine *e, const engine_request *req);
  * request joins between steps (its text encoded and its first window
  * prefilled then), each step advances every running request by one decoder
  * pass, and a finished one leaves with its codes and windows. Its audio is
- * made apart, by engine_result_decode_audio, on whatever thread the caller
- * likes, so that EnCodec never holds up the others' steps. A song does not
+ * made apart, by engine_result_decode_audio: on a GPU on another thread, so
+ * that EnCodec never holds up the others' steps; on a CPU between steps
+ * (engine_audio_with_batch says which). A song does not
  * depend on its batch-mates (the same codes alone or batched, on the CPU).
  *
  *     engine_batch *b = engine_batch_new(e, 4, err, sizeof err);
@@ -190,6 +192,16 @@ int engine_batch_done(const engine_batch *b, int slot);
  * ended with and its message. Leaving a running request abandons it
  * (ENGINE_ABORTED). */
 engine_status engine_batch_leave(engine_batch *b, int slot, engine_result *out, char *err, size_t errlen);
+
+/* Where EnCodec should run: on a CPU (true), on the batch's own thread
+ * between steps; on a GPU (false), on any other thread. On a CPU the two
+ * would share the same cores anyway, and a second thread doing engine work
+ * gives LibTorch a second OpenMP team: with more OpenMP threads than cores,
+ * libgomp stops spinning at its barriers and every parallel region of every
+ * later step pays a wake-up (measured: after the first song's EnCodec on a
+ * thread of its own, each later batch-1 song decoded in 24 s instead of
+ * 15.5 s; BENCHMARKS.md, "Many jobs in one worker"). */
+bool engine_audio_with_batch(const engine *e);
 
 /* The audio of a result engine_batch_leave gave (EnCodec over its codes; the
  * silent engine's silence), into out->audio, out->n_samples and

@@ -1,6 +1,8 @@
 /* finisher.c - the finisher thread: what follows a song's decoding, on a
  * thread of its own so that it never holds up the batch's steps. EnCodec
- * turns the codes into audio, which is normalised and encoded ("encoding"),
+ * turns the codes into audio (here on a GPU; on a CPU the decode loop runs
+ * it between steps: engine_audio_with_batch), which is normalised and
+ * encoded ("encoding"),
  * then the audio and the song's codes go to the blob store ("uploading"),
  * and the GeneratedSong ends the job (queue_finish). A words-only job only
  * has its GeneratedSong written. */
@@ -22,7 +24,8 @@ static stage_end blob_end(blob_status bs)
 static stage_end stage_encoding(job_run *run)
 {
     engine_result *a = &run->audio;
-    if (engine_result_decode_audio(run->w->engine, a, run->err, sizeof run->err) != ENGINE_OK)
+    /* On a GPU EnCodec runs here; on a CPU the decode loop ran it already. */
+    if (!a->audio && engine_result_decode_audio(run->w->engine, a, run->err, sizeof run->err) != ENGINE_OK)
         return PROTOCOL_ENGINE_ERROR;
     run->timings.audio_s = a->seconds_audio;
     double t = clock_monotonic_s(), lufs;

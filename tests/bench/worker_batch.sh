@@ -16,7 +16,7 @@ export JEN1_TEST_TMP=${JEN1_TEST_TMP:-$JEN1_BUILD/tmp}/bench-batch
 rm -rf "$JEN1_TEST_TMP" && mkdir -p "$JEN1_TEST_TMP/blobs"
 . tests/lib/redis.sh
 . tests/cli/pool.sh
-trap 'pool_stop KILL; redis_stop' EXIT
+trap 'status=$?; set +e; pool_stop KILL; redis_stop; exit $status' EXIT # pool_stop's status is not ours
 redis_start >&2
 P="{$POOL_PREFIX}"
 pool_start "bench-$weights-$batch" USE_TORCH=1 JEN1_MODEL_DIR="$model" JEN1_WEIGHTS="$weights" \
