@@ -3,9 +3,11 @@
 #ifndef JEN1_UTIL_H
 #define JEN1_UTIL_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -17,6 +19,12 @@ double clock_monotonic_s(void);
 /* The same clock in whole milliseconds: for deadlines kept as integers
  * (timer intervals, poll budgets). */
 int64_t clock_monotonic_ms(void);
+
+/* A condition variable that waits on the monotonic clock (so that a change
+ * of the wall clock never stretches a wait), and the deadline `ms` from now
+ * that pthread_cond_timedwait then takes. Returns pthread_cond_init's status. */
+int clock_cond_init(pthread_cond_t *cond);
+struct timespec clock_cond_deadline(int ms);
 
 /* Milliseconds since the Unix epoch (the wall clock): for timestamps. */
 int64_t clock_unix_ms(void);

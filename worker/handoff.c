@@ -1,17 +1,13 @@
 /* handoff.c - see job_run.h: a mutex, a condition and a linked list. */
 #include <errno.h>
-#include <time.h>
 
 #include "job_run.h"
+#include "util.h"
 
 void handoff_init(handoff *h)
 {
     pthread_mutex_init(&h->lock, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&h->ready, &attr);
-    pthread_condattr_destroy(&attr);
+    clock_cond_init(&h->ready);
     h->head = h->tail = NULL;
     h->n = 0;
 }
@@ -36,14 +32,7 @@ void handoff_push(handoff *h, job_run *run)
 
 job_run *handoff_pop(handoff *h, int wait_ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += wait_ms / 1000;
-    until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = clock_cond_deadline(wait_ms);
     pthread_mutex_lock(&h->lock);
     while (!h->head && wait_ms > 0 && pthread_cond_timedwait(&h->ready, &h->lock, &until) != ETIMEDOUT) {}
     job_run *run = h->head;

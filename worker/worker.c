@@ -101,14 +101,7 @@ void worker_leave_batch(worker *w, job_run *run)
 
 bool worker_wait_room(worker *w, int wait_ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += wait_ms / 1000;
-    until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = clock_cond_deadline(wait_ms);
     pthread_mutex_lock(&w->hand_lock);
     bool room;
     while (!(room = w->decoding < w->batch && w->n_hand < 2 * w->batch) &&
@@ -286,11 +279,7 @@ int worker_main(const struct jen1_config *cfg, unsigned slot, struct jen1_metric
     static worker w; /* large (the registry of jobs in hand); one per process */
     w = (worker){.cfg = cfg, .slot = slot, .metrics = metrics, .status = status};
     pthread_mutex_init(&w.hand_lock, NULL);
-    pthread_condattr_t monotonic;
-    pthread_condattr_init(&monotonic);
-    pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
-    pthread_cond_init(&w.room, &monotonic);
-    pthread_condattr_destroy(&monotonic);
+    clock_cond_init(&w.room);
     pthread_mutex_init(&w.stop_lock, NULL);
     handoff_init(&w.to_decode);
     handoff_init(&w.to_finish);

@@ -1,9 +1,11 @@
 /* test_util.c - common/util: the element count of a shape (what npy,
  * safetensors, jen1_tensor_numel and jen1-mkmodel rely on), hex and
- * SHA-256 digests, and the two readings of the monotonic clock. */
+ * SHA-256 digests, the two readings of the monotonic clock, and condition
+ * deadlines on it. */
 #include "check.h"
 #include "util.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -75,6 +77,30 @@ TEST(monotonic_clock_in_seconds_and_milliseconds)
     CHECK(clock_monotonic_ms() >= ms, "the millisecond clock went back");
 }
 
+/* A condition on the monotonic clock times out at the deadline it was given. */
+TEST(condition_deadlines_on_the_monotonic_clock)
+{
+    for (int ms = 0; ms <= 2500; ms += 999) {
+        double now = clock_monotonic_s();
+        struct timespec d = clock_cond_deadline(ms);
+        double at = (double)d.tv_sec + d.tv_nsec * 1e-9;
+        CHECK(d.tv_nsec >= 0 && d.tv_nsec < 1000000000L, "%d ms: tv_nsec %ld out of range", ms, d.tv_nsec);
+        CHECK(at >= now + ms / 1000.0 - 0.001 && at <= now + ms / 1000.0 + 0.05, "%d ms: %f s, now %f s", ms, at, now);
+    }
+    pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+    pthread_cond_t c;
+    REQUIRE(clock_cond_init(&c) == 0, "clock_cond_init");
+    double t0 = clock_monotonic_s();
+    struct timespec d = clock_cond_deadline(30);
+    pthread_mutex_lock(&m);
+    int rc = 0;
+    while (rc == 0) rc = pthread_cond_timedwait(&c, &m, &d);
+    pthread_mutex_unlock(&m);
+    double waited = clock_monotonic_s() - t0;
+    CHECK(rc == ETIMEDOUT && waited >= 0.029, "timed out (%d) after %f s, not before 30 ms", rc, waited);
+    pthread_cond_destroy(&c);
+}
+
 TEST(flag_numbers_are_whole_and_in_range)
 {
     long n = 7;
@@ -99,6 +125,7 @@ int main(void)
     RUN(numel_refuses_overflow);
     RUN(hex_and_sha256);
     RUN(monotonic_clock_in_seconds_and_milliseconds);
+    RUN(condition_deadlines_on_the_monotonic_clock);
     RUN(flag_numbers_are_whole_and_in_range);
     return check_summary("test_util");
 }
