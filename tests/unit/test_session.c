@@ -1,7 +1,8 @@
 /* test_session.c - the stepping engine (jen1_session, jen1.h): requests that
  * join a running batch at different steps, with different lengths, sampling
  * and window schedules, get bit for bit the codes they get alone; one aborted
- * and one cancelled mid-way leave the others undisturbed. */
+ * and one cancelled mid-way leave the others undisturbed (fp32, bf16 and int8
+ * weights). */
 #include <stdio.h>
 #include <string.h>
 
@@ -234,13 +235,15 @@ TEST(audio_apart_is_the_audio_of_generate)
     jen1_output_free(o);
 }
 
-TEST(bf16_songs_do_not_depend_on_their_batch_mates)
+/* Four requests in one batch against each alone, with the decoder's weights
+ * in `weights`. */
+static void reduced_songs_alone_and_batched(jen1_weight_type weights)
 {
     char path[512], err[1024];
     snprintf(path, sizeof path, "%s/model", check_fixture_dir());
     jen1_model_params mp = jen1_model_default_params();
     mp.n_threads = 2;
-    mp.decoder_weights = JEN1_WEIGHTS_BF16;
+    mp.decoder_weights = weights;
     jen1_model *fp32 = model;
     REQUIRE(jen1_model_load(path, &mp, &model, err, sizeof err) == JEN1_OK, "%s", err);
     jen1_request r[4] = {request_for(0), request_for(1), request_for(3), request_for(4)};
@@ -248,13 +251,26 @@ TEST(bf16_songs_do_not_depend_on_their_batch_mates)
     jen1_output *batch = fixture_generate(model, r, 4, &p);
     for (int i = 0; batch && i < 4; i++) {
         jen1_output *alone = fixture_generate(model, &r[i], 1, &p);
-        CHECK(alone && fixture_same_codes(&batch->items[i], &alone->items[0]), "request %d changed in a batch", i);
+        CHECK(alone && fixture_same_codes(&batch->items[i], &alone->items[0]), "%s: request %d changed in a batch",
+              jen1_weight_type_name(weights), i);
         jen1_output_free(alone);
     }
     CHECK(batch, "generation failed");
     jen1_output_free(batch);
     jen1_model_free(model);
     model = fp32;
+}
+
+TEST(bf16_songs_do_not_depend_on_their_batch_mates)
+{
+    reduced_songs_alone_and_batched(JEN1_WEIGHTS_BF16);
+}
+
+/* int8 runs the int16-activation VNNI kernel where the CPU has it (each row
+ * rounded on its own), the fp32-activation one elsewhere: alone = batched. */
+TEST(int8_songs_do_not_depend_on_their_batch_mates)
+{
+    reduced_songs_alone_and_batched(JEN1_WEIGHTS_INT8);
 }
 
 int main(void)
@@ -266,6 +282,7 @@ int main(void)
     RUN(bad_uses_are_refused_and_failures_stay_in_their_slot);
     RUN(audio_apart_is_the_audio_of_generate);
     RUN(bf16_songs_do_not_depend_on_their_batch_mates);
+    RUN(int8_songs_do_not_depend_on_their_batch_mates);
     jen1_model_free(model);
     return check_summary("test_session");
 }
