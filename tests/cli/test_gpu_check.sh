@@ -23,10 +23,11 @@ fake_torch "$tmp/cpu-only" 1 0
 
 # ---- Makefile: TORCH_DIR ----------------------------------------------------
 out=$(make -s torch-flags)
-if grep -qx 'TORCH_CFLAGS=' <<<"$out" && grep -qx 'TORCH_LIBS=-ltorch_cpu -lc10' <<<"$out"; then
-    t_ok "without TORCH_DIR: Debian's LibTorch, nothing added"
+# OpenMP either way: LibTorch's at::parallel_for splits work only where it is on.
+if grep -qx 'TORCH_CFLAGS=-fopenmp' <<<"$out" && grep -qx 'TORCH_LIBS=-ltorch_cpu -lc10 -fopenmp' <<<"$out"; then
+    t_ok "without TORCH_DIR: Debian's LibTorch, OpenMP and nothing else added"
 else
-    t_fail "without TORCH_DIR: Debian's LibTorch, nothing added" "$out"
+    t_fail "without TORCH_DIR: Debian's LibTorch, OpenMP and nothing else added" "$out"
 fi
 out=$(make -s torch-flags TORCH_DIR="$tmp/cuda-old-abi")
 if grep -q -- '-D_GLIBCXX_USE_CXX11_ABI=0' <<<"$out" && grep -q -- '-DJEN1_WITH_CUDA' <<<"$out" &&
