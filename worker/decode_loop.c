@@ -15,6 +15,7 @@
 
 #include "job_run.h"
 #include "log.h"
+#include "reconnect.h"
 #include "song_codes.h"
 #include "util.h"
 
@@ -198,32 +199,6 @@ static void count_step(worker *w, step_rate *rate)
     }
 }
 
-/* The callbacks' Redis calls never reconnect (they must not stall the
- * batch), so after Redis went away the loop tries once in a while - every
- * 0.5 s, backing off to 8 s - so that progress and cancels flow again
- * without waiting for a job to join or fail. */
-typedef struct redis_retry {
-    double next, interval;
-} redis_retry;
-
-static void keep_connected(lane *l, redis_retry *r)
-{
-    if (!queue_unavailable(l->q)) {
-        r->interval = 0.5;
-        return;
-    }
-    double now = clock_monotonic_s();
-    if (now < r->next) return;
-    char err[512];
-    if (queue_connect(l->q, err, sizeof err) == 0) {
-        log_info("decode: Redis is back");
-        r->interval = 0.5;
-        return;
-    }
-    r->next = now + r->interval;
-    if (r->interval < 8) r->interval *= 2;
-}
-
 static int free_slot(job_run *const *slots, int n)
 {
     for (int i = 0; i < n; i++)
@@ -238,9 +213,12 @@ void decode_loop(lane *l, engine_batch *batch)
     job_run *slots[64] = {0}; /* the job in each slot of the batch */
     metrics_set(w->metrics->registry, w->metrics->batch_slots, w->batch);
     step_rate rate = {.since = clock_monotonic_s()};
-    redis_retry retry = {.interval = 0.5};
+    /* The callbacks' Redis calls never reconnect (they must not stall the
+     * batch): the loop does, now and then, so that progress and cancels flow
+     * again after Redis went away without waiting for a job to join or fail. */
+    reconnect_pacer pacer = {0};
     for (;;) {
-        keep_connected(l, &retry);
+        reconnect_paced(l->q, l->name, &pacer);
         /* Join what is planned while a slot is free; wait for work only when idle. */
         int running = engine_batch_running(batch);
         while (free_slot(slots, w->batch) >= 0) {

@@ -14,4 +14,13 @@
  * the caller in the log ("worker", "heartbeat"). */
 int reconnect_with_backoff(queue *q, const char *who, bool (*give_up)(void *arg), void *arg);
 
+/* For a loop that must never block on Redis (the decode loop): when the
+ * handle is unavailable and the pause since the last try is over, one
+ * connect attempt; the pause starts at 0.5 s and doubles to 8 s while the
+ * tries fail. Start with a zeroed pacer. */
+typedef struct reconnect_pacer {
+    double next, pause;
+} reconnect_pacer;
+void reconnect_paced(queue *q, const char *who, reconnect_pacer *p);
+
 #endif

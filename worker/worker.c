@@ -83,19 +83,19 @@ void worker_hand_add(worker *w, job_run *run)
     metrics_add(w->metrics->registry, w->metrics->inflight, 1);
 }
 
-/* Call with hand_lock held. */
+/* Call with hand_lock held; the caller signals `room`. */
 static void leave_batch_locked(worker *w, job_run *run)
 {
     if (!run->decoding) return;
     run->decoding = false;
     w->decoding--;
-    pthread_cond_signal(&w->room);
 }
 
 void worker_leave_batch(worker *w, job_run *run)
 {
     pthread_mutex_lock(&w->hand_lock);
     leave_batch_locked(w, run);
+    pthread_cond_signal(&w->room);
     pthread_mutex_unlock(&w->hand_lock);
 }
 
