@@ -14,8 +14,8 @@ namespace jen1 {
 // as bf16 or as int8 with a scale per output row, or only as bf16 (a view of
 // a BF16 checkpoint's mapping: no private copy). Few-row products on the CPU
 // (a decode step) go through the matvec kernels, which stream the weights
-// once (the int8 copy first, then bf16, then fp32); more rows through
-// at::linear, or through the bf16 kernel when there is no fp32 weight.
+// once (the int8 copy first, then bf16, then fp32); more rows (a prefill)
+// through a bf16 GEMM over the bf16 or int8 copy, or at::linear over fp32.
 struct Linear {
     at::Tensor w, b;       // [out, in] fp32 (undefined when only bf16), bias optional
     at::Tensor w_bf16;     // [out, in] as int16 bits, when enabled

@@ -226,8 +226,10 @@ TEST(greedy_generation_with_guidance_matches_reference) { check_greedy_generatio
 /* bf16 (and int8) weights keep the decoder's cache in bf16, and decode steps
  * attend over it with their own kernels: 250 guided steps of such a model
  * follow the fp32 model teacher-forced over the same grid, to within the
- * weights' precision. */
-static void check_reduced_steps_follow_fp32(jen1_weight_type weights)
+ * weights' precision. With prompt_frames > 0 the request continues that many
+ * given frames, so the first pass and the cache every later step attends
+ * over come from a prefill (the GEMM path of the reduced weights). */
+static void check_reduced_steps_follow_fp32(jen1_weight_type weights, int prompt_frames)
 {
     char dir[4096], err[512];
     snprintf(dir, sizeof dir, "%s/model", check_fixture_dir());
@@ -237,14 +239,22 @@ static void check_reduced_steps_follow_fp32(jen1_weight_type weights)
     REQUIRE(jen1_model_load(dir, &mp, &bf16, err, sizeof err) == JEN1_OK, "%s", err);
 
     enum { FRAMES = 250, STEPS = FRAMES + K - 1 };
+    static int64_t given[K * FRAMES];
+    for (int k = 0; k < K; k++)
+        for (int f = 0; f < prompt_frames; f++) given[k * prompt_frames + f] = (k * 311 + f * 7919) % V;
     jen1_request req = {.prompt = prompts[1], .n_frames = FRAMES};
+    if (prompt_frames > 0) {
+        req.prompt_codes = given;
+        req.n_prompt_frames = prompt_frames;
+    }
+    const int passes = STEPS - prompt_frames; /* scores[i] predicts from column prompt_frames + i */
     jen1_generate_params p = jen1_generate_default_params(bf16);
     p.sampling.greedy = 1;
     p.sampling.guidance_scale = 3.0f;
     jen1_output *out = NULL;
     jen1_tensor scores = {0}, grid = {0}, cond = {0}, uncond = {0};
     REQUIRE(jen1_generate_traced(bf16, &req, 1, &p, &out, &scores, &grid, err, sizeof err) == JEN1_OK, "%s", err);
-    REQUIRE(scores.shape[0] == STEPS && grid.shape[1] >= STEPS, "scores %lld steps, grid %lld columns",
+    REQUIRE(scores.shape[0] == passes && grid.shape[1] >= STEPS, "scores %lld passes, grid %lld columns",
             (long long)scores.shape[0], (long long)grid.shape[1]);
 
     static int64_t ids[K * STEPS];
@@ -254,17 +264,18 @@ static void check_reduced_steps_follow_fp32(jen1_weight_type weights)
             err);
     REQUIRE(jen1_decoder_forward(model, NULL, 1, ids, STEPS, &uncond, NULL, err, sizeof err) == JEN1_OK, "%s", err);
     double worst = 0, largest = 0;
-    for (int t = 0; t < STEPS; t++)
+    for (int i = 0; i < passes; i++)
         for (int k = 0; k < K; k++)
             for (int v = 0; v < V; v++) {
+                const int t = prompt_frames + i;
                 float c = ((float *)cond.data)[((size_t)k * STEPS + t) * V + v];
                 float u = ((float *)uncond.data)[((size_t)k * STEPS + t) * V + v];
-                double want = u + (c - u) * 3.0f, got = ((float *)scores.data)[((size_t)t * K + k) * V + v];
+                double want = u + (c - u) * 3.0f, got = ((float *)scores.data)[((size_t)i * K + k) * V + v];
                 worst = fmax(worst, fabs(got - want));
                 largest = fmax(largest, fabs(want));
             }
-    printf("     %s steps vs fp32 teacher-forced, %d steps: max abs diff %.3g (values up to %.3g)\n",
-           jen1_weight_type_name(weights), STEPS, worst, largest);
+    printf("     %s vs fp32 teacher-forced, %d prompt frames, %d passes: max abs diff %.3g (values up to %.3g)\n",
+           jen1_weight_type_name(weights), prompt_frames, passes, worst, largest);
     CHECK(worst > 0 && worst < 0.05 * largest, "max diff %.3g of %.3g", worst, largest);
     jen1_tensor_free(&scores);
     jen1_tensor_free(&grid);
@@ -274,11 +285,17 @@ static void check_reduced_steps_follow_fp32(jen1_weight_type weights)
     jen1_model_free(bf16);
 }
 
-TEST(bf16_decode_steps_follow_fp32) { check_reduced_steps_follow_fp32(JEN1_WEIGHTS_BF16); }
+TEST(bf16_decode_steps_follow_fp32) { check_reduced_steps_follow_fp32(JEN1_WEIGHTS_BF16, 0); }
 
 /* int8 weights (per-channel scales, bf16 cache): the same, within int8's
  * precision (BENCHMARKS.md has the drift on musicgen-small's shapes). */
-TEST(int8_decode_steps_follow_fp32) { check_reduced_steps_follow_fp32(JEN1_WEIGHTS_INT8); }
+TEST(int8_decode_steps_follow_fp32) { check_reduced_steps_follow_fp32(JEN1_WEIGHTS_INT8, 0); }
+
+/* A continuation's prefill runs a GEMM over the reduced weights (bf16 over
+ * the int8 codes with the row scales applied after): the steps that follow
+ * it, and its own last column, stay as close to fp32. */
+TEST(bf16_prefill_follows_fp32) { check_reduced_steps_follow_fp32(JEN1_WEIGHTS_BF16, 120); }
+TEST(int8_prefill_follows_fp32) { check_reduced_steps_follow_fp32(JEN1_WEIGHTS_INT8, 120); }
 
 int main(int argc, char **argv)
 {
@@ -300,6 +317,8 @@ int main(int argc, char **argv)
     RUN(greedy_generation_with_guidance_matches_reference);
     RUN(bf16_decode_steps_follow_fp32);
     RUN(int8_decode_steps_follow_fp32);
+    RUN(bf16_prefill_follows_fp32);
+    RUN(int8_prefill_follows_fp32);
     jen1_model_free(model);
     return check_summary("test_parity");
 }
