@@ -476,11 +476,7 @@ static void silence_ends(batch_slot *slot, engine_status st, const char *why)
 
 static engine_status join_silence(engine_batch *b, batch_slot *slot, int *index, char *err, size_t errlen)
 {
-    *index = first_free(b);
-    if (*index < 0) {
-        snprintf(err, errlen, "every slot of the batch is taken");
-        return ENGINE_INVALID;
-    }
+    *index = first_free(b); /* engine_batch_join saw one */
     int resumed = start_song(b->e, &slot->req, &slot->song, &slot->silent);
     if (resumed < 0) {
         snprintf(err, errlen, "out of memory");
@@ -495,6 +491,10 @@ static engine_status join_silence(engine_batch *b, batch_slot *slot, int *index,
 engine_status engine_batch_join(engine_batch *b, const engine_request *req, int *index, char *err, size_t errlen)
 {
     *index = -1;
+    if (first_free(b) < 0) { /* the caller's mistake, not the job's: nothing permanent about it */
+        snprintf(err, errlen, "every slot of the batch is taken");
+        return ENGINE_FAILED;
+    }
     batch_slot *slot = calloc(1, sizeof *slot);
     if (!slot) {
         snprintf(err, errlen, "out of memory");

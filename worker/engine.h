@@ -172,7 +172,8 @@ void engine_batch_free(engine_batch *b);
 
 /* Puts a request in a free slot (*slot). Returns ENGINE_OK; ENGINE_INVALID
  * for parameters or resume codes the engine refuses (engine_check_resume's
- * reasons) or when every slot is taken; ENGINE_TOO_LONG; ENGINE_FAILED. */
+ * reasons); ENGINE_TOO_LONG; ENGINE_FAILED, also when every slot is taken
+ * (the caller joins only into a free slot: not the request's fault). */
 engine_status engine_batch_join(engine_batch *b, const engine_request *req, int *slot, char *err, size_t errlen);
 
 /* Advances every running request by one decoder step (each one's should_stop
