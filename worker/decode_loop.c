@@ -2,8 +2,9 @@
  * steps it joins the jobs the intake has planned while a slot is free (each
  * resumed from its checkpoint when an earlier attempt left one), then steps
  * every song in the batch by one decoder pass, and hands each finished song
- * to the finisher. A job that is cancelled, times out or fails leaves the
- * batch alone; the others go on.
+ * to the finisher (on a CPU once its EnCodec is done here, a chunk between
+ * steps). A job that is cancelled, times out or fails leaves the batch
+ * alone; the others go on.
  *
  * The engine calls back on this thread, for each job: progress (to Redis
  * at most every 250 ms, where a cancel is learnt), each window of a long
@@ -151,7 +152,27 @@ static int join(lane *l, engine_batch *batch, job_run *run)
 
 /* ---- Leaving ---------------------------------------------------------------------- */
 
-static void leave(lane *l, engine_batch *batch, job_run **slots, int slot)
+/* On a CPU EnCodec runs on this thread (engine_audio_with_batch), a chunk
+ * between steps, songs in the order they finished: a 5-minute song decoded
+ * at once would hold its batch-mates' steps for 30-50 s; a chunk holds them
+ * for 5 s of audio's worth (~0.5-0.8 s for musicgen-small on 2 cores). Every
+ * job here is in hand (at most twice JEN1_BATCH). */
+#define AUDIO_LINE_MAX (2 * 64)
+
+typedef struct audio_line {
+    job_run *runs[AUDIO_LINE_MAX];
+    int n;
+} audio_line;
+
+/* The song is out of the engine: on to the finisher. */
+static void hand_on(worker *w, job_run *run)
+{
+    run->timings.text_s = run->audio.seconds_text;
+    run->timings.decoder_s = run->audio.seconds_decoder;
+    handoff_push(&w->to_finish, run);
+}
+
+static void leave(lane *l, engine_batch *batch, job_run **slots, int slot, audio_line *audio)
 {
     job_run *run = slots[slot];
     worker *w = l->w;
@@ -164,17 +185,40 @@ static void leave(lane *l, engine_batch *batch, job_run **slots, int slot)
     if (es == ENGINE_ABORTED && run->timed_out)
         snprintf(run->err, sizeof run->err, "the job ran past its %d s time limit and was stopped",
                  w->cfg->job_timeout_s);
-    /* On a CPU EnCodec runs here, between steps (engine_audio_with_batch). */
-    if (es == ENGINE_OK && engine_audio_with_batch(w->engine) &&
-        engine_result_decode_audio(w->engine, &run->audio, run->err, sizeof run->err) != ENGINE_OK)
-        es = ENGINE_FAILED;
     if (es != ENGINE_OK) {
         end_here(run, engine_end(run, es));
     } else {
-        run->timings.text_s = run->audio.seconds_text;
-        run->timings.decoder_s = run->audio.seconds_decoder;
-        worker_leave_batch(w, run);
-        handoff_push(&w->to_finish, run);
+        worker_leave_batch(w, run); /* its slot is free for the next job, EnCodec or not */
+        if (!engine_audio_with_batch(w->engine)) /* a GPU: EnCodec in the finisher */
+            hand_on(w, run);
+        else if (audio->n < AUDIO_LINE_MAX)
+            audio->runs[audio->n++] = run;
+        else if (engine_result_decode_audio(w->engine, &run->audio, run->err, sizeof run->err) == ENGINE_OK)
+            hand_on(w, run); /* a full line, which jobs in hand (<= 2 x 64) cannot make: at once */
+        else
+            end_here(run, engine_end(run, ENGINE_FAILED));
+    }
+    log_set_job(NULL);
+}
+
+/* One chunk of the first song's audio; the song goes on to the finisher
+ * once its last chunk is done, or ends here when EnCodec fails or the job
+ * must stop (a cancel, its time limit, the worker stopping now). */
+static void decode_audio_chunk(worker *w, audio_line *audio)
+{
+    job_run *run = audio->runs[0];
+    log_set_job(run->job.id);
+    bool done = false;
+    engine_status es = job_should_stop(run)
+                           ? ENGINE_ABORTED
+                           : engine_result_decode_audio_step(w->engine, &run->audio, &done, run->err, sizeof run->err);
+    if (es == ENGINE_ABORTED && run->timed_out)
+        snprintf(run->err, sizeof run->err, "the job ran past its %d s time limit and was stopped",
+                 w->cfg->job_timeout_s);
+    if (es != ENGINE_OK || done) {
+        memmove(audio->runs, audio->runs + 1, sizeof *audio->runs * (size_t)--audio->n);
+        if (es != ENGINE_OK) end_here(run, engine_end(run, es));
+        else hand_on(w, run);
     }
     log_set_job(NULL);
 }
@@ -217,12 +261,13 @@ void decode_loop(lane *l, engine_batch *batch)
      * batch): the loop does, now and then, so that progress and cancels flow
      * again after Redis went away without waiting for a job to join or fail. */
     reconnect_pacer pacer = {0};
+    audio_line audio = {.n = 0};
     for (;;) {
         reconnect_paced(l->q, l->name, &pacer);
         /* Join what is planned while a slot is free; wait for work only when idle. */
         int running = engine_batch_running(batch);
         while (free_slot(slots, w->batch) >= 0) {
-            job_run *run = handoff_pop(&w->to_decode, running > 0 ? 0 : 100);
+            job_run *run = handoff_pop(&w->to_decode, running > 0 || audio.n > 0 ? 0 : 100);
             if (!run) break;
             int slot = join(l, batch, run);
             if (slot >= 0) slots[slot] = run;
@@ -235,8 +280,10 @@ void decode_loop(lane *l, engine_batch *batch)
             count_step(w, &rate);
         }
         for (int i = 0; i < w->batch; i++)
-            if (slots[i] && engine_batch_done(batch, i) == 1) leave(l, batch, slots, i);
-        if (engine_batch_running(batch) == 0 && atomic_load(&w->intake_done) && handoff_count(&w->to_decode) == 0)
+            if (slots[i] && engine_batch_done(batch, i) == 1) leave(l, batch, slots, i, &audio);
+        if (audio.n > 0) decode_audio_chunk(w, &audio);
+        if (engine_batch_running(batch) == 0 && audio.n == 0 && atomic_load(&w->intake_done) &&
+            handoff_count(&w->to_decode) == 0)
             break;
     }
     metrics_set(w->metrics->registry, w->metrics->batch_occupancy, 0);

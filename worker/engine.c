@@ -642,9 +642,10 @@ engine_status engine_batch_leave(engine_batch *b, int index, engine_result *out,
     return st;
 }
 
-engine_status engine_result_decode_audio(engine *e, engine_result *out, char *err, size_t errlen)
+engine_status engine_result_decode_audio_step(engine *e, engine_result *out, bool *done, char *err, size_t errlen)
 {
     double t = clock_monotonic_s();
+    *done = false;
     if (!e->model) {
         out->audio = calloc((size_t)(out->n_samples > 0 ? out->n_samples : 1), sizeof(float));
         out->free_audio = free;
@@ -652,17 +653,40 @@ engine_status engine_result_decode_audio(engine *e, engine_result *out, char *er
             snprintf(err, errlen, "out of memory");
             return ENGINE_FAILED;
         }
+        *done = true;
         return ENGINE_OK;
     }
+    if (!out->decoding) {
+        if (jen1_audio_decode_new(e->model, out->codes, out->n_codebooks, out->n_frames, &out->decoding, err,
+                                  errlen) != JEN1_OK)
+            return ENGINE_FAILED;
+        out->seconds_audio = 0;
+    }
+    int last = 0;
     float *audio = NULL;
     int64_t n = 0;
-    jen1_status st = jen1_codes_to_audio(e->model, out->codes, out->n_codebooks, out->n_frames, &audio, &n, err,
-                                         errlen);
-    if (st != JEN1_OK) return ENGINE_FAILED;
+    if (jen1_audio_decode_next(out->decoding, &last, err, errlen) != JEN1_OK ||
+        (last && jen1_audio_decode_take(out->decoding, &audio, &n, err, errlen) != JEN1_OK)) {
+        jen1_audio_decode_free(out->decoding);
+        out->decoding = NULL;
+        return ENGINE_FAILED;
+    }
+    out->seconds_audio += clock_monotonic_s() - t;
+    if (!last) return ENGINE_OK;
+    jen1_audio_decode_free(out->decoding);
+    out->decoding = NULL;
     out->audio = audio;
     out->free_audio = jen1_free;
     out->n_samples = n;
-    out->seconds_audio = clock_monotonic_s() - t;
+    *done = true;
+    return ENGINE_OK;
+}
+
+engine_status engine_result_decode_audio(engine *e, engine_result *out, char *err, size_t errlen)
+{
+    bool done = false;
+    while (!done)
+        if (engine_result_decode_audio_step(e, out, &done, err, errlen) != ENGINE_OK) return ENGINE_FAILED;
     return ENGINE_OK;
 }
 
@@ -671,5 +695,6 @@ void engine_result_free(engine_result *r)
     if (r->audio) r->free_audio(r->audio);
     if (r->codes) r->free_codes(r->codes);
     free(r->windows);
+    jen1_audio_decode_free(r->decoding);
     memset(r, 0, sizeof *r);
 }

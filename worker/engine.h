@@ -95,6 +95,7 @@ typedef struct engine_result {
     int frame_rate;       /* frames per second */
     engine_window *windows; /* the windows rendered, resumed ones included */
     int n_windows;
+    jen1_audio_decode *decoding; /* engine_result_decode_audio_step's work in progress */
 } engine_result;
 
 typedef enum {
@@ -209,6 +210,13 @@ bool engine_audio_with_batch(const engine *e);
  * out->seconds_audio. Safe on another thread than the batch's, while it
  * steps. Returns ENGINE_OK, or ENGINE_FAILED with a message. */
 engine_status engine_result_decode_audio(engine *e, engine_result *out, char *err, size_t errlen);
+
+/* The same a chunk at a time (5 s of audio a call; the silent engine's
+ * silence at once), for the batch's thread to run between steps: *done once
+ * out->audio, n_samples and seconds_audio (the chunks' time, summed) are set.
+ * Returns ENGINE_OK, or ENGINE_FAILED with a message (the result then has no
+ * audio and no work in progress). engine_result_free drops work in progress. */
+engine_status engine_result_decode_audio_step(engine *e, engine_result *out, bool *done, char *err, size_t errlen);
 
 void engine_result_free(engine_result *r);
 

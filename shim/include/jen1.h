@@ -435,6 +435,43 @@ JEN1_API jen1_status jen1_codes_to_audio(const jen1_model *model, const int64_t 
                                          int n_frames, float **audio, int64_t *n_samples, char *err,
                                          size_t errlen);
 
+/* The same audio a chunk at a time (5 s of audio per call for musicgen's 50
+ * frames per second), for a caller that interleaves EnCodec with the steps of
+ * a session on one thread: on a CPU a second thread doing engine work costs
+ * more than it saves (its own OpenMP team), and a whole 5-minute song decoded
+ * at once would hold the other songs' steps for tens of seconds.
+ *
+ *     jen1_audio_decode *d;
+ *     if (jen1_audio_decode_new(model, codes, K, F, &d, err, sizeof err) != JEN1_OK) { ... }
+ *     int done = 0;
+ *     while (!done) {
+ *         if (jen1_audio_decode_next(d, &done, err, sizeof err) != JEN1_OK) { ... }
+ *         jen1_session_step(session, err, sizeof err);   // the others go on
+ *     }
+ *     float *audio; int64_t n;
+ *     jen1_audio_decode_take(d, &audio, &n, err, sizeof err);   // jen1_free(audio) later
+ *     jen1_audio_decode_free(d);
+ *
+ * The audio equals jen1_codes_to_audio's bit for bit. A decoder is one
+ * caller's at a time; different decoders may run on different threads.
+ *
+ * jen1_audio_decode_new copies the codes (the caller's may go) and returns
+ * JEN1_OK with *out, or jen1_codes_to_audio's JEN1_ERR_INVALID_ARGUMENT
+ * reasons, or JEN1_ERR_NO_MEMORY. jen1_audio_decode_next decodes the next
+ * chunk and sets *done once none is left; after a failure the decoder only
+ * frees (JEN1_ERR_INVALID_ARGUMENT from then on). jen1_audio_decode_take
+ * hands over the audio once done (*audio is the caller's, jen1_free),
+ * JEN1_ERR_INVALID_ARGUMENT before that or a second time.
+ * jen1_audio_decode_free frees the decoder and any audio not taken (NULL is
+ * allowed). */
+typedef struct jen1_audio_decode jen1_audio_decode;
+JEN1_API jen1_status jen1_audio_decode_new(const jen1_model *model, const int64_t *codes, int n_codebooks,
+                                           int n_frames, jen1_audio_decode **out, char *err, size_t errlen);
+JEN1_API jen1_status jen1_audio_decode_next(jen1_audio_decode *decode, int *done, char *err, size_t errlen);
+JEN1_API jen1_status jen1_audio_decode_take(jen1_audio_decode *decode, float **audio, int64_t *n_samples,
+                                            char *err, size_t errlen);
+JEN1_API void jen1_audio_decode_free(jen1_audio_decode *decode);
+
 /* ---- Runtime ------------------------------------------------------------ */
 
 typedef struct jen1_torch_info {

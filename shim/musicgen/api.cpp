@@ -335,38 +335,6 @@ jen1_status jen1_decode_codes_chunked(const jen1_model *model, const int64_t *co
     });
 }
 
-jen1_status jen1_codes_to_audio(const jen1_model *model, const int64_t *codes, int n_codebooks, int n_frames,
-                                float **audio, int64_t *n_samples, char *err, size_t errlen)
-{
-    if (!model || !codes || !audio || !n_samples || n_frames < 1) {
-        errbuf_printf(err, errlen, "jen1_codes_to_audio: need a model, codes, outputs and n_frames >= 1");
-        return JEN1_ERR_INVALID_ARGUMENT;
-    }
-    *audio = nullptr;
-    *n_samples = 0;
-    const int K = model->cfg.decoder.num_codebooks, V = model->cfg.decoder.vocab_size;
-    if (n_codebooks != K) {
-        errbuf_printf(err, errlen, "jen1_codes_to_audio: %d codebooks, the model has %d", n_codebooks, K);
-        return JEN1_ERR_INVALID_ARGUMENT;
-    }
-    for (size_t i = 0; i < (size_t)K * (size_t)n_frames; i++)
-        if (codes[i] < 0 || codes[i] >= V) {
-            errbuf_printf(err, errlen, "jen1_codes_to_audio: code %lld is outside the codebook (0 to %d)",
-                          (long long)codes[i], V - 1);
-            return JEN1_ERR_INVALID_ARGUMENT;
-        }
-    return guarded(err, errlen, [&] {
-        at::NoGradGuard no_grad;
-        jen1_output_item item{};
-        item.codes = const_cast<int64_t *>(codes);
-        item.n_codebooks = K;
-        item.n_frames = n_frames;
-        jen1::decode_item_audio(*model, item);
-        *audio = item.audio;
-        *n_samples = item.n_samples;
-    });
-}
-
 void jen1_torch_info_get(jen1_torch_info *info)
 {
     std::memset(info, 0, sizeof *info);

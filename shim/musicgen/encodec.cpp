@@ -417,49 +417,59 @@ double Encodec::reach_frames(size_t first, size_t last) const
 // the layers after it (convolutions only) run over each output chunk with
 // `after` frames of LSTM output each side, cut off again. Only a chunk's
 // activations and a window of LSTM output are alive at a time.
-void Encodec::decode_chunked(const at::Tensor &codes, int64_t chunk_frames, float *audio) const
+Encodec::ChunkedDecode::ChunkedDecode(const Encodec &encodec, const at::Tensor &codes, int64_t chunk_frames,
+                                      float *audio)
+    : e_(encodec), codes_(codes), audio_(audio)
 {
     if (codes.dim() != 3 || codes.size(0) != 1)
         throw Error(JEN1_ERR_INVALID_ARGUMENT, "chunked decoding takes one item: codes [1, K, F]");
     // load() builds convolutions at the frame rate, one LSTM, then the
     // upsampling convolutions; the stretches below rely on that.
-    size_t lstm_at = 0;
-    while (lstm_at < layers.size() && layers[lstm_at].kind != Layer::LSTM) lstm_at++;
+    const auto &layers = e_.layers;
+    while (lstm_at_ < layers.size() && layers[lstm_at_].kind != Layer::LSTM) lstm_at_++;
     for (size_t i = 0; i < layers.size(); i++) {
         const Layer &l = layers[i];
         bool resamples = l.kind == Layer::CONV && (l.conv.transposed || l.conv.stride != 1);
-        if ((i < lstm_at && resamples) || (i > lstm_at && l.kind == Layer::LSTM) || lstm_at == layers.size())
+        if ((i < lstm_at_ && resamples) || (i > lstm_at_ && l.kind == Layer::LSTM) || lstm_at_ == layers.size())
             throw Error(JEN1_ERR_UNSUPPORTED, "chunked decoding needs the SEANet layout: convolutions, one LSTM, "
                                               "upsampling");
     }
-    const int64_t F = codes.size(2), hop = cfg.hop_length;
-    const int64_t before = (int64_t)std::ceil(reach_frames(0, lstm_at)) + 1;
-    const int64_t after = (int64_t)std::ceil(reach_frames(lstm_at + 1, layers.size())) + 1;
-    chunk_frames = std::max<int64_t>(1, chunk_frames);
+    frames_ = codes.size(2);
+    before_ = (int64_t)std::ceil(e_.reach_frames(0, lstm_at_)) + 1;
+    after_ = (int64_t)std::ceil(e_.reach_frames(lstm_at_ + 1, layers.size())) + 1;
+    chunk_ = std::max<int64_t>(1, chunk_frames);
+}
 
+bool Encodec::ChunkedDecode::next()
+{
+    if (done()) return false;
     c10::InferenceMode inference;
-    LstmState state;
-    at::Tensor lstm_out;        // LSTM output of frames [kept_from, done)
-    int64_t kept_from = 0, done = 0;
-    for (int64_t a = 0; a < F; a += chunk_frames) {
-        const int64_t b = std::min(F, a + chunk_frames);
-        const int64_t lo = std::max<int64_t>(0, a - after), hi = std::min(F, b + after);
-        if (hi > done) {  // the LSTM's next stretch: frames [done, hi)
-            const int64_t from = std::max<int64_t>(0, done - before), to = std::min(F, hi + before);
-            at::Tensor x = dequantize(codes.narrow(2, from, to - from));
-            x = run_layers(x, 0, lstm_at, nullptr).narrow(2, done - from, hi - done);
-            x = run_layers(x, lstm_at, std::min(lstm_at + 1, layers.size()), &state);
-            lstm_out = lstm_out.defined() ? at::cat({lstm_out, x}, 2) : x;
-            done = hi;
-        }
-        if (lo > kept_from) {  // what no later chunk needs
-            lstm_out = lstm_out.narrow(2, lo - kept_from, done - lo);
-            kept_from = lo;
-        }
-        at::Tensor y = run_layers(lstm_out.narrow(2, lo - kept_from, hi - lo), lstm_at + 1, layers.size(), nullptr);
-        y = y.narrow(2, (a - lo) * hop, (b - a) * hop).to(at::kCPU).contiguous();
-        std::memcpy(audio + a * hop, y.data_ptr<float>(), sizeof(float) * (size_t)((b - a) * hop));
+    const int64_t F = frames_, hop = e_.cfg.hop_length, n_layers = (int64_t)e_.layers.size();
+    const int64_t a = at_, b = std::min(F, a + chunk_);
+    const int64_t lo = std::max<int64_t>(0, a - after_), hi = std::min(F, b + after_);
+    if (hi > done_) {  // the LSTM's next stretch: frames [done_, hi)
+        const int64_t from = std::max<int64_t>(0, done_ - before_), to = std::min(F, hi + before_);
+        at::Tensor x = e_.dequantize(codes_.narrow(2, from, to - from));
+        x = e_.run_layers(x, 0, lstm_at_, nullptr).narrow(2, done_ - from, hi - done_);
+        x = e_.run_layers(x, lstm_at_, std::min<size_t>(lstm_at_ + 1, (size_t)n_layers), &state_);
+        lstm_out_ = lstm_out_.defined() ? at::cat({lstm_out_, x}, 2) : x;
+        done_ = hi;
     }
+    if (lo > kept_from_) {  // what no later chunk needs
+        lstm_out_ = lstm_out_.narrow(2, lo - kept_from_, done_ - lo);
+        kept_from_ = lo;
+    }
+    at::Tensor y = e_.run_layers(lstm_out_.narrow(2, lo - kept_from_, hi - lo), lstm_at_ + 1, (size_t)n_layers, nullptr);
+    y = y.narrow(2, (a - lo) * hop, (b - a) * hop).to(at::kCPU).contiguous();
+    std::memcpy(audio_ + a * hop, y.data_ptr<float>(), sizeof(float) * (size_t)((b - a) * hop));
+    at_ = b;
+    return !done();
+}
+
+void Encodec::decode_chunked(const at::Tensor &codes, int64_t chunk_frames, float *audio) const
+{
+    ChunkedDecode decode(*this, codes, chunk_frames, audio);
+    while (decode.next()) {}
 }
 
 

@@ -63,6 +63,26 @@ struct Encodec {
     // to the rounding of differently sized matrix products).
     void decode_chunked(const at::Tensor &codes, int64_t chunk_frames, float *audio) const;
 
+    // decode_chunked a chunk per call, for callers that interleave it with
+    // other work: next() decodes the next chunk into audio and returns
+    // whether frames are left. The codes and audio must outlive it.
+    class ChunkedDecode {
+    public:
+        ChunkedDecode(const Encodec &encodec, const at::Tensor &codes, int64_t chunk_frames, float *audio);
+        bool next();
+        bool done() const { return at_ >= frames_; }
+
+    private:
+        const Encodec &e_;
+        at::Tensor codes_;
+        float *audio_;
+        size_t lstm_at_ = 0;
+        int64_t frames_ = 0, chunk_ = 1, before_ = 0, after_ = 0;
+        LstmState state_;
+        at::Tensor lstm_out_;  // LSTM output of frames [kept_from_, done_)
+        int64_t kept_from_ = 0, done_ = 0, at_ = 0;
+    };
+
 private:
     at::Tensor run_layers(at::Tensor x, size_t first, size_t last, LstmState *lstm_state) const;
     double reach_frames(size_t first, size_t last) const;

@@ -203,8 +203,6 @@ TEST(bad_uses_are_refused_and_failures_stay_in_their_slot)
     jen1_session_free(s);
 }
 
-/* With bf16 weights the KV cache is bf16 too: the batched step writes and
- * reads it with its own conversions and kernels, still row by row. */
 /* The audio a caller makes apart from the codes (jen1_codes_to_audio, which
  * the worker runs off its decode loop) is the audio jen1_generate makes. */
 TEST(audio_apart_is_the_audio_of_generate)
@@ -233,6 +231,55 @@ TEST(audio_apart_is_the_audio_of_generate)
               !audio && strstr(err, "99999"),
           "a code outside the codebook is refused: %s", err);
     jen1_output_free(o);
+}
+
+/* A chunk per call (jen1_audio_decode, which the worker interleaves with its
+ * steps on a CPU): 600 frames are three chunks of 250, and the audio is
+ * jen1_codes_to_audio's bit for bit; the calls out of order are refused. */
+TEST(audio_a_chunk_at_a_time_is_the_same_audio)
+{
+    enum { F = 600 };
+    static int64_t codes[K * F];
+    for (int k = 0; k < K; k++)
+        for (int f = 0; f < F; f++) codes[k * F + f] = (k * 131 + f * 17 + (f * f) % 7) % 64; /* the tiny codebook: 64 */
+    char err[512];
+    float *whole = NULL, *audio = NULL;
+    int64_t n_whole = 0, n = 0;
+    REQUIRE(jen1_codes_to_audio(model, codes, K, F, &whole, &n_whole, err, sizeof err) == JEN1_OK, "%s", err);
+    jen1_audio_decode *d = NULL;
+    REQUIRE(jen1_audio_decode_new(model, codes, K, F, &d, err, sizeof err) == JEN1_OK, "%s", err);
+    CHECK(jen1_audio_decode_take(d, &audio, &n, err, sizeof err) == JEN1_ERR_INVALID_ARGUMENT && !audio &&
+              strstr(err, "left"),
+          "taking the audio before the last chunk is refused: %s", err);
+    int done = 0, calls = 0;
+    while (!done && calls < 10) {
+        CHECK(jen1_audio_decode_next(d, &done, err, sizeof err) == JEN1_OK, "%s", err);
+        calls++;
+    }
+    CHECK(calls == 3, "%d calls for 600 frames in chunks of 250", calls);
+    CHECK(jen1_audio_decode_take(d, &audio, &n, err, sizeof err) == JEN1_OK, "%s", err);
+    CHECK(audio && n == n_whole && memcmp(audio, whole, sizeof(float) * (size_t)n) == 0,
+          "%lld samples a chunk at a time, %lld at once: the same bits", (long long)n, (long long)n_whole);
+    float *again = NULL;
+    CHECK(jen1_audio_decode_take(d, &again, &n, err, sizeof err) == JEN1_ERR_INVALID_ARGUMENT && !again,
+          "the audio is handed over once");
+    CHECK(jen1_audio_decode_next(d, &done, err, sizeof err) == JEN1_ERR_INVALID_ARGUMENT, "no chunk after the take");
+    jen1_audio_decode_free(d);
+    jen1_free(audio);
+    jen1_free(whole);
+
+    int64_t bad[K] = {0, 1, 99999, 2};
+    d = NULL;
+    CHECK(jen1_audio_decode_new(model, bad, K, 1, &d, err, sizeof err) == JEN1_ERR_INVALID_ARGUMENT && !d &&
+              strstr(err, "99999"),
+          "a code outside the codebook is refused: %s", err);
+    CHECK(jen1_audio_decode_new(model, codes, K + 1, F, &d, err, sizeof err) == JEN1_ERR_INVALID_ARGUMENT && !d,
+          "the wrong codebook count is refused");
+    /* Freed with chunks left: nothing leaks (the ASan pass checks). */
+    REQUIRE(jen1_audio_decode_new(model, codes, K, F, &d, err, sizeof err) == JEN1_OK, "%s", err);
+    CHECK(jen1_audio_decode_next(d, &done, err, sizeof err) == JEN1_OK && !done, "%s", err);
+    jen1_audio_decode_free(d);
+    jen1_audio_decode_free(NULL);
 }
 
 /* Four requests in one batch against each alone, with the decoder's weights
@@ -281,6 +328,7 @@ int main(void)
     RUN(generate_is_a_session_loop);
     RUN(bad_uses_are_refused_and_failures_stay_in_their_slot);
     RUN(audio_apart_is_the_audio_of_generate);
+    RUN(audio_a_chunk_at_a_time_is_the_same_audio);
     RUN(bf16_songs_do_not_depend_on_their_batch_mates);
     RUN(int8_songs_do_not_depend_on_their_batch_mates);
     jen1_model_free(model);
