@@ -7,7 +7,8 @@
 # encoding and upload all included; the model's load not). Prints one JSON
 # line: audio seconds per wall second, the decoder passes, and the worker's
 # resident memory (peak over the run, and its private part) sampled every
-# second. Used by scripts/bench's "batch" section.
+# second. Used by scripts/bench's "batch" section. JEN1_BENCH_TEXT_MODEL_DIR
+# (optional) has a text model write the words instead of the rules.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 model=$1 weights=$2 batch=$3 jobs=${4:-8} seconds=${5:-10} label=${6:-$(basename "$1")}
@@ -20,7 +21,8 @@ trap 'status=$?; set +e; pool_stop KILL; redis_stop; exit $status' EXIT # pool_s
 redis_start >&2
 P="{$POOL_PREFIX}"
 pool_start "bench-$weights-$batch" USE_TORCH=1 JEN1_MODEL_DIR="$model" JEN1_WEIGHTS="$weights" \
-    JEN1_BATCH="$batch" JEN1_THREADS=2 JEN1_JOB_TIMEOUT=3600 JEN1_LOG_LEVEL=warn >&2
+    JEN1_BATCH="$batch" JEN1_THREADS=2 JEN1_JOB_TIMEOUT=3600 JEN1_LOG_LEVEL=warn \
+    ${JEN1_BENCH_TEXT_MODEL_DIR:+JEN1_TEXT_MODEL_DIR="$JEN1_BENCH_TEXT_MODEL_DIR"} >&2
 pool_wait_ready || { echo "worker_batch: the pool never got ready" >&2; exit 1; }
 worker=$(pool_workers | head -n 1)
 metric() { curl -s "http://$POOL_HTTP/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
