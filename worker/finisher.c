@@ -155,6 +155,7 @@ void *finisher_main(void *arg)
 {
     lane *l = arg;
     worker *w = l->w;
+    jen1_thread_set_cpu_threads(1); /* EnCodec here on a GPU: no second OpenMP team on the CPU */
     for (;;) {
         job_run *run = handoff_pop(&w->to_finish, 500); /* signalled on push: the timeout rereads the flags */
         if (run) {

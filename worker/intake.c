@@ -107,6 +107,9 @@ void *intake_main(void *arg)
     lane *l = arg;
     worker *w = l->w;
     char err[1024];
+    /* A text model plans here while the decode loop steps: one thread, not a
+     * second OpenMP team (jen1.h says what that costs every later step). */
+    jen1_thread_set_cpu_threads(1);
     while (!worker_draining()) {
         /* Room is signalled as jobs leave; the timeout only rereads the stop flags. */
         if (!worker_wait_room(w, 250)) continue;

@@ -485,6 +485,17 @@ typedef struct jen1_torch_info {
 
 JEN1_API void jen1_torch_info_get(jen1_torch_info *info);
 
+/* How many threads the engine's CPU work started from the calling thread
+ * runs on (its OpenMP team), from now on; other threads keep theirs (the
+ * model's n_threads, set at load). For a second thread that runs engine
+ * work beside a busy decode loop, such as a text model planning the next
+ * song: give it 1. With two teams of several threads on as many cores,
+ * libgomp stops spinning at its barriers for the rest of the process and
+ * every later step pays a wake-up at each parallel region (measured: songs
+ * decoding 60% slower after a text model had planned on another thread).
+ * n >= 1; a value below 1 is taken as 1. No effect on GPU kernels. */
+JEN1_API void jen1_thread_set_cpu_threads(int n);
+
 #ifdef __cplusplus
 }
 #endif

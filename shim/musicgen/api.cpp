@@ -1,6 +1,9 @@
 // api.cpp - the C API of jen1.h: argument checks, model loading, and the
 // boundary where every C++ exception becomes a jen1_status and a message.
 #include <ATen/Parallel.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <torch/csrc/api/include/torch/version.h>
 
@@ -333,6 +336,21 @@ jen1_status jen1_decode_codes_chunked(const jen1_model *model, const int64_t *co
         model->encodec.decode_chunked(c, chunk_frames, samples.data_ptr<float>());
         to_c_tensor(samples, audio);
     });
+}
+
+void jen1_thread_set_cpu_threads(int n)
+{
+    // LibTorch sets a thread's OpenMP team size the first time the thread
+    // runs a parallel region (a flag per thread, and per shared object: its
+    // own and this library's inline copy), to the process-wide count. Both
+    // first, so that neither undoes the size set after them.
+    (void)at::get_num_threads();
+    at::internal::lazy_init_num_threads();
+#ifdef _OPENMP
+    omp_set_num_threads(n < 1 ? 1 : n);
+#else
+    (void)n;
+#endif
 }
 
 void jen1_torch_info_get(jen1_torch_info *info)

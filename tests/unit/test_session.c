@@ -3,6 +3,7 @@
  * and window schedules, get bit for bit the codes they get alone; one aborted
  * and one cancelled mid-way leave the others undisturbed (fp32, bf16 and int8
  * weights). */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -282,6 +283,40 @@ TEST(audio_a_chunk_at_a_time_is_the_same_audio)
     jen1_audio_decode_free(NULL);
 }
 
+/* jen1_thread_set_cpu_threads(1) on a second thread (the worker's intake,
+ * where a text model plans): that thread's engine work runs on one thread,
+ * even after LibTorch's first parallel region there, and the others keep
+ * the model's 2. */
+static void *one_thread_side(void *arg)
+{
+    int *seen = arg;
+    jen1_thread_set_cpu_threads(1);
+    char err[512];
+    float *audio = NULL;
+    int64_t n = 0;
+    int64_t codes[K * 30];
+    for (int i = 0; i < K * 30; i++) codes[i] = i % 64;
+    seen[1] = jen1_codes_to_audio(model, codes, K, 30, &audio, &n, err, sizeof err) == JEN1_OK; /* engine work */
+    jen1_free(audio);
+    jen1_torch_info info;
+    jen1_torch_info_get(&info);
+    seen[0] = info.n_threads;
+    return NULL;
+}
+
+TEST(a_side_thread_can_run_on_one_thread)
+{
+    int seen[2] = {0, 0};
+    pthread_t t;
+    REQUIRE(pthread_create(&t, NULL, one_thread_side, seen) == 0, "pthread_create");
+    pthread_join(t, NULL);
+    CHECK(seen[1], "EnCodec on the side thread failed");
+    CHECK(seen[0] == 1, "the side thread runs on %d threads after its work, not 1", seen[0]);
+    jen1_torch_info info;
+    jen1_torch_info_get(&info);
+    CHECK(info.n_threads == 2, "this thread runs on %d, not the model's 2", info.n_threads);
+}
+
 /* Four requests in one batch against each alone, with the decoder's weights
  * in `weights`. */
 static void reduced_songs_alone_and_batched(jen1_weight_type weights)
@@ -329,6 +364,7 @@ int main(void)
     RUN(bad_uses_are_refused_and_failures_stay_in_their_slot);
     RUN(audio_apart_is_the_audio_of_generate);
     RUN(audio_a_chunk_at_a_time_is_the_same_audio);
+    RUN(a_side_thread_can_run_on_one_thread);
     RUN(bf16_songs_do_not_depend_on_their_batch_mates);
     RUN(int8_songs_do_not_depend_on_their_batch_mates);
     jen1_model_free(model);
