@@ -164,6 +164,14 @@ typedef struct audio_line {
     int n;
 } audio_line;
 
+/* An abort that was the job's time limit says so in the job's error. */
+static void explain_timeout(const worker *w, job_run *run, engine_status es)
+{
+    if (es == ENGINE_ABORTED && run->timed_out)
+        snprintf(run->err, sizeof run->err, "the job ran past its %d s time limit and was stopped",
+                 w->cfg->job_timeout_s);
+}
+
 /* The song is out of the engine: on to the finisher. */
 static void hand_on(worker *w, job_run *run)
 {
@@ -182,9 +190,7 @@ static void leave(lane *l, engine_batch *batch, job_run **slots, int slot, audio
     run->batch_slot = -1;
     double elapsed = clock_monotonic_s() - run->generating_since;
     metrics_observe(w->metrics->registry, w->metrics->stage_duration[JEN1_STAGE_GENERATING], elapsed);
-    if (es == ENGINE_ABORTED && run->timed_out)
-        snprintf(run->err, sizeof run->err, "the job ran past its %d s time limit and was stopped",
-                 w->cfg->job_timeout_s);
+    explain_timeout(w, run, es);
     if (es != ENGINE_OK) {
         end_here(run, engine_end(run, es));
     } else {
@@ -212,9 +218,7 @@ static void decode_audio_chunk(worker *w, audio_line *audio)
     engine_status es = job_should_stop(run)
                            ? ENGINE_ABORTED
                            : engine_result_decode_audio_step(w->engine, &run->audio, &done, run->err, sizeof run->err);
-    if (es == ENGINE_ABORTED && run->timed_out)
-        snprintf(run->err, sizeof run->err, "the job ran past its %d s time limit and was stopped",
-                 w->cfg->job_timeout_s);
+    explain_timeout(w, run, es);
     if (es != ENGINE_OK || done) {
         memmove(audio->runs, audio->runs + 1, sizeof *audio->runs * (size_t)--audio->n);
         if (es != ENGINE_OK) end_here(run, engine_end(run, es));
