@@ -224,7 +224,7 @@ UNIT_SRC    := $(wildcard tests/unit/test_*.c)
 UNIT_BIN    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TORCH_TESTS := test_parity test_generate test_model_load test_continuation test_windows \
                test_text_parity test_text_load test_text_generate test_text_api test_writer \
-               test_text_checkpoint test_text_prompt_cache test_session
+               test_text_checkpoint test_text_prompt_cache test_session test_text_session
 TEST_OBJ_test_http    := $(patsubst worker/%.c,$(BUILD)/obj/worker/%.o,$(wildcard worker/http*.c))
 TEST_OBJ_test_http_tokens := $(BUILD)/obj/worker/http_tokens.o $(BUILD)/obj/worker/http_host.o
 TEST_OBJ_test_http_prefer := $(BUILD)/obj/worker/http_prefer.o

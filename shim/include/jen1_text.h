@@ -252,6 +252,87 @@ JEN1_API jen1_status jen1_text_generate(const jen1_text_model *model, const jen1
 /* Frees an output and everything it points to. NULL is allowed. */
 JEN1_API void jen1_text_output_free(jen1_text_output *out);
 
+/* ---- Sessions: many calls, one pass -------------------------------------- */
+
+/* A text session decodes the calls of many callers together and lets them
+ * come and go between steps (continuous batching, as jen1_session does for
+ * music): a decode step of a small language model reads all its weights for
+ * each token, so one step for eight rows costs little more than one for one.
+ * A call is what jen1_text_generate takes - requests (sharing parameters and
+ * a prompt cache) - and is one slot of the session. jen1_text_generate is
+ * one call through a session of one slot.
+ *
+ *     jen1_text_session *s;
+ *     jen1_text_session_new(lm, 8, &s, err, sizeof err);        // 8 slots
+ *     int slot;
+ *     if (jen1_text_session_join(s, reqs, n, &gp, &slot, err, sizeof err) != JEN1_OK) ...
+ *     while (jen1_text_session_running(s) > 0) {
+ *         if (jen1_text_session_step(s, err, sizeof err) != JEN1_OK) ...  // the pass failed
+ *         // ... join other calls here, as they come ...
+ *         for (int i = 0; i < 8; i++)
+ *             if (jen1_text_session_slot_done(s, i) == 1) {
+ *                 jen1_text_output *out;
+ *                 jen1_status st = jen1_text_session_leave(s, i, &out, err, sizeof err);
+ *                 ...            // st: the call's own outcome, out as jen1_text_generate's
+ *                 jen1_text_output_free(out);
+ *             }
+ *     }
+ *     jen1_text_session_free(s);
+ *
+ * A joined call's prompts are prefilled at the join (from its prompt cache,
+ * as jen1_text_generate does) and its rows' first tokens drawn; every step
+ * then gives one token to every unfinished row of every call, each row at
+ * its own position, with its call's sampling, stops, line limits, budget and
+ * ban, from its own random stream, and a finished row leaves the pass. A
+ * call's tokens do not depend on what else is in the session except through
+ * float rounding (the products of a pass of other rows and columns round
+ * differently): tested equal alone and batched on the tiny model; on a
+ * large model a near tie may rarely go the other way. A call that is
+ * aborted (its params.abort, polled at every step), cancelled (left while
+ * running) or rejected at its join ends alone; the others go on.
+ *
+ * Threads: a session is used by one thread at a time (any number of sessions
+ * may share a model); callbacks run on that thread, inside step. */
+typedef struct jen1_text_session jen1_text_session;
+
+/* A session of max_slots slots (1 to 256) over a loaded model, which must
+ * outlive it. Returns JEN1_OK and sets *out, or JEN1_ERR_INVALID_ARGUMENT /
+ * JEN1_ERR_NO_MEMORY (*out NULL). */
+JEN1_API jen1_status jen1_text_session_new(const jen1_text_model *model, int max_slots, jen1_text_session **out,
+                                           char *err, size_t errlen);
+/* Frees a session with whatever its slots still hold. NULL is allowed. */
+JEN1_API void jen1_text_session_free(jen1_text_session *session);
+/* Checks a call as jen1_text_generate does, prefills it, draws its rows'
+ * first tokens, and puts it in a free slot (*slot; -1 on error). Errors are
+ * jen1_text_generate's for the call (the session is then unchanged), or
+ * JEN1_ERR_INVALID_ARGUMENT when every slot is taken. params is copied and
+ * params->cache is used during the join only; the stop strings and the
+ * abort callback's user data must live until the slot is left. A call all
+ * of whose rows finish at their first token is done at once. */
+JEN1_API jen1_status jen1_text_session_join(jen1_text_session *session, const jen1_text_request *requests,
+                                            int n_requests, const jen1_text_generate_params *params, int *slot,
+                                            char *err, size_t errlen);
+/* Gives every running row one token (each call's abort polled first: an
+ * aborted call is done with JEN1_ERR_ABORTED). Returns JEN1_OK (also with
+ * nothing to do), or the failure of the shared pass, which ends every call
+ * that was running with it (their leave returns it); the session stays
+ * usable. */
+JEN1_API jen1_status jen1_text_session_step(jen1_text_session *session, char *err, size_t errlen);
+/* Calls joined and not yet done. */
+JEN1_API int jen1_text_session_running(const jen1_text_session *session);
+/* Rows in the next step, all calls together. */
+JEN1_API int jen1_text_session_rows(const jen1_text_session *session);
+/* 1: the slot's call is done (well or not) and waits to be left; 0: it is
+ * running; -1: the slot holds nothing. */
+JEN1_API int jen1_text_session_slot_done(const jen1_text_session *session, int slot);
+/* Frees the slot and gives its call's outcome: JEN1_OK and *out (as
+ * jen1_text_generate's), or the status it ended with and why (*out NULL):
+ * JEN1_ERR_ABORTED (its abort, or left while running: a cancel), or a failed
+ * step's. JEN1_ERR_INVALID_ARGUMENT for a slot that holds nothing. out may
+ * be NULL to discard the result. */
+JEN1_API jen1_status jen1_text_session_leave(jen1_text_session *session, int slot, jen1_text_output **out,
+                                             char *err, size_t errlen);
+
 /* The log-likelihood under the model of each option continuing a prompt:
  * logprobs[i] = sum over option i's tokens of log p(token | prompt, earlier
  * tokens of the option), from the raw logits (no processors). For choosing

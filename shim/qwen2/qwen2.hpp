@@ -18,6 +18,7 @@
 #include "jen1_text.h"
 #include "linear.hpp"
 #include "safetensors_shards.h"
+#include "sampler.h"
 #include "text_config.h"
 #include "weights.hpp"
 
@@ -118,8 +119,76 @@ struct TextTrace {
 };
 
 // The whole of jen1_text_generate, throwing on error; *out is the caller's.
+// A loop over a TextSession of one slot.
 jen1_text_output *text_generate(const jen1_text_model &m, const jen1_text_request *requests, int n,
                                 const jen1_text_generate_params &params, TextTrace *trace = nullptr);
+
+// One request's progress (a row of a slot).
+struct TextRow {
+    std::vector<int64_t> context;  // padded prompt and new tokens: what the repetition penalty sees
+    std::vector<int64_t> fresh;    // new tokens
+    int prompt_len = 0;
+    jen1_rng rng{};
+    bool done = false;
+    jen1_text_finish finish = JEN1_TEXT_FINISH_LENGTH;
+    size_t cut = std::string::npos;  // the text ends here (a stop string, the last line's newline)
+    size_t newlines = 0;             // in the text so far
+    int line_tokens = 0;             // tokens since the last newline
+    bool force_newline = false;      // max_line_tokens reached: the next token is "\n"
+    std::vector<float> scores;       // processed scores of each step, when tracing
+};
+
+// One joined call: its requests' rows, its parameters, how it ended.
+struct TextSlot {
+    bool used = false, done = false;
+    jen1_text_generate_params params{};
+    std::vector<TextRow> rows;
+    jen1_status status = JEN1_OK;  // JEN1_ERR_ABORTED, or a failed step's
+    std::string error;
+};
+
+// jen1_text_session (jen1_text.h), throwing on error. Every unfinished row
+// of every slot is one row of one KV cache; rows live at their own positions
+// (each its own count of real tokens, its own valid columns), so calls of
+// different prompt lengths joined at different steps share each pass.
+class TextSession {
+public:
+    TextSession(const jen1_text_model &m, int max_slots, bool trace = false);
+    // Prefills the call's prompts (from params.cache when given), draws each
+    // row's first token, and adds the unfinished rows to the batch. Returns
+    // the slot. The session is unchanged when it throws.
+    int join(const jen1_text_request *requests, int n, const jen1_text_generate_params &params);
+    // One token for every running row (each slot's abort polled first). On
+    // a failure of the pass, ends every running slot with it and throws.
+    void step();
+    int running() const;
+    int rows() const { return (int)active_.size(); }
+    int max_slots() const { return (int)slots_.size(); }
+    // 1 done, 0 running, -1 unused (or out of range).
+    int slot_done(int slot) const;
+    // Frees the slot; st and why say how it ended (a running slot is
+    // cancelled: JEN1_ERR_ABORTED). The output when st is JEN1_OK (NULL
+    // otherwise), and the scores of its rows when tracing.
+    jen1_text_output *leave(int slot, jen1_status &st, std::string &why, TextTrace *trace = nullptr);
+
+private:
+    struct Active {  // cache row i is slot's row `row`, its next input `next`
+        int slot, row;
+        int64_t next;
+    };
+    void pick(TextSlot &s, TextRow &r, float *scores);
+    void end_slot(int slot, jen1_status st, const std::string &why);
+    void drop_rows(const std::vector<bool> &gone);
+    int remaining_budget() const;
+
+    const jen1_text_model &m_;
+    bool trace_;
+    std::vector<TextSlot> slots_;
+    std::vector<Active> active_;
+    TextCache kv_;
+    int capacity_ = 0;
+    std::vector<unsigned char> scratch_;
+};
 
 // jen1_text_score_options, throwing on error.
 void score_options(const jen1_text_model &m, jen1_text_cache *cache, const int64_t *prompt, int n_prompt, const int64_t *const *options,
