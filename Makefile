@@ -84,8 +84,8 @@ INC.shim/qwen2          := common shim/include shim/core shim/tokenizer/bpe shim
 INC.shim/tools          := common shim/include shim/core shim/tokenizer/spm
 INC.shim/tools/mkmodel  := $(INC.shim/tools)
 # jen1-write writes a song's words exactly as the worker does: it plans with
-# common/song and links the worker's writer (worker/engine_writer.o), so its
-# room sees those two; the rest of shim/tools does not.
+# common/song and links the worker's writer (worker/engine_writer.o and
+# engine_writer_batch.o), so its room sees those; the rest of shim/tools does not.
 INC.shim/tools/write    := common common/song shim/include worker
 INC.worker              := common common/queue common/blob common/song shim/include
 # Tests, benchmarks and test tools may look inside every room.
@@ -175,7 +175,7 @@ shared: $(LIB_SHARED)
 $(BUILD)/jen1-gen: $(BUILD)/obj/shim/tools/gen.o $(LIBS)
 	$(LINK_TORCH)
 
-$(BUILD)/jen1-write: $(call objs,$(call srcs,shim/tools/write)) $(BUILD)/obj/worker/engine_writer.o $(LIBS)
+$(BUILD)/jen1-write: $(call objs,$(call srcs,shim/tools/write)) $(BUILD)/obj/worker/engine_writer.o $(BUILD)/obj/worker/engine_writer_batch.o $(LIBS)
 	$(LINK_TORCH)
 
 # jen1-mkmodel writes checkpoints with the plain-C safetensors writer: no LibTorch.
@@ -231,7 +231,7 @@ TEST_OBJ_test_http_prefer := $(BUILD)/obj/worker/http_prefer.o
 TEST_OBJ_test_http_offload := $(BUILD)/obj/worker/http_offload.o
 TEST_OBJ_test_config  := $(BUILD)/obj/worker/config.o
 TEST_OBJ_test_metrics := $(BUILD)/obj/worker/metrics.o
-TEST_OBJ_test_writer  := $(BUILD)/obj/worker/engine_writer.o
+TEST_OBJ_test_writer  := $(BUILD)/obj/worker/engine_writer.o $(BUILD)/obj/worker/engine_writer_batch.o
 
 .SECONDEXPANSION:
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $$(TEST_OBJ_$$*) $(LIBS)

@@ -4,7 +4,10 @@
  * every song in the batch by one decoder pass, and hands each finished song
  * to the finisher (on a CPU once its EnCodec is done here, a chunk between
  * steps). A job that is cancelled, times out or fails leaves the batch
- * alone; the others go on.
+ * alone; the others go on. With a language model it also runs the
+ * planners' model calls, a turn between steps (writer_turn): the two
+ * models share the cores as one OpenMP team, and the words of jobs planned
+ * at once are decoded together.
  *
  * The engine calls back on this thread, for each job: progress (to Redis
  * at most every 250 ms, where a cancel is learnt), each window of a long
@@ -266,12 +269,13 @@ void decode_loop(lane *l, engine_batch *batch)
      * again after Redis went away without waiting for a job to join or fail. */
     reconnect_pacer pacer = {0};
     audio_line audio = {.n = 0};
+    int text_busy = 0; /* the writer's calls wait or run (writer_turn) */
     for (;;) {
         reconnect_paced(l->q, l->name, &pacer);
         /* Join what is planned while a slot is free; wait for work only when idle. */
         int running = engine_batch_running(batch);
         while (free_slot(slots, w->batch) >= 0) {
-            job_run *run = handoff_pop(&w->to_decode, running > 0 || audio.n > 0 ? 0 : 100);
+            job_run *run = handoff_pop(&w->to_decode, running > 0 || audio.n > 0 || text_busy ? 0 : 100);
             if (!run) break;
             int slot = join(l, batch, run);
             if (slot >= 0) slots[slot] = run;
@@ -286,7 +290,10 @@ void decode_loop(lane *l, engine_batch *batch)
         for (int i = 0; i < w->batch; i++)
             if (slots[i] && engine_batch_done(batch, i) == 1) leave(l, batch, slots, i, &audio);
         if (audio.n > 0) decode_audio_chunk(w, &audio);
-        if (engine_batch_running(batch) == 0 && audio.n == 0 && atomic_load(&w->intake_done) &&
+        /* The language model's turn: a planner's call started, or one step
+         * of the jobs' words (one OpenMP team for both models). */
+        if (w->writer) text_busy = writer_turn(w->writer);
+        if (engine_batch_running(batch) == 0 && audio.n == 0 && !text_busy && atomic_load(&w->intake_done) &&
             handoff_count(&w->to_decode) == 0)
             break;
     }

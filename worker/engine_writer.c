@@ -7,15 +7,18 @@
  * they are decided), so the job's prompt cache computes each beginning once. */
 #include "engine_writer.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "jen1_text.h"
 #include "log.h"
 #include "text.h"
 #include "util.h"
+#include "engine_writer_batch.h"
 
 #define NARRATIVE_PROMPT_BYTES 1500 /* of the narrative, in every prompt */
 #define TITLE_MAX_TOKENS 16
@@ -25,6 +28,8 @@
 
 struct writer {
     jen1_text_model *lm;
+    writer_batch *batch; /* every job's calls, decoded together */
+    atomic_llong jobs;   /* sources made: each job's order, its calls' priority */
 };
 
 static const char system_prompt[] =
@@ -46,15 +51,37 @@ writer *writer_open(const writer_options *o, char *err, size_t errlen)
         free(w);
         return NULL;
     }
+    if (o->turned_by_owner) {
+        w->batch = writer_batch_new(w->lm, o->wake, o->wake_user, err, errlen);
+    } else {
+        /* A new thread does not inherit the model's thread count: say it. */
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        int threads = o->cpu_threads > 0 ? o->cpu_threads : o->threads > 0 ? o->threads : cores > 1 ? (int)cores : 1;
+        w->batch = writer_batch_start(w->lm, threads, err, errlen);
+    }
+    if (!w->batch) {
+        jen1_text_model_free(w->lm);
+        free(w);
+        return NULL;
+    }
     return w;
 }
 
 void writer_close(writer *w)
 {
     if (!w) return;
+    writer_batch_stats st;
+    writer_batch_get_stats(w->batch, &st);
+    if (st.steps > 0 || st.score_s > 0)
+        log_kv(LOG_INFO, "writer: where the text model's time went", LOG_INT("steps", st.steps),
+               LOG_NUM("mean_rows", st.steps ? (double)st.rows / (double)st.steps : 0), LOG_NUM("step_s", st.step_s),
+               LOG_NUM("join_s", st.join_s), LOG_NUM("score_s", st.score_s));
+    writer_batch_stop(w->batch);
     jen1_text_model_free(w->lm);
     free(w);
 }
+
+int writer_turn(writer *w) { return writer_batch_turn(w->batch); }
 
 const char *writer_model_name(const writer *w) { return jen1_text_model_name(w->lm); }
 const char *writer_device(const writer *w) { return jen1_text_model_device(w->lm); }
@@ -183,7 +210,9 @@ static void generate_batch(writer_job *job, const char *what, const char *const 
         gp.abort = job->should_stop;
         gp.abort_user_data = job->user;
         jen1_text_output *o = NULL;
-        st = jen1_text_generate(job->w->lm, rq, n, &gp, &o, err, sizeof err);
+        int rows = 0;
+        st = writer_batch_generate(job->w->batch, job->order, rq, n, &gp, &o, &rows, err, sizeof err);
+        if (rows > job->most_rows) job->most_rows = rows;
         for (int i = 0; st == JEN1_OK && i < n; i++) {
             text_copy(texts[i], SECTION_TEXT_BYTES, o->items[i].text, strlen(o->items[i].text));
             job->tokens += o->items[i].n_ids;
@@ -374,9 +403,9 @@ static int model_choose(void *ctx, const char *narrative, size_t len, const song
         ok = option_ids[i] && jen1_text_tokenize(job->w->lm, options[i], strlen(options[i]), 0, option_ids[i], cap,
                                                  &n_ids[i], err, sizeof err) == JEN1_OK;
     }
-    if (ok) ok = jen1_text_score_options(job->w->lm, job_cache(job), prompt, n_prompt,
-                                         (const int64_t *const *)option_ids, n_ids, n_options, logprobs, err,
-                                         sizeof err) == JEN1_OK;
+    if (ok) ok = writer_batch_score(job->w->batch, job->order, job_cache(job), prompt, n_prompt,
+                                    (const int64_t *const *)option_ids, n_ids, n_options, logprobs, err,
+                                    sizeof err) == JEN1_OK;
     for (int i = 0; ok && i < n_options; i++)
         if (pick < 0 || logprobs[i] > logprobs[pick]) pick = i;
     for (int i = 0; i < n_options && i < 16; i++) free(option_ids[i]);
@@ -394,7 +423,8 @@ static int model_choose(void *ctx, const char *narrative, size_t len, const song
 
 lyric_source writer_source(writer *w, uint64_t seed, int (*should_stop)(void *user), void *user, writer_job *job)
 {
-    *job = (writer_job){ .w = w, .seed = seed, .should_stop = should_stop, .user = user };
+    *job = (writer_job){ .w = w, .seed = seed, .should_stop = should_stop, .user = user,
+                         .order = atomic_fetch_add(&w->jobs, 1) };
     return (lyric_source){ .name = "model", .model = writer_model_name(w), .ctx = job,
                            .write_title = model_write_title, .write_lines = model_write_lines,
                            .choose = model_choose };

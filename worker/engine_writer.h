@@ -14,7 +14,10 @@
  * token budget, stop at a newline or an EOS, special tokens banned); each of
  * the planner's rounds is one batch, a section per row, each row stopped
  * after its lines, every line ended by a newline within LINE_MAX_TOKENS
- * tokens. Rows are sampled with the checkpoint's generation_config from a
+ * tokens. Every job's calls go to one text session that decodes them
+ * together (engine_writer_batch.h), on a thread of the writer's own or in
+ * turns of its owner's loop: jobs planned at the same time, each on its own thread,
+ * share the model's decode steps. Rows are sampled with the checkpoint's generation_config from a
  * seed derived from the job's seed and the field's index, and every prompt
  * begins alike so that the job's prompt cache (jen1_text.h) computes the
  * story once: the same job gives the same words on any host.
@@ -38,10 +41,26 @@ typedef struct writer_options {
     jen1_device device;
     jen1_weight_type weights; /* the worker's JEN1_WEIGHTS; the text engine takes int8 as
                                  bf16 (jen1_text.h) */
+    /* Who runs the model. 0: a thread of the writer's own (cpu_threads CPU
+     * threads; <= 0: threads). Nonzero: the owner, calling writer_turn from its
+     * own loop (the worker's decode loop, so that the two models take turns on
+     * the same cores); wake (may be NULL) is called with wake_user whenever a
+     * job posts a call, so that a loop waiting for other work turns at once. */
+    int cpu_threads;
+    int turned_by_owner;
+    void (*wake)(void *user);
+    void *wake_user;
 } writer_options;
 
-/* Loads the model. Returns NULL with the reason. */
+/* Loads the model and starts the thread that runs it. Returns NULL with the
+ * reason. Any number of threads may then write jobs' words at once. */
 writer *writer_open(const writer_options *options, char *err, size_t errlen);
+/* With turned_by_owner: runs one turn of the model's work
+ * (engine_writer_batch.h); returns 1 while there is work, 0 when idle. One
+ * thread at a time. */
+int writer_turn(writer *w);
+
+/* Stops the thread (after the calls in progress) and frees the model. */
 void writer_close(writer *w);
 
 /* The model's name (its directory's last component) and device. */
@@ -52,11 +71,14 @@ const char *writer_device(const writer *w);
 typedef struct writer_job {
     writer *w;
     uint64_t seed;                 /* the job's */
+    long long order;               /* its place among the jobs this writer served: older jobs'
+                                      calls go first (engine_writer_batch.h) */
     int (*should_stop)(void *user); /* polled between tokens; may be NULL */
     void *user;
     int generations;               /* model calls made (a round's sections are one) */
     int tokens;                    /* new tokens written, all rows together */
     int failures;                  /* of which failed (their fields went to the rules) */
+    int most_rows;                 /* the most rows of a decode step of its, all jobs' together */
     double seconds;                /* spent in the model */
     jen1_text_cache *cache;        /* the job's prompt cache, made on first use */
 } writer_job;

@@ -10,6 +10,7 @@ void handoff_init(handoff *h)
     clock_cond_init(&h->ready);
     h->head = h->tail = NULL;
     h->n = 0;
+    h->kicked = 0;
 }
 
 void handoff_destroy(handoff *h)
@@ -34,7 +35,9 @@ job_run *handoff_pop(handoff *h, int wait_ms)
 {
     struct timespec until = clock_cond_deadline(wait_ms);
     pthread_mutex_lock(&h->lock);
-    while (!h->head && wait_ms > 0 && pthread_cond_timedwait(&h->ready, &h->lock, &until) != ETIMEDOUT) {}
+    while (!h->head && !h->kicked && wait_ms > 0 &&
+           pthread_cond_timedwait(&h->ready, &h->lock, &until) != ETIMEDOUT) {}
+    h->kicked = 0;
     job_run *run = h->head;
     if (run) {
         h->head = run->next;
@@ -44,6 +47,14 @@ job_run *handoff_pop(handoff *h, int wait_ms)
     }
     pthread_mutex_unlock(&h->lock);
     return run;
+}
+
+void handoff_kick(handoff *h)
+{
+    pthread_mutex_lock(&h->lock);
+    h->kicked = 1;
+    pthread_cond_signal(&h->ready);
+    pthread_mutex_unlock(&h->lock);
 }
 
 int handoff_count(handoff *h)

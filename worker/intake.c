@@ -1,7 +1,9 @@
 /* intake.c - the intake thread: takes a job whenever the worker can serve
  * one, reads it, plans the song (the words: the language model's, or the
  * rules'), and hands it on: to the decode batch, or, for a words-only job
- * ("audio": false), straight to the finisher. See job_run.h for the whole
+ * ("audio": false), straight to the finisher. With a language model the
+ * planning is done by planner threads that this thread starts and ends, so
+ * that several jobs' words are written at once. See job_run.h for the whole
  * pipeline. */
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +28,7 @@ static stage_end stage_planning(job_run *run)
     writer_job_end(&wj);
     if (planned != 0) return PROTOCOL_INVALID_JOB;
     log_kv(LOG_INFO, "words written", LOG_STR("model", writer_model_name(run->w->writer)),
-           LOG_INT("generations", wj.generations), LOG_INT("tokens", wj.tokens), LOG_INT("failures", wj.failures),
+           LOG_INT("generations", wj.generations), LOG_INT("batch_rows", wj.most_rows), LOG_INT("tokens", wj.tokens), LOG_INT("failures", wj.failures),
            LOG_INT("fields", run->plan.words_fields), LOG_INT("fields_from_rules", run->plan.words_from_rules),
            LOG_NUM("seconds", wj.seconds));
     return PROTOCOL_OK;
@@ -34,8 +36,26 @@ static stage_end stage_planning(job_run *run)
 
 static const stage kPlanning = {JEN1_STAGE_PLANNING, 0, stage_planning};
 
-/* A payload the take script said to run: read, planned, handed on. The run
- * owns the payload from here (worker_hand_free releases both). */
+/* Plans a parsed job and hands it on: to the decode batch, or, words only,
+ * to the finisher. */
+static void plan_and_hand_on(job_run *run)
+{
+    worker *w = run->w;
+    if (run_stage(run, &kPlanning, &run->timings.plan_s) != 0) {
+        worker_hand_free(w, run);
+        return;
+    }
+    if (!run->req.audio) {
+        worker_leave_batch(w, run); /* a words-only job needs no slot */
+        handoff_push(&w->to_finish, run);
+    } else {
+        handoff_push(&w->to_decode, run);
+    }
+}
+
+/* A payload the take script said to run: read, then planned here or by a
+ * planner. The run owns the payload from here (worker_hand_free releases
+ * both). */
 static void start_job(lane *l, job_run *run)
 {
     worker *w = l->w;
@@ -48,15 +68,27 @@ static void start_job(lane *l, job_run *run)
     }
     log_kv(LOG_INFO, "job started", LOG_INT("attempt", run->job.attempts), LOG_NUM("duration", run->req.duration),
            LOG_BOOL("audio", run->req.audio));
-    if (run_stage(run, &kPlanning, &run->timings.plan_s) != 0) {
-        worker_hand_free(w, run);
-        return;
-    }
-    if (!run->req.audio) {
-        worker_leave_batch(w, run); /* a words-only job needs no slot */
-        handoff_push(&w->to_finish, run);
-    } else {
-        handoff_push(&w->to_decode, run);
+    if (w->n_planners > 0) handoff_push(&w->to_plan, run);
+    else plan_and_hand_on(run);
+}
+
+/* A planner: plans what the intake hands it, one job at a time, until the
+ * intake takes no more and nothing is left to plan. Its model calls block
+ * until the decode loop has run them, beside the other planners'
+ * (writer_turn, engine_writer_batch.h). */
+static void *planner_main(void *arg)
+{
+    lane *l = arg;
+    worker *w = l->w;
+    for (;;) {
+        job_run *run = handoff_pop(&w->to_plan, 250);
+        if (run) {
+            lane_hold(l, run);
+            plan_and_hand_on(run);
+            log_set_job(NULL);
+        } else if (atomic_load(&w->taking_done) && handoff_count(&w->to_plan) == 0) {
+            return NULL;
+        }
     }
 }
 
@@ -107,9 +139,14 @@ void *intake_main(void *arg)
     lane *l = arg;
     worker *w = l->w;
     char err[1024];
-    /* A text model plans here while the decode loop steps: one thread, not a
-     * second OpenMP team (jen1.h says what that costs every later step). */
-    jen1_thread_set_cpu_threads(1);
+    pthread_t planners[WORKER_MAX_PLANNERS];
+    int started = 0;
+    while (started < w->n_planners && pthread_create(&planners[started], NULL, planner_main, &w->plan_lanes[started]) == 0)
+        started++;
+    if (started < w->n_planners)
+        log_kv(LOG_WARN, "fewer planner threads started than asked", LOG_INT("asked", w->n_planners),
+               LOG_INT("started", started));
+    w->n_planners = started; /* none: the intake plans, one job at a time */
     while (!worker_draining()) {
         /* Room is signalled as jobs leave; the timeout only rereads the stop flags. */
         if (!worker_wait_room(w, 250)) continue;
@@ -133,6 +170,8 @@ void *intake_main(void *arg)
         queue_job_clear(&job);
     }
     log_info("draining: no new jobs");
+    atomic_store(&w->taking_done, true);
+    for (int i = 0; i < started; i++) pthread_join(planners[i], NULL);
     atomic_store(&w->intake_done, true);
     return NULL;
 }

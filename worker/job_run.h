@@ -6,7 +6,12 @@
  *
  *   intake   (intake.c)       queue_reserve -> job_parse -> planning (the
  *                             words) -> to_decode; a words-only job goes
- *                             straight to to_finish
+ *                             straight to to_finish. With a language model
+ *                             the planning is the planners' (to_plan): up to
+ *                             JEN1_BATCH jobs are planned at once, each on a
+ *                             planner thread, their model calls decoded
+ *                             together by the writer's one thread
+ *                             (engine_writer_batch.h)
  *   decode   (decode_loop.c)  the batch: joins what to_decode brings while a
  *                             slot is free, steps every song in it together,
  *                             and hands each finished one to to_finish
@@ -54,18 +59,26 @@ typedef struct handoff {
     pthread_cond_t ready;
     job_run *head, *tail;
     int n;
+    int kicked;  /* handoff_kick: the next (or current) wait ends at once */
 } handoff;
 
 void handoff_init(handoff *h);
 void handoff_destroy(handoff *h);
 void handoff_push(handoff *h, job_run *run);
-/* The oldest job, waiting up to wait_ms for one; NULL when none came. */
+/* The oldest job, waiting up to wait_ms for one; NULL when none came, or
+ * when the wait was kicked. */
 job_run *handoff_pop(handoff *h, int wait_ms);
+/* Ends the popping thread's wait (now, or its next one) without a job: it
+ * has other work (the writer's calls, for the decode loop). */
+void handoff_kick(handoff *h);
 int handoff_count(handoff *h);
 
 /* The most jobs a process holds at once: JEN1_BATCH decoding or planned,
  * as many again being finished. */
 #define WORKER_MAX_IN_HAND (2 * 64)
+/* The most planner threads (each with its own lane): jobs whose words a
+ * language model writes at once. */
+#define WORKER_MAX_PLANNERS 8
 
 typedef struct worker {
     const struct jen1_config *cfg;
@@ -79,8 +92,12 @@ typedef struct worker {
     char id[QUEUE_WORKER_ID_MAX + 1]; /* the pool's id and the slot: stable across restarts */
     job_limits limits;
     int batch;                  /* JEN1_BATCH, resolved for the device */
-    handoff to_decode, to_finish;
-    atomic_bool intake_done, decode_done; /* each thread says when it has stopped */
+    handoff to_plan, to_decode, to_finish;
+    int n_planners;             /* planner threads (0: the intake plans, with the rules) */
+    struct lane *plan_lanes;    /* theirs */
+    atomic_bool taking_done;    /* the intake takes no more jobs: planners end when to_plan is empty */
+    atomic_bool intake_done, decode_done; /* each thread says when it has stopped (the intake's
+                                             planners with it) */
     /* The jobs in hand, for the heartbeat and for queue_release's keep list,
      * and how many of them are planned or decoding (a slot of the batch
      * each); `room` is signalled whenever either count drops. */
@@ -94,12 +111,13 @@ typedef struct worker {
 } worker;
 
 /* One thread's own connections. */
-typedef struct lane {
+typedef struct lane lane;
+struct lane {
     worker *w;
     const char *name;           /* "intake", "decode", "finish": in logs */
     queue *q;
     blob_store *blobs;
-} lane;
+};
 
 /* A job in hand, from stage to stage and thread to thread. Large (the plan). */
 struct job_run {

@@ -193,6 +193,9 @@ static void publish_runtime(worker *w)
                  pool_status_set_models);
 }
 
+/* A planner posted a model call: the decode loop stops waiting for jobs. */
+static void wake_decode_loop(void *to_decode) { handoff_kick(to_decode); }
+
 /* The language model, when one is configured; without it (or when it will
  * not load) the rules write the words and the worker serves all the same. */
 static void open_writer(worker *w)
@@ -205,8 +208,11 @@ static void open_writer(worker *w)
     }
     char err[512];
     double t = clock_monotonic_s();
+    /* The decode loop runs the text model between its steps (writer_turn):
+     * the two models take turns on one OpenMP team. */
     writer_options wo = {.model_dir = cfg->text_model_dir, .threads = cfg->threads, .device = cfg->device,
-                         .weights = cfg->weights};
+                         .weights = cfg->weights, .turned_by_owner = 1, .wake = wake_decode_loop,
+                         .wake_user = &w->to_decode};
     w->writer = writer_open(&wo, err, sizeof err);
     if (!w->writer) {
         snprintf(w->writer_missing, sizeof w->writer_missing, "%s", err);
@@ -250,7 +256,7 @@ static int lane_open(worker *w, lane *l, const char *name, const queue_config *q
 
 /* Runs the pipeline until it has drained: the intake and finisher threads
  * beside the decode loop on this thread. */
-static void run_pipeline(lane lanes[3], engine_batch *batch)
+static void run_pipeline(lane *lanes, engine_batch *batch)
 {
     pthread_t intake, finisher;
     if (pthread_create(&intake, NULL, intake_main, &lanes[0]) != 0) {
@@ -281,6 +287,7 @@ int worker_main(const struct jen1_config *cfg, unsigned slot, struct jen1_metric
     pthread_mutex_init(&w.hand_lock, NULL);
     clock_cond_init(&w.room);
     pthread_mutex_init(&w.stop_lock, NULL);
+    handoff_init(&w.to_plan);
     handoff_init(&w.to_decode);
     handoff_init(&w.to_finish);
     snprintf(w.id, sizeof w.id, "%.100s-%u", cfg->worker_id, slot);
@@ -318,12 +325,19 @@ int worker_main(const struct jen1_config *cfg, unsigned slot, struct jen1_metric
                        .heartbeat_ttl_ms = cfg->heartbeat_ttl_ms, .result_ttl_s = cfg->result_ttl_s,
                        .max_attempts = cfg->max_attempts, .retry_base_ms = cfg->retry_base_ms,
                        .dead_max = cfg->dead_max, .dead_max_age_s = cfg->dead_max_age_s};
-    lane lanes[3];
-    static const char *const names[3] = {"intake", "decode", "finish"};
+    /* intake, decode, finish, and a planner per job planned at once when a
+     * language model writes the words (job_run.h). */
+    enum { FIXED_LANES = 3 };
+    static lane lanes[FIXED_LANES + WORKER_MAX_PLANNERS];
+    static char names[FIXED_LANES + WORKER_MAX_PLANNERS][16] = {"intake", "decode", "finish"};
+    w.n_planners = !w.writer ? 0 : w.batch < WORKER_MAX_PLANNERS ? w.batch : WORKER_MAX_PLANNERS;
+    w.plan_lanes = &lanes[FIXED_LANES];
+    const int n_lanes = FIXED_LANES + w.n_planners;
+    for (int i = FIXED_LANES; i < n_lanes; i++) snprintf(names[i], sizeof names[i], "plan-%d", i - FIXED_LANES + 1);
     int opened = 0;
-    while (opened < 3 && lane_open(&w, &lanes[opened], names[opened], &qc) == 0) opened++;
+    while (opened < n_lanes && lane_open(&w, &lanes[opened], names[opened], &qc) == 0) opened++;
     int exit_status = 0;
-    if (opened < 3) {
+    if (opened < n_lanes) {
         exit_status = worker_stopping_now(&w) ? 0 : 1;
         goto close;
     }
@@ -356,6 +370,7 @@ close:
     engine_batch_free(batch);
     writer_close(w.writer);
     engine_close(w.engine);
+    handoff_destroy(&w.to_plan);
     handoff_destroy(&w.to_decode);
     handoff_destroy(&w.to_finish);
     pthread_cond_destroy(&w.room);

@@ -8,7 +8,10 @@
 # line: audio seconds per wall second, the decoder passes, and the worker's
 # resident memory (peak over the run, and its private part) sampled every
 # second. Used by scripts/bench's "batch" section. JEN1_BENCH_TEXT_MODEL_DIR
-# (optional) has a text model write the words instead of the rules.
+# (optional) has a text model write the words instead of the rules;
+# JEN1_BENCH_WORDS_ONLY=1 makes the jobs words only ("audio": false), which
+# times the writer alone; JEN1_BENCH_LOG_LEVEL=info keeps the worker's info
+# lines in its log (the writer's time split is logged when it stops).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 model=$1 weights=$2 batch=$3 jobs=${4:-8} seconds=${5:-10} label=${6:-$(basename "$1")}
@@ -21,7 +24,7 @@ trap 'status=$?; set +e; pool_stop KILL; redis_stop; exit $status' EXIT # pool_s
 redis_start >&2
 P="{$POOL_PREFIX}"
 pool_start "bench-$weights-$batch" USE_TORCH=1 JEN1_MODEL_DIR="$model" JEN1_WEIGHTS="$weights" \
-    JEN1_BATCH="$batch" JEN1_THREADS=2 JEN1_JOB_TIMEOUT=3600 JEN1_LOG_LEVEL=warn \
+    JEN1_BATCH="$batch" JEN1_THREADS=2 JEN1_JOB_TIMEOUT=3600 JEN1_LOG_LEVEL="${JEN1_BENCH_LOG_LEVEL:-warn}" \
     ${JEN1_BENCH_TEXT_MODEL_DIR:+JEN1_TEXT_MODEL_DIR="$JEN1_BENCH_TEXT_MODEL_DIR"} >&2
 pool_wait_ready || { echo "worker_batch: the pool never got ready" >&2; exit 1; }
 worker=$(pool_workers | head -n 1)
@@ -30,7 +33,7 @@ steps0=$(metric jen1_decode_steps_total)
 
 t0=$(date +%s.%N)
 for i in $(seq 1 "$jobs"); do
-    rcli LPUSH "$P:queue" "{\"id\":\"bench-$i\",\"narrative\":\"A lighthouse keeper finds a message in a bottle, take $i.\",\"duration\":$seconds,\"seed\":$i}" >/dev/null
+    rcli LPUSH "$P:queue" "{\"id\":\"bench-$i\",\"narrative\":\"A lighthouse keeper finds a message in a bottle, take $i.\",\"duration\":$seconds,\"seed\":$i${JEN1_BENCH_WORDS_ONLY:+,\"audio\":false}}" >/dev/null
 done
 # Watching costs the 2 cores little: one redis-cli and one awk a second.
 peak_kib=0 anon_kib=0
@@ -50,6 +53,7 @@ for i in $(seq 1 "$jobs"); do
     job_field "bench-$i" result >>"$JEN1_TEST_TMP/results.jsonl" # each song's timings, for a closer look
 done
 steps=$(($(metric jen1_decode_steps_total) - steps0))
+pool_stop TERM # the writer logs its time split as it stops
 jq -nc --arg weights "$weights" --argjson batch "$batch" --argjson jobs "$jobs" --argjson seconds "$seconds" \
     --argjson t0 "$t0" --argjson t1 "$t1" --argjson steps "$steps" --argjson failed "$failed" \
     --argjson peak "$peak_kib" --argjson anon "$anon_kib" --arg model "$label" \
@@ -57,5 +61,5 @@ jq -nc --arg weights "$weights" --argjson batch "$batch" --argjson jobs "$jobs" 
     ($t1 - $t0) as $wall |
     {model: $model, weights: $weights, batch: $batch, jobs: $jobs, seconds_per_job: $seconds, failed: $failed,
      wall_s: ($wall * 100 | round / 100), audio_s_per_wall_s: ($jobs * $seconds / $wall * 1000 | round / 1000),
-     decode_steps: $steps, ms_per_step_wall: ($wall * 1000 / $steps * 10 | round / 10),
+     decode_steps: $steps, ms_per_step_wall: (if $steps > 0 then $wall * 1000 / $steps * 10 | round / 10 else null end),
      peak_rss_mib: ($peak / 1024 | round), peak_private_rss_mib: ($anon / 1024 | round), load: $load}'

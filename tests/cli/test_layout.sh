@@ -72,12 +72,13 @@ else
 fi
 
 # The job loop reaches the engine through worker/engine*.h alone (engine.h:
-# the music model; engine_writer.h: the language model writing the words):
+# the music model; engine_writer.h and engine_writer_batch.h: the language
+# model writing the words):
 # no other daemon file includes the engine's headers or calls into them
 # (config.h uses its jen1_device type and nothing else).
-found=$(grep -ln '#include "jen1' worker/*.c worker/*.h | grep -vE -e '^worker/engine(_[a-z]+)?\.[ch]$' -e '^worker/config\.h$')
+found=$(grep -ln '#include "jen1' worker/*.c worker/*.h | grep -vE -e '^worker/engine(_[a-z]+)*\.[ch]$' -e '^worker/config\.h$')
 calls=$(grep -nE '\bjen1_(model|generate|output|free|torch|tokenize|encode|decode|text)[a-z_]*\(' worker/*.c |
-        grep -vE '^worker/engine(_[a-z]+)?\.c:')
+        grep -vE '^worker/engine(_[a-z]+)*\.c:')
 if [ -z "$found$calls" ]; then
     t_ok "only worker/engine*.c talk to the engine"
 else

@@ -3,8 +3,9 @@
 # written by the qwen2-tiny language model (JEN1_TEXT_MODEL_DIR): every
 # GeneratedSong validates against the schema and names the model as the
 # words' author; an "audio": false job finishes without audio; the same job
-# twice sings the same words; /ready and /debug/torch say which models are
-# loaded. A pool whose text model is broken still serves, with the rules,
+# twice sings the same words; jobs planned at once (JEN1_BATCH=4) share the
+# model's decode steps and write the words they write alone; /ready and
+# /debug/torch say which models are loaded. A pool whose text model is broken still serves, with the rules,
 # and /ready says why.
 set -u
 . tests/cli/lib.sh
@@ -64,6 +65,43 @@ t_check "the same job twice: the same words" \
          <(jq -S 'del(.id, .timings, .created_at)' "$tmp/words-2.json")
 t_check "the log says who wrote the words" grep -q '"words written".*"model":"model"' "$POOL_LOG"
 pool_stop TERM
+
+# ---- Jobs planned at once share the model's steps ------------------------------------
+# Four words-only jobs wait in the queue before the pool starts; a worker
+# with JEN1_BATCH=4 plans them together (a planner each, one text session),
+# one with JEN1_BATCH=1 in turn. Each job's words are the same either way,
+# and the log's batch_rows (the most rows of a decode step a job was in)
+# shows the model decoded them together.
+stories=("A fox crosses a frozen river at dawn." "Two sisters open a bakery by the sea."
+         "An old train crosses the mountains for the last time." "A girl teaches a crow to speak.")
+plan_together() {
+    local tag=$1 batch=$2 i
+    for i in "${!stories[@]}"; do
+        rcli LPUSH "{$POOL_PREFIX}:queue" "{\"id\":\"$tag-$i\",\"narrative\":\"${stories[$i]}\",\"duration\":40,\"seed\":$((30 + i)),\"audio\":false}" >/dev/null
+    done
+    if ! pool_start "writer-$tag" JEN1_BATCH="$batch" JEN1_TEXT_MODEL_DIR="$text_model" JEN1_ENGINE=none; then
+        t_fail "$tag: pool starts" "see the log above"
+        return 1
+    fi
+    for i in "${!stories[@]}"; do
+        t_check "$tag: job $i succeeds" wait_status "$tag-$i" succeeded 60
+        job_field "$tag-$i" result | jq -S 'del(.id, .timings, .created_at)' >"$tmp/$tag-$i.json"
+    done
+    most_rows[$batch]=$(grep '"words written"' "$POOL_LOG" | grep -o '"batch_rows":[0-9]*' | cut -d: -f2 | sort -n | tail -1)
+    pool_stop TERM
+}
+declare -A most_rows
+plan_together alone 1
+plan_together together 4
+for i in "${!stories[@]}"; do
+    t_check "job $i: the same words planned alone and beside three others" \
+        diff "$tmp/alone-$i.json" "$tmp/together-$i.json"
+done
+t_check "jobs planned together: the model's words" jq -e '.words.source == "model" and .words.fields_from_rules < .words.fields' \
+    "$tmp/together-0.json"
+echo "    the most rows in a text step: ${most_rows[1]:-?} alone, ${most_rows[4]:-?} with four planned at once"
+t_check "four jobs planned at once share the text model's steps (${most_rows[4]:-?} rows, ${most_rows[1]:-?} alone)" \
+    test "${most_rows[4]:-0}" -gt "${most_rows[1]:-99}"
 
 # ---- A broken text model: the rules write, the pool serves ------------------------
 cp "$text_model"/*.json "$text_model"/merges.txt "$tmp/broken-model/"
