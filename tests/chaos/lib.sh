@@ -26,6 +26,9 @@
 
 CHAOS_WORKERS=${CHAOS_WORKERS:-3}
 CHAOS_BATCH=${CHAOS_BATCH:-4} # JEN1_BATCH: jobs each worker decodes together
+# The language model writing the words (empty: the rules): with it every job
+# is planned by a planner thread, its calls in the worker's text session.
+CHAOS_TEXT_MODEL=${CHAOS_TEXT_MODEL-tests/fixtures/qwen2-tiny/model}
 CHAOS_WAIT=${CHAOS_WAIT:-240} # the most any wait may take, in seconds
 CHAOS_SUMMARIES=()
 
@@ -98,7 +101,7 @@ chaos_pool() {
     # Killing a worker every second may hit one job several times: allow it
     # more than the default 3 starts before too_many_attempts (docs/protocol.md).
     if ! pool_start "$name" JEN1_WORKERS="$CHAOS_WORKERS" JEN1_BATCH="$CHAOS_BATCH" JEN1_THREADS=1 \
-        JEN1_MAX_ATTEMPTS=20 "$@"; then
+        JEN1_MAX_ATTEMPTS=20 ${CHAOS_TEXT_MODEL:+JEN1_TEXT_MODEL_DIR="$CHAOS_TEXT_MODEL"} "$@"; then
         t_fail "$CHAOS_NAME: pool $name starts" "see its log above"
         return 1
     fi
