@@ -11,6 +11,11 @@ namespace jen1 {
 
 at::Tensor Linear::operator()(const at::Tensor &x) const
 {
+    // A bf16 weight on a GPU (to()): the product in bf16, the output fp32.
+    if (w.defined() && w.scalar_type() == at::kBFloat16) {
+        at::Tensor y = at::linear(x.to(at::kBFloat16), w).to(at::kFloat);
+        return b.defined() ? y.add_(b) : y;
+    }
     // Without an fp32 weight (bf16 mapped from the checkpoint) few rows go
     // through the bf16 kernel, many through a bf16 GEMM.
     const bool only_bf16 = !w.defined();
@@ -94,8 +99,11 @@ Linear make_linear(const Weights &w, const std::string &name, int64_t out, int64
 
 void Linear::to(at::Device device)
 {
-    if (!w.defined() && w_bf16.defined() && !device.is_cpu())  // GPUs run fp32 GEMMs
-        w = bf16_to_f32(w_bf16, device);
+    // On a GPU a bf16 weight (bf16 asked for, or a BF16 checkpoint's) stays
+    // bf16, alone: half the memory and the GPU's bf16 GEMM; int8 asks a GPU
+    // for nothing it does better than fp32 (its fp32 weight goes).
+    if (!device.is_cpu() && w_bf16.defined())
+        w = w_bf16.view(at::kBFloat16).to(device);
     else if (w.defined())
         w = w.to(device);
     if (b.defined()) b = b.to(device);

@@ -22,7 +22,9 @@ struct Linear {
     at::Tensor w_i8;       // [out, in] int8, when enabled (w is then defined)
     at::Tensor i8_scale;   // [out] fp32: row j of the weight is w_i8[j] * i8_scale[j]
     at::Tensor operator()(const at::Tensor &x) const;
-    // To `device`; off the CPU the bf16 and int8 copies are dropped (GPUs run fp32 GEMMs).
+    // To `device`. Off the CPU one weight goes: a bf16 copy as bf16 (w then
+    // holds bf16 and the product runs in bf16, its output fp32), else fp32
+    // (int8 runs its fp32 weight there).
     void to(at::Device device);
 };
 
