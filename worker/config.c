@@ -78,6 +78,7 @@ void config_defaults(struct jen1_config *c)
     c->max_duration_s = JOB_MAX_DURATION_DEFAULT;
     c->loudness_lufs = LOUDNESS_DEFAULT_LUFS;
     c->device = JEN1_DEVICE_AUTO;
+    c->cuda_graph = true;
     c->log_level = LOG_INFO;
     c->engine = CONFIG_ENGINE_TORCH;
 }
@@ -514,6 +515,9 @@ static const struct option options[] = {
       set_weights, FIELD(weights), 0, 0, false },
     { "--bf16", "JEN1_BF16", "0|1", "0", "the same as --weights bf16", set_bool,
       FIELD(bf16), 0, 1, true },
+    { "--cuda-graph", "JEN1_CUDA_GRAPH", "0|1", "1",
+      "on a GPU, each decode step replays a captured CUDA graph (0: op by op, docs/gpu.md)", set_bool,
+      FIELD(cuda_graph), 0, 1, true },
     { "--log-level", "JEN1_LOG_LEVEL", "debug|info|warn|error", "info", "least severe level logged",
       set_log_level, FIELD(log_level), 0, 0, false },
     { "--worker-id", "JEN1_WORKER_ID", "ID", "hostname-pid",
@@ -804,6 +808,10 @@ int config_describe(const struct jen1_config *c, char *buf, size_t len)
         o = NULL;
     }
     if (o && json_object_set_new(o, "weights", json_string(jen1_weight_type_name(c->weights))) != 0) {
+        json_decref(o);
+        o = NULL;
+    }
+    if (o && json_object_set_new(o, "cuda_graph", json_boolean(c->cuda_graph)) != 0) {
         json_decref(o);
         o = NULL;
     }

@@ -85,6 +85,7 @@ struct jen1_config {
     jen1_device device;  /* handed to the engine as it is */
     jen1_weight_type weights; /* JEN1_WEIGHTS: the decoder's weight type */
     bool bf16;           /* JEN1_BF16, the older spelling: 1 means weights bf16 */
+    bool cuda_graph;     /* JEN1_CUDA_GRAPH: on a GPU, decode steps replay a captured graph */
     enum log_level log_level;
     char worker_id[129]; /* default: hostname-pid */
     enum config_engine engine;

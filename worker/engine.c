@@ -89,6 +89,7 @@ engine *engine_open(const engine_options *o, char *err, size_t errlen)
     mp.n_threads = o->threads;
     mp.device = o->device;
     mp.decoder_weights = o->weights;
+    mp.cuda_graphs = o->cuda_graph;
     if (jen1_model_load(dir, &mp, &e->model, err, errlen) != JEN1_OK) {
         free(e);
         return NULL;

@@ -34,6 +34,7 @@ typedef struct engine_options {
     int threads;
     jen1_device device;
     jen1_weight_type weights;
+    int cuda_graph;       /* on a GPU, steps replay a captured CUDA graph */
     double none_pace;     /* the silent engine's wall seconds per second of
                              audio (0: instant), so that tests can cancel,
                              time out or kill a job in the middle */

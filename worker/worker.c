@@ -296,6 +296,7 @@ int worker_main(const struct jen1_config *cfg, unsigned slot, struct jen1_metric
 
     engine_options eo = {.model_dir = cfg->model_dir, .use_torch = cfg->engine == CONFIG_ENGINE_TORCH,
                          .threads = cfg->threads, .device = cfg->device, .weights = cfg->weights,
+                         .cuda_graph = cfg->cuda_graph,
                          .none_pace = cfg->none_pace, .window_s = cfg->window_s, .stride_s = cfg->stride_s};
     double t = clock_monotonic_s();
     w.engine = engine_open(&eo, err, sizeof err);

@@ -152,9 +152,12 @@ typedef struct jen1_model_params {
     jen1_device device;
     int n_threads;           /* intra-op threads; <= 0 means all cores */
     jen1_weight_type decoder_weights;
+    int cuda_graphs;         /* nonzero: on CUDA a session's decoder step is captured
+                                once as a CUDA graph and replayed while its slots stay
+                                the same (captured again when they change); 0: op by op */
 } jen1_model_params;
 
-/* Defaults: JEN1_DEVICE_AUTO, all cores, fp32 weights. */
+/* Defaults: JEN1_DEVICE_AUTO, all cores, fp32 weights, CUDA graphs on. */
 JEN1_API jen1_model_params jen1_model_default_params(void);
 
 /* Loads the checkpoint directory `dir` (config.json, model.safetensors,

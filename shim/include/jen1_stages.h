@@ -87,6 +87,12 @@ JEN1_API jen1_status jen1_generate_traced(const jen1_model *model, const jen1_re
                                           jen1_output **out, jen1_tensor *scores,
                                           jen1_tensor *decoder_ids, char *err, size_t errlen);
 
+/* For tests: the CPU takes the decoder step a GPU takes (static shapes, each
+ * cache attended over its whole capacity under a mask: what a CUDA graph
+ * replays), so that its arithmetic can be checked where there is no GPU.
+ * Call before any generation or session starts on the model. */
+JEN1_API void jen1_model_use_static_step(jen1_model *model, int on);
+
 #ifdef __cplusplus
 }
 #endif

@@ -68,6 +68,7 @@ void load_model(const char *dir, const jen1_model_params &params, jen1_model *m)
     m->encodec.load(w, c.encodec, c.decoder.num_codebooks);
 
     m->device = choose_device(params.device);
+    m->decoder.cuda_graphs = params.cuda_graphs != 0;
     if (!m->device.is_cpu()) {
         m->text.to(m->device);
         m->decoder.to(m->device);
@@ -103,6 +104,7 @@ jen1_model_params jen1_model_default_params(void)
     p.device = JEN1_DEVICE_AUTO;
     p.n_threads = 0;
     p.decoder_weights = JEN1_WEIGHTS_F32;
+    p.cuda_graphs = 1;
     return p;
 }
 
@@ -270,6 +272,11 @@ jen1_status jen1_encode_text(const jen1_model *model, const char *const *prompts
         if (t5_hidden_states) to_c_tensor(at::stack(hidden, 0), t5_hidden_states);
         if (encoder_hidden_states) to_c_tensor(model->text.project(last, d_mask), encoder_hidden_states);
     });
+}
+
+void jen1_model_use_static_step(jen1_model *model, int on)
+{
+    if (model) model->decoder.static_step = on || !model->device.is_cpu();
 }
 
 jen1_status jen1_decoder_forward(const jen1_model *model, const char *const *prompts, int n_prompts,

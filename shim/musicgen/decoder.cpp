@@ -82,6 +82,7 @@ void Decoder::to(at::Device device)
     auto mv = [&](at::Tensor &t) { if (t.defined()) t = t.to(device); };
     auto mvl = [&](Linear &l) { l.to(device); };
     if (!device.is_cpu()) kv_bf16 = false;
+    static_step = static_step || !device.is_cpu();
     for (auto &e : embed) mv(e);
     mv(positions); mv(ln_w); mv(ln_b);
     for (auto &h : heads) mvl(h);
@@ -111,9 +112,16 @@ DecoderState decoder_begin(const Decoder &d, int rows, int capacity,
     s.cond_rows = encoder_states.defined() ? (int)encoder_states.size(0) : 0;
     auto opts = d.ln_w.options();
     auto cache_opts = d.kv_bf16 ? opts.dtype(at::kBFloat16) : opts;
+    // The static step (decoder_graph.cpp) attends over the whole capacity,
+    // the unwritten columns at a weight of exactly 0: they must hold numbers
+    // (0 x NaN is NaN). The CPU's own step reads only what it wrote, and
+    // leaves the pages of a long window untouched until it gets there.
+    const bool zeroed = d.static_step;
     for (size_t i = 0; i < d.layers.size(); i++) {
-        s.k.push_back(at::empty({rows, heads, capacity, hd}, cache_opts));
-        s.v.push_back(at::empty({rows, heads, capacity, hd}, cache_opts));
+        s.k.push_back(zeroed ? at::zeros({rows, heads, capacity, hd}, cache_opts)
+                             : at::empty({rows, heads, capacity, hd}, cache_opts));
+        s.v.push_back(zeroed ? at::zeros({rows, heads, capacity, hd}, cache_opts)
+                             : at::empty({rows, heads, capacity, hd}, cache_opts));
         if (s.cond_rows) {
             s.ck.push_back(split_heads(d.layers[i].ck(encoder_states), heads).contiguous());
             s.cv.push_back(split_heads(d.layers[i].cv(encoder_states), heads).contiguous());
@@ -199,6 +207,12 @@ at::Tensor decoder_forward(const Decoder &d, DecoderState &s, const at::Tensor &
     if (end > s.k[0].size(2) || end > d.positions.size(0))
         throw Error(JEN1_ERR_TOO_LONG, "decoder_forward: " + std::to_string(end) +
                                            " positions exceed the cache or the position table");
+    if (T == 1 && d.static_step && !hidden_states) {
+        // One new position where steps are static (a GPU; a test's CPU):
+        // the same step a session takes, uncaptured.
+        at::Tensor logits = decoder_step(d, {&s}, ids.squeeze(2).to(at::kCPU));
+        return logits.unsqueeze(2).to(d.ln_w.device());
+    }
 
     at::Tensor x = at::embedding(d.embed[0], ids.select(1, 0));
     for (int64_t k = 1; k < K; k++) x = x + at::embedding(d.embed[k], ids.select(1, k));

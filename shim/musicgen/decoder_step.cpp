@@ -7,7 +7,8 @@
 // self-attention over its own positions and its cross-attention over its own
 // text. On the CPU the attention goes through the kernels of attention.h,
 // one (row, head) pair per task, with each state's softmax a LibTorch call of
-// its own, so that no row's arithmetic depends on what shares the step.
+// its own, so that no row's arithmetic depends on what shares the step. Off
+// the CPU the step is decoder_graph.cpp's, in static shapes for a CUDA graph.
 #include <ATen/Parallel.h>
 
 #include <cmath>
@@ -132,40 +133,10 @@ void write_cache_cpu(const std::vector<RowPlace> &rows, size_t layer, const at::
     });
 }
 
-// Off the CPU: the same per state through LibTorch ops (no bit-exactness claim).
-at::Tensor self_attend_device(const std::vector<DecoderState *> &states, size_t layer, const at::Tensor &q,
-                              const at::Tensor &k, const at::Tensor &v, int64_t heads)
-{
-    std::vector<at::Tensor> parts;
-    int64_t off = 0;
-    for (DecoderState *s : states) {
-        auto rows_of = [&](const at::Tensor &t) { return split_heads(t.narrow(0, off, s->rows).unsqueeze(1), heads); };
-        s->k[layer].narrow(2, s->length, 1).copy_(rows_of(k));
-        s->v[layer].narrow(2, s->length, 1).copy_(rows_of(v));
-        const int64_t end = s->length + 1;
-        at::Tensor a = attend(rows_of(q), s->k[layer].narrow(2, 0, end), s->v[layer].narrow(2, 0, end), at::Tensor());
-        parts.push_back(merge_heads(a).squeeze(1));
-        off += s->rows;
-    }
-    return at::cat(parts, 0);
-}
-
-at::Tensor cross_attend_device(const std::vector<DecoderState *> &states, size_t layer, const at::Tensor &q,
-                               int64_t heads)
-{
-    std::vector<at::Tensor> parts;
-    int64_t off = 0;
-    for (DecoderState *s : states) {
-        at::Tensor qs = split_heads(q.narrow(0, off, s->cond_rows).unsqueeze(1), heads);
-        parts.push_back(merge_heads(attend(qs, s->ck[layer], s->cv[layer], s->cross_mask)).squeeze(1));
-        off += s->cond_rows;
-    }
-    return at::cat(parts, 0);
-}
-
 }  // namespace
 
-at::Tensor decoder_step(const Decoder &d, const std::vector<DecoderState *> &states, const at::Tensor &ids_cpu)
+at::Tensor decoder_step(const Decoder &d, const std::vector<DecoderState *> &states, const at::Tensor &ids_cpu,
+                        StepGraphPtr *graph)
 {
     const int64_t K = d.cfg.num_codebooks, heads = d.cfg.num_attention_heads, H = d.cfg.hidden_size;
     const double scaling = 1.0 / std::sqrt((double)(H / heads));
@@ -186,11 +157,14 @@ at::Tensor decoder_step(const Decoder &d, const std::vector<DecoderState *> &sta
     const int64_t R = (int64_t)rows.size();
     if (ids_cpu.dim() != 2 || ids_cpu.size(0) != R || ids_cpu.size(1) != K)
         throw Error(JEN1_ERR_INTERNAL, "decoder_step: ids shape does not match the states");
-    const at::Device device = d.ln_w.device();
-    const bool cpu = device.is_cpu();
-    at::Tensor ids = ids_cpu.to(device);
-    at::Tensor pos = at::tensor(positions, at::kLong).to(device);
-    at::Tensor cond_at = at::tensor(cond_index, at::kLong).to(device);
+    if (d.static_step) {
+        at::Tensor logits = decoder_step_static(d, states, ids_cpu, positions, cond_index, graph);
+        for (DecoderState *s : states) s->length++;
+        return logits;
+    }
+    const at::Tensor &ids = ids_cpu;
+    at::Tensor pos = at::tensor(positions, at::kLong);
+    at::Tensor cond_at = at::tensor(cond_index, at::kLong);
 
     at::Tensor x = at::embedding(d.embed[0], ids.select(1, 0));
     for (int64_t k = 1; k < K; k++) x = x + at::embedding(d.embed[k], ids.select(1, k));
@@ -215,22 +189,14 @@ at::Tensor decoder_step(const Decoder &d, const std::vector<DecoderState *> &sta
         const Decoder::Layer &L = d.layers[i];
         at::Tensor h = at::layer_norm(x, {H}, L.ln_self_w, L.ln_self_b, 1e-5);
         at::Tensor q = L.q(h) * scaling, k = L.k(h), v = L.v(h);
-        at::Tensor a;
-        if (cpu) {
-            write_cache_cpu(rows, i, k, v, heads);
-            a = attend_rows_cpu(rows, q, heads, self_cache(i), self_end);
-        } else {
-            a = self_attend_device(states, i, q, k, v, heads);
-        }
-        x = x + L.o(a);
+        write_cache_cpu(rows, i, k, v, heads);
+        x = x + L.o(attend_rows_cpu(rows, q, heads, self_cache(i), self_end));
 
         if (!cond.empty()) {
             at::Tensor xc = x.index_select(0, cond_at);
             h = at::layer_norm(xc, {H}, L.ln_cross_w, L.ln_cross_b, 1e-5);
             at::Tensor qc = L.cq(h) * scaling;
-            a = cpu ? attend_rows_cpu(cond, qc, heads, cross_cache(i), cross_end)
-                    : cross_attend_device(states, i, qc, heads);
-            x.index_add_(0, cond_at, L.co(a));
+            x.index_add_(0, cond_at, L.co(attend_rows_cpu(cond, qc, heads, cross_cache(i), cross_end)));
         }
 
         h = at::layer_norm(x, {H}, L.ln_ff_w, L.ln_ff_b, 1e-5);
@@ -243,7 +209,7 @@ at::Tensor decoder_step(const Decoder &d, const std::vector<DecoderState *> &sta
 
     std::vector<at::Tensor> logits;
     for (int64_t k = 0; k < K; k++) logits.push_back(d.heads[k](x));
-    return at::stack(logits, 1).to(at::kCPU).contiguous();  // [R, K, V]
+    return at::stack(logits, 1).contiguous();  // [R, K, V]
 }
 
 }  // namespace jen1

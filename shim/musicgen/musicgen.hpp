@@ -10,6 +10,8 @@
 
 #include <ATen/ATen.h>
 
+#include <memory>
+
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -133,6 +135,8 @@ struct TextEncoder {
 // The MusicGen decoder over num_codebooks streams.
 struct Decoder {
     jen1_decoder_config cfg{};
+    bool static_step = false;         // steps take decoder_step_static: off the CPU, or a test's choice
+    bool cuda_graphs = true;          // ...captured as CUDA graphs (jen1_model_params.cuda_graphs)
     std::vector<at::Tensor> embed;    // per codebook [vocab + 1, hidden]
     at::Tensor positions;             // [max_positions, hidden]
     struct Layer {
@@ -182,7 +186,28 @@ at::Tensor decoder_forward(const Decoder &d, DecoderState &state, const at::Tens
 // row's logits are bit for bit what the row would get in a step of its own as
 // long as R <= JEN1_MATVEC_MAX_ROWS (the matvec kernels compute every row
 // alike; a GEMM does not): the caller splits larger batches.
-at::Tensor decoder_step(const Decoder &d, const std::vector<DecoderState *> &states, const at::Tensor &ids);
+// With d.static_step (off the CPU) the step runs decoder_step_static
+// (decoder_graph.cpp): graph, when given, keeps its captured CUDA graph
+// between calls.
+struct StepGraph;
+struct StepGraphDeleter {
+    void operator()(StepGraph *g) const;
+};
+using StepGraphPtr = std::unique_ptr<StepGraph, StepGraphDeleter>;
+at::Tensor decoder_step(const Decoder &d, const std::vector<DecoderState *> &states, const at::Tensor &ids,
+                        StepGraphPtr *graph = nullptr);
+
+// The step in static shapes (decoder_graph.cpp): each state's caches written
+// at its length from a device tensor and attended over their whole capacity
+// under a mask, so that one CUDA capture replays for every step of the same
+// states (kept in *graph, captured again when the states change; none when
+// CUDA is not built in, or d.cuda_graphs is off). positions: each row's;
+// cond_index: the rows that attend to a text. Returns logits [R, K, vocab]
+// on the CPU. Does not advance the states' lengths.
+at::Tensor decoder_step_static(const Decoder &d, const std::vector<DecoderState *> &states, const at::Tensor &ids,
+                               const std::vector<int64_t> &positions, const std::vector<int64_t> &cond_index,
+                               StepGraphPtr *graph);
+
 
 // Attention helpers shared by decoder.cpp and decoder_step.cpp.
 at::Tensor split_heads(const at::Tensor &x, int64_t heads);  // [rows, T, H] -> [rows, heads, T, hd]

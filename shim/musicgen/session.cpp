@@ -192,7 +192,7 @@ void Session::step()
         double t0 = now_seconds();
         at::Tensor logits;
         try {
-            logits = decoder_step(m.decoder, states, ids);
+            logits = decoder_step(m.decoder, states, ids, &graph);
         } catch (const std::exception &e) {
             const Error *err = dynamic_cast<const Error *>(&e);
             for (Slot *s : pass) finish(*s, err ? err->status : JEN1_ERR_INTERNAL, e.what());

@@ -40,6 +40,7 @@ struct Session {
     const jen1_model &m;
     std::vector<Slot> slots;
     FillScratch scratch;
+    StepGraphPtr graph;  // the captured step on CUDA (decoder_graph.cpp)
     Session(const jen1_model &model, int max_slots);
 
     // Checks the request, encodes its first text and prefills its first

@@ -6,7 +6,7 @@
  *              [--guidance G] [--weights f32|bf16|int8] [--label TEXT]
  *   jen1-bench --model DIR --song SECONDS [--window S] [--stride S] [--threads N]
  *              [--guidance G] [--weights f32|bf16|int8] [--label TEXT]
- * (--bf16 is --weights bf16)
+ * (--bf16 is --weights bf16; --no-cuda-graph steps a GPU op by op)
  *
  * Measures: model load wall time and the memory it leaves private vs. shared
  * (file-backed pages are the mapped weights, shared with every other
@@ -143,6 +143,7 @@ int main(int argc, char **argv)
     double song_s = 0, window_s = 0, stride_s = 0;
     float guidance = 3.0f;
     jen1_weight_type weights = JEN1_WEIGHTS_F32;
+    int cuda_graphs = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--model") && v) model_dir = argv[++i];
@@ -155,6 +156,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--window") && v) window_s = atof(argv[++i]);
         else if (!strcmp(a, "--stride") && v) stride_s = atof(argv[++i]);
         else if (!strcmp(a, "--bf16")) weights = JEN1_WEIGHTS_BF16;
+        else if (!strcmp(a, "--no-cuda-graph")) cuda_graphs = 0;
         else if (!strcmp(a, "--weights") && v && !jen1_weight_type_parse(v, &weights)) i++;
         else {
             fprintf(stderr, "usage: jen1-bench --model DIR [--threads N] [--batch B] [--frames F] [--guidance G] "
@@ -171,6 +173,7 @@ int main(int argc, char **argv)
     jen1_model_params mp = jen1_model_default_params();
     mp.n_threads = threads;
     mp.decoder_weights = weights;
+    mp.cuda_graphs = cuda_graphs;
     jen1_model *m;
     double t0 = clock_monotonic_s();
     if (jen1_model_load(model_dir, &mp, &m, err, sizeof err) != JEN1_OK) {
