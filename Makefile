@@ -33,7 +33,13 @@ TORCH_CUDA   := $(wildcard $(TORCH_DIR)/lib/libtorch_cuda.so)
 # pip wheels used the old ABI up to 2.6); 1 when it says nothing.
 TORCH_CONFIG := $(TORCH_DIR)/share/cmake/Torch/TorchConfig.cmake
 TORCH_ABI    ?= $(or $(shell sed -n 's/.*_GLIBCXX_USE_CXX11_ABI=\([01]\).*/\1/p' '$(TORCH_CONFIG)' 2>/dev/null | head -n 1),1)
-TORCH_CFLAGS := $(if $(TORCH_CUDA),-DJEN1_WITH_CUDA) -isystem $(TORCH_DIR)/include -isystem $(TORCH_DIR)/include/torch/csrc/api/include -D_GLIBCXX_USE_CXX11_ABI=$(TORCH_ABI)
+# CUDA graphs (shim/musicgen/decoder_graph.cpp) need the CUDA runtime's
+# headers, which a torch wheel does not ship: the toolkit's, where nvcc is.
+CUDA_HOME    ?= $(or $(patsubst %/bin/nvcc,%,$(shell command -v nvcc 2>/dev/null)),/usr/local/cuda)
+TORCH_CUDA_GRAPHS := $(if $(TORCH_CUDA),$(wildcard $(CUDA_HOME)/include/cuda_runtime_api.h))
+TORCH_CFLAGS := $(if $(TORCH_CUDA),-DJEN1_WITH_CUDA) \
+                $(if $(TORCH_CUDA_GRAPHS),-DJEN1_WITH_CUDA_GRAPHS -isystem $(CUDA_HOME)/include) \
+                -isystem $(TORCH_DIR)/include -isystem $(TORCH_DIR)/include/torch/csrc/api/include -D_GLIBCXX_USE_CXX11_ABI=$(TORCH_ABI)
 TORCH_LIBS   := -L$(TORCH_DIR)/lib -Wl,-rpath,$(TORCH_DIR)/lib -Wl,--no-as-needed -ltorch -ltorch_cpu \
                 $(if $(TORCH_CUDA),-ltorch_cuda -lc10_cuda) -Wl,--as-needed -lc10
 else

@@ -11,7 +11,8 @@
 // serves a set of states (the same DecoderState objects, caches, texts and
 // rows) for every step until it changes - a slot joins or leaves, a window
 // or a section starts - and is then captured again. The same code runs
-// uncaptured where CUDA is not built in or graphs are off
+// uncaptured where CUDA graphs are not built in (JEN1_WITH_CUDA_GRAPHS: a
+// CUDA LibTorch and the CUDA runtime's headers, Makefile) or are off
 // (jen1_model_params.cuda_graphs), and on the CPU when a test asks
 // (jen1_model_use_static_step), so that its arithmetic is checked against
 // the reference's (tests/unit/test_parity.c).
@@ -19,7 +20,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#ifdef JEN1_WITH_CUDA
+#ifdef JEN1_WITH_CUDA_GRAPHS
 #include <ATen/cuda/CUDAEvent.h>
 #include <ATen/cuda/CUDAGraph.h>
 #include <c10/cuda/CUDAGuard.h>
@@ -100,7 +101,7 @@ at::Tensor static_forward(const Decoder &d, const std::vector<DecoderState *> &s
     return at::stack(logits, 1);  // [R, K, V]
 }
 
-#ifdef JEN1_WITH_CUDA
+#ifdef JEN1_WITH_CUDA_GRAPHS
 // What a capture depends on: the states and every tensor it reads or writes
 // in them, where and how large (a freed cache's memory may come back as
 // another state's, of another shape).
@@ -128,7 +129,7 @@ struct StepGraph {
     std::vector<uintptr_t> signature;
     bool failed = false;                   // the capture failed: the session steps uncaptured
     at::Tensor ids, pos, cond_at, logits;  // the static inputs and output
-#ifdef JEN1_WITH_CUDA
+#ifdef JEN1_WITH_CUDA_GRAPHS
     at::cuda::CUDAGraph graph;
 #endif
 };
@@ -146,7 +147,7 @@ at::Tensor decoder_step_static(const Decoder &d, const std::vector<DecoderState 
             .to(at::kCPU)
             .contiguous();
     };
-#ifdef JEN1_WITH_CUDA
+#ifdef JEN1_WITH_CUDA_GRAPHS
     if (graph && device.is_cuda() && d.cuda_graphs && !(*graph && (*graph)->failed)) {
         std::vector<uintptr_t> sig = signature_of(states);
         if (!*graph || (*graph)->signature != sig) {
