@@ -254,7 +254,8 @@ jen1_status writer_batch_generate(writer_batch *b, long long priority, const jen
                                   int *most_rows, char *err, size_t errlen)
 {
     *out = NULL;
-    writer_call c = {.kind = CALL_GENERATE, .priority = priority, .requests = requests, .n_requests = n_requests, .params = params};
+    writer_call c = {.kind = CALL_GENERATE, .priority = priority, .requests = requests, .n_requests = n_requests,
+                     .params = params};
     jen1_status st = call_run(b, &c, err, errlen);
     *out = c.out;
     if (most_rows) *most_rows = c.most_rows;
@@ -265,9 +266,9 @@ jen1_status writer_batch_score(writer_batch *b, long long priority, jen1_text_ca
                                int n_prompt_ids, const int64_t *const *option_ids, const int *n_option_ids,
                                int n_options, double *logprobs, char *err, size_t errlen)
 {
-    writer_call c = {.kind = CALL_SCORE, .priority = priority, .cache = cache, .prompt = prompt_ids, .n_prompt = n_prompt_ids,
-                     .options = option_ids, .n_option_ids = n_option_ids, .n_options = n_options,
-                     .logprobs = logprobs};
+    writer_call c = {.kind = CALL_SCORE, .priority = priority, .cache = cache, .prompt = prompt_ids,
+                     .n_prompt = n_prompt_ids, .options = option_ids, .n_option_ids = n_option_ids,
+                     .n_options = n_options, .logprobs = logprobs};
     return call_run(b, &c, err, errlen);
 }
 

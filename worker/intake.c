@@ -28,7 +28,8 @@ static stage_end stage_planning(job_run *run)
     writer_job_end(&wj);
     if (planned != 0) return PROTOCOL_INVALID_JOB;
     log_kv(LOG_INFO, "words written", LOG_STR("model", writer_model_name(run->w->writer)),
-           LOG_INT("generations", wj.generations), LOG_INT("batch_rows", wj.most_rows), LOG_INT("tokens", wj.tokens), LOG_INT("failures", wj.failures),
+           LOG_INT("generations", wj.generations), LOG_INT("batch_rows", wj.most_rows), LOG_INT("tokens", wj.tokens),
+           LOG_INT("failures", wj.failures),
            LOG_INT("fields", run->plan.words_fields), LOG_INT("fields_from_rules", run->plan.words_from_rules),
            LOG_NUM("seconds", wj.seconds));
     return PROTOCOL_OK;
@@ -141,7 +142,8 @@ void *intake_main(void *arg)
     char err[1024];
     pthread_t planners[WORKER_MAX_PLANNERS];
     int started = 0;
-    while (started < w->n_planners && pthread_create(&planners[started], NULL, planner_main, &w->plan_lanes[started]) == 0)
+    while (started < w->n_planners &&
+           pthread_create(&planners[started], NULL, planner_main, &w->plan_lanes[started]) == 0)
         started++;
     if (started < w->n_planners)
         log_kv(LOG_WARN, "fewer planner threads started than asked", LOG_INT("asked", w->n_planners),
