@@ -292,7 +292,14 @@ void decode_loop(lane *l, engine_batch *batch)
         if (audio.n > 0) decode_audio_chunk(w, &audio);
         /* The language model's turn: a planner's call started, or one step
          * of the jobs' words (one OpenMP team for both models). */
-        if (w->writer) text_busy = writer_turn(w->writer);
+        if (w->writer) {
+            int rows = 0;
+            text_busy = writer_turn(w->writer, &rows);
+            if (rows > 0) {
+                metrics_add(w->metrics->registry, w->metrics->text_steps, 1);
+                metrics_add(w->metrics->registry, w->metrics->text_step_rows, rows);
+            }
+        }
         if (engine_batch_running(batch) == 0 && audio.n == 0 && !text_busy && atomic_load(&w->intake_done) &&
             handoff_count(&w->to_decode) == 0)
             break;

@@ -81,7 +81,7 @@ void writer_close(writer *w)
     free(w);
 }
 
-int writer_turn(writer *w) { return writer_batch_turn(w->batch); }
+int writer_turn(writer *w, int *stepped_rows) { return writer_batch_turn(w->batch, stepped_rows); }
 
 const char *writer_model_name(const writer *w) { return jen1_text_model_name(w->lm); }
 const char *writer_device(const writer *w) { return jen1_text_model_device(w->lm); }

@@ -56,9 +56,10 @@ typedef struct writer_options {
  * reason. Any number of threads may then write jobs' words at once. */
 writer *writer_open(const writer_options *options, char *err, size_t errlen);
 /* With turned_by_owner: runs one turn of the model's work
- * (engine_writer_batch.h); returns 1 while there is work, 0 when idle. One
- * thread at a time. */
-int writer_turn(writer *w);
+ * (engine_writer_batch.h); *stepped_rows (may be NULL) gets the rows of the
+ * decode step it ran (0: none). Returns 1 while there is work, 0 when idle.
+ * One thread at a time. */
+int writer_turn(writer *w, int *stepped_rows);
 
 /* Stops the thread (after the calls in progress) and frees the model. */
 void writer_close(writer *w);

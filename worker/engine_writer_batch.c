@@ -132,8 +132,9 @@ static writer_call *take_oldest(writer_batch *b, int can_join)
     return c;
 }
 
-int writer_batch_turn(writer_batch *b)
+int writer_batch_turn(writer_batch *b, int *stepped_rows)
 {
+    if (stepped_rows) *stepped_rows = 0;
     pthread_mutex_lock(&b->lock);
     /* One call a turn, the oldest caller's first (a prefill or a scoring is
      * a pass of its own that no batching shortens; taking them one between
@@ -157,6 +158,7 @@ int writer_batch_turn(writer_batch *b)
         b->stats.steps++;
         b->stats.rows += rows;
         pthread_mutex_unlock(&b->lock);
+        if (stepped_rows) *stepped_rows = rows;
     }
     calls_collect(b);
     pthread_mutex_lock(&b->lock);
@@ -175,7 +177,7 @@ static void *writer_batch_main(void *arg)
         while (!b->inbox && calls_running(b) == 0 && !b->stopping) pthread_cond_wait(&b->work, &b->lock);
         if (!b->inbox && calls_running(b) == 0 && b->stopping) break;
         pthread_mutex_unlock(&b->lock);
-        writer_batch_turn(b);
+        writer_batch_turn(b, NULL);
         pthread_mutex_lock(&b->lock);
     }
     pthread_mutex_unlock(&b->lock);

@@ -15,7 +15,7 @@
  * model's passes use every core while the music batch is empty):
  *
  *     writer_batch *b = writer_batch_new(lm, wake_my_loop, loop, err, sizeof err);
- *     for (;;) { ...; int busy = writer_batch_turn(b); ...wait only if !busy... }
+ *     for (;;) { ...; int busy = writer_batch_turn(b, NULL); ...wait only if !busy... }
  *
  * A generation joins the session at a step boundary and leaves it when its
  * rows are done: the same results as jen1_text_generate's (what the session
@@ -42,9 +42,10 @@ writer_batch *writer_batch_new(const jen1_text_model *lm, void (*wake)(void *use
 
 /* One turn (one thread at a time, the batch's own if it has one): starts the
  * oldest posted call, steps every generation in the session once, and
- * hands back the calls that are done. Returns 1 while calls are running or
+ * hands back the calls that are done. *stepped_rows (may be NULL): the rows
+ * of the step it ran, 0 if none. Returns 1 while calls are running or
  * waiting, 0 when the batch is idle. */
-int writer_batch_turn(writer_batch *b);
+int writer_batch_turn(writer_batch *b, int *stepped_rows);
 
 /* Starts a batch with a thread of its own over lm (which must outlive the batch); its engine work
  * runs on cpu_threads (>= 1) CPU threads (jen1_thread_set_cpu_threads).

@@ -476,6 +476,14 @@ int jen1_metrics_create(struct jen1_metrics *jm, unsigned n_slots, char *err, si
              metrics_gauge(m, "jen1_decode_steps_per_second",
                            "Decoder passes per second over the last second, summed over workers", NULL,
                            NULL, err, errlen));
+    REGISTER(jm->text_steps, metrics_counter(m, "jen1_text_steps_total",
+                                             "Decode steps of the text model writing the words (one serves "
+                                             "every job planning)",
+                                             NULL, NULL, err, errlen));
+    REGISTER(jm->text_step_rows, metrics_counter(m, "jen1_text_step_rows_total",
+                                                 "Rows in those steps, all jobs' together (divided by the "
+                                                 "steps: how many the text model decodes at once)",
+                                                 NULL, NULL, err, errlen));
     REGISTER(jm->redis_up, metrics_gauge(m, "jen1_redis_up",
                                          "1 when the supervisor reaches Redis, else 0", NULL, NULL,
                                          err, errlen));

@@ -90,6 +90,8 @@ struct jen1_metrics {
     int batch_occupancy;         /* jen1_batch_occupancy: songs in the decode batches */
     int decode_steps;            /* jen1_decode_steps_total */
     int decode_steps_per_second; /* jen1_decode_steps_per_second (last second, per worker, summed) */
+    int text_steps;              /* jen1_text_steps_total: the words model's decode steps */
+    int text_step_rows;          /* jen1_text_step_rows_total: their rows, all jobs' together */
 };
 
 /* Creates the registry (n_slots = 1 + workers) and registers every metric above. */

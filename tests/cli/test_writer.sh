@@ -88,9 +88,12 @@ plan_together() {
         job_field "$tag-$i" result | jq -S 'del(.id, .timings, .created_at)' >"$tmp/$tag-$i.json"
     done
     most_rows[$batch]=$(grep '"words written"' "$POOL_LOG" | grep -o '"batch_rows":[0-9]*' | cut -d: -f2 | sort -n | tail -1)
+    text_steps[$batch]=$(metric jen1_text_steps_total)
+    text_rows[$batch]=$(metric jen1_text_step_rows_total)
     pool_stop TERM
 }
-declare -A most_rows
+metric() { curl -s "http://$POOL_HTTP/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+declare -A most_rows text_steps text_rows
 plan_together alone 1
 plan_together together 4
 for i in "${!stories[@]}"; do
@@ -102,6 +105,10 @@ t_check "jobs planned together: the model's words" jq -e '.words.source == "mode
 echo "    the most rows in a text step: ${most_rows[1]:-?} alone, ${most_rows[4]:-?} with four planned at once"
 t_check "four jobs planned at once share the text model's steps (${most_rows[4]:-?} rows, ${most_rows[1]:-?} alone)" \
     test "${most_rows[4]:-0}" -gt "${most_rows[1]:-99}"
+echo "    /metrics: ${text_steps[1]:-?} text steps of ${text_rows[1]:-?} rows alone, ${text_steps[4]:-?} of ${text_rows[4]:-?} together"
+t_check "/metrics: jen1_text_steps_total and jen1_text_step_rows_total, fewer steps with more rows each together" \
+    awk -v s1="${text_steps[1]:-0}" -v r1="${text_rows[1]:-0}" -v s4="${text_steps[4]:-0}" -v r4="${text_rows[4]:-0}" \
+    'BEGIN { exit !(s1 > 0 && s4 > 0 && s4 < s1 && r4 / s4 > r1 / s1) }'
 
 # ---- A broken text model: the rules write, the pool serves ------------------------
 cp "$text_model"/*.json "$text_model"/merges.txt "$tmp/broken-model/"
