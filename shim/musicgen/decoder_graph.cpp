@@ -40,12 +40,7 @@ namespace {
 at::Tensor static_forward(const Decoder &d, const std::vector<DecoderState *> &states, const at::Tensor &ids,
                           const at::Tensor &pos, const at::Tensor &cond_at)
 {
-    const int64_t K = d.cfg.num_codebooks, heads = d.cfg.num_attention_heads, H = d.cfg.hidden_size;
-    const double scaling = 1.0 / std::sqrt((double)(H / heads));
-    at::Tensor x = at::embedding(d.embed[0], ids.select(1, 0));
-    for (int64_t k = 1; k < K; k++) x = x + at::embedding(d.embed[k], ids.select(1, k));
-    x = x + d.positions.index_select(0, pos);  // [R, H]
-
+    const int64_t heads = d.cfg.num_attention_heads;
     // Per state: its length (a [1] view of pos) and its mask over its cache's
     // columns, 0 up to the length, -inf after.
     std::vector<at::Tensor> at_len, self_mask;
@@ -54,51 +49,38 @@ at::Tensor static_forward(const Decoder &d, const std::vector<DecoderState *> &s
         at::Tensor len = pos.narrow(0, off, 1);
         at::Tensor cols = at::arange(s->k[0].size(2), pos.options());
         at_len.push_back(len);
-        self_mask.push_back(at::zeros({1, 1, 1, s->k[0].size(2)}, x.options())
+        self_mask.push_back(at::zeros({1, 1, 1, s->k[0].size(2)}, d.ln_w.options())
                                 .masked_fill((cols > len).view({1, 1, 1, -1}), -INFINITY));
         off += s->rows;
     }
-    for (size_t i = 0; i < d.layers.size(); i++) {
-        const Decoder::Layer &L = d.layers[i];
-        at::Tensor h = at::layer_norm(x, {H}, L.ln_self_w, L.ln_self_b, 1e-5);
-        at::Tensor q = L.q(h) * scaling, k = L.k(h), v = L.v(h);
+    auto self_attend = [&](size_t i, const at::Tensor &q, const at::Tensor &k, const at::Tensor &v) {
         std::vector<at::Tensor> parts;
-        off = 0;
+        int64_t row0 = 0;
         for (size_t si = 0; si < states.size(); si++) {
             DecoderState *s = states[si];
             auto rows_of = [&](const at::Tensor &t) {
-                return split_heads(t.narrow(0, off, s->rows).unsqueeze(1), heads);  // [rows, heads, 1, hd]
+                return split_heads(t.narrow(0, row0, s->rows).unsqueeze(1), heads);  // [rows, heads, 1, hd]
             };
             s->k[i].index_copy_(2, at_len[si], rows_of(k).to(s->k[i].scalar_type()));
             s->v[i].index_copy_(2, at_len[si], rows_of(v).to(s->v[i].scalar_type()));
             at::Tensor a = attend(rows_of(q), s->k[i].to(at::kFloat), s->v[i].to(at::kFloat), self_mask[si]);
             parts.push_back(merge_heads(a).squeeze(1));
-            off += s->rows;
+            row0 += s->rows;
         }
-        x = x + L.o(at::cat(parts, 0));
-
-        if (cond_at.numel() > 0) {
-            at::Tensor xc = x.index_select(0, cond_at);
-            h = at::layer_norm(xc, {H}, L.ln_cross_w, L.ln_cross_b, 1e-5);
-            at::Tensor qc = L.cq(h) * scaling;
-            parts.clear();
-            int64_t coff = 0;
-            for (DecoderState *s : states) {
-                if (s->cond_rows == 0) continue;
-                at::Tensor qs = split_heads(qc.narrow(0, coff, s->cond_rows).unsqueeze(1), heads);
-                parts.push_back(merge_heads(attend(qs, s->ck[i], s->cv[i], s->cross_mask)).squeeze(1));
-                coff += s->cond_rows;
-            }
-            x.index_add_(0, cond_at, L.co(at::cat(parts, 0)));
+        return at::cat(parts, 0);
+    };
+    auto cross_attend = [&](size_t i, const at::Tensor &qc) {
+        std::vector<at::Tensor> parts;
+        int64_t row0 = 0;
+        for (DecoderState *s : states) {
+            if (s->cond_rows == 0) continue;
+            at::Tensor qs = split_heads(qc.narrow(0, row0, s->cond_rows).unsqueeze(1), heads);
+            parts.push_back(merge_heads(attend(qs, s->ck[i], s->cv[i], s->cross_mask)).squeeze(1));
+            row0 += s->cond_rows;
         }
-
-        h = at::layer_norm(x, {H}, L.ln_ff_w, L.ln_ff_b, 1e-5);
-        x = x + L.fc2(decoder_activation(d, L.fc1(h)));
-    }
-    x = at::layer_norm(x, {H}, d.ln_w, d.ln_b, 1e-5);
-    std::vector<at::Tensor> logits;
-    for (int64_t k = 0; k < K; k++) logits.push_back(d.heads[k](x));
-    return at::stack(logits, 1);  // [R, K, V]
+        return at::cat(parts, 0);
+    };
+    return decoder_step_layers(d, ids, pos, cond_at, self_attend, cross_attend);
 }
 
 #ifdef JEN1_WITH_CUDA_GRAPHS

@@ -138,8 +138,7 @@ void write_cache_cpu(const std::vector<RowPlace> &rows, size_t layer, const at::
 at::Tensor decoder_step(const Decoder &d, const std::vector<DecoderState *> &states, const at::Tensor &ids_cpu,
                         StepGraphPtr *graph)
 {
-    const int64_t K = d.cfg.num_codebooks, heads = d.cfg.num_attention_heads, H = d.cfg.hidden_size;
-    const double scaling = 1.0 / std::sqrt((double)(H / heads));
+    const int64_t K = d.cfg.num_codebooks, heads = d.cfg.num_attention_heads;
     std::vector<RowPlace> rows, cond;
     std::vector<int64_t> positions, cond_index;
     for (DecoderState *s : states) {
@@ -162,14 +161,6 @@ at::Tensor decoder_step(const Decoder &d, const std::vector<DecoderState *> &sta
         for (DecoderState *s : states) s->length++;
         return logits;
     }
-    const at::Tensor &ids = ids_cpu;
-    at::Tensor pos = at::tensor(positions, at::kLong);
-    at::Tensor cond_at = at::tensor(cond_index, at::kLong);
-
-    at::Tensor x = at::embedding(d.embed[0], ids.select(1, 0));
-    for (int64_t k = 1; k < K; k++) x = x + at::embedding(d.embed[k], ids.select(1, k));
-    x = x + d.positions.index_select(0, pos);  // [R, H]
-
     auto self_cache = [](size_t layer) {
         return [layer](const RowPlace &p, const at::Tensor *&k, const at::Tensor *&v) {
             k = &p.state->k[layer];
@@ -184,19 +175,38 @@ at::Tensor decoder_step(const Decoder &d, const std::vector<DecoderState *> &sta
     };
     auto self_end = [](const RowPlace &p) { return (int64_t)p.state->length + 1; };
     auto cross_end = [](const RowPlace &p) { return p.state->ck[0].size(2); };
+    at::Tensor logits = decoder_step_layers(
+        d, ids_cpu, at::tensor(positions, at::kLong), at::tensor(cond_index, at::kLong),
+        [&](size_t i, const at::Tensor &q, const at::Tensor &k, const at::Tensor &v) {
+            write_cache_cpu(rows, i, k, v, heads);
+            return attend_rows_cpu(rows, q, heads, self_cache(i), self_end);
+        },
+        [&](size_t i, const at::Tensor &qc) { return attend_rows_cpu(cond, qc, heads, cross_cache(i), cross_end); });
+    for (DecoderState *s : states) s->length++;
+    return logits.contiguous();  // [R, K, V]
+}
+
+at::Tensor decoder_step_layers(const Decoder &d, const at::Tensor &ids, const at::Tensor &pos,
+                               const at::Tensor &cond_at, const StepSelfAttend &self_attend,
+                               const StepCrossAttend &cross_attend)
+{
+    const int64_t K = d.cfg.num_codebooks, heads = d.cfg.num_attention_heads, H = d.cfg.hidden_size;
+    const double scaling = 1.0 / std::sqrt((double)(H / heads));
+    at::Tensor x = at::embedding(d.embed[0], ids.select(1, 0));
+    for (int64_t k = 1; k < K; k++) x = x + at::embedding(d.embed[k], ids.select(1, k));
+    x = x + d.positions.index_select(0, pos);  // [R, H]
 
     for (size_t i = 0; i < d.layers.size(); i++) {
         const Decoder::Layer &L = d.layers[i];
         at::Tensor h = at::layer_norm(x, {H}, L.ln_self_w, L.ln_self_b, 1e-5);
         at::Tensor q = L.q(h) * scaling, k = L.k(h), v = L.v(h);
-        write_cache_cpu(rows, i, k, v, heads);
-        x = x + L.o(attend_rows_cpu(rows, q, heads, self_cache(i), self_end));
+        x = x + L.o(self_attend(i, q, k, v));
 
-        if (!cond.empty()) {
+        if (cond_at.numel() > 0) {
             at::Tensor xc = x.index_select(0, cond_at);
             h = at::layer_norm(xc, {H}, L.ln_cross_w, L.ln_cross_b, 1e-5);
             at::Tensor qc = L.cq(h) * scaling;
-            x.index_add_(0, cond_at, L.co(attend_rows_cpu(cond, qc, heads, cross_cache(i), cross_end)));
+            x.index_add_(0, cond_at, L.co(cross_attend(i, qc)));
         }
 
         h = at::layer_norm(x, {H}, L.ln_ff_w, L.ln_ff_b, 1e-5);
@@ -205,11 +215,9 @@ at::Tensor decoder_step(const Decoder &d, const std::vector<DecoderState *> &sta
         x = x + L.fc2(h);
     }
     x = at::layer_norm(x, {H}, d.ln_w, d.ln_b, 1e-5);
-    for (DecoderState *s : states) s->length++;
-
     std::vector<at::Tensor> logits;
     for (int64_t k = 0; k < K; k++) logits.push_back(d.heads[k](x));
-    return at::stack(logits, 1).contiguous();  // [R, K, V]
+    return at::stack(logits, 1);  // [R, K, V]
 }
 
 }  // namespace jen1

@@ -10,6 +10,7 @@
 
 #include <ATen/ATen.h>
 
+#include <functional>
 #include <memory>
 
 #include <stdexcept>
@@ -196,6 +197,19 @@ struct StepGraphDeleter {
 using StepGraphPtr = std::unique_ptr<StepGraph, StepGraphDeleter>;
 at::Tensor decoder_step(const Decoder &d, const std::vector<DecoderState *> &states, const at::Tensor &ids,
                         StepGraphPtr *graph = nullptr);
+
+// The layers of one decoder step over R rows, shared by the CPU's step and
+// the static one: ids [R, K] and pos [R] on the model's device, cond_at the
+// rows that attend to a text (may be empty). self_attend(layer, q, k, v)
+// writes the layer's new keys and values and returns the rows' attention
+// [R, H]; cross_attend(layer, qc) that of the cond_at rows. Returns logits
+// [R, K, vocab] on the device. Does not advance the states' lengths.
+using StepSelfAttend =
+    std::function<at::Tensor(size_t layer, const at::Tensor &q, const at::Tensor &k, const at::Tensor &v)>;
+using StepCrossAttend = std::function<at::Tensor(size_t layer, const at::Tensor &qc)>;
+at::Tensor decoder_step_layers(const Decoder &d, const at::Tensor &ids, const at::Tensor &pos,
+                               const at::Tensor &cond_at, const StepSelfAttend &self_attend,
+                               const StepCrossAttend &cross_attend);
 
 // The step in static shapes (decoder_graph.cpp): each state's caches written
 // at its length from a device tensor and attended over their whole capacity

@@ -163,7 +163,6 @@ public:
     void step();
     int running() const;
     int rows() const { return (int)active_.size(); }
-    int max_slots() const { return (int)slots_.size(); }
     // 1 done, 0 running, -1 unused (or out of range).
     int slot_done(int slot) const;
     // Frees the slot; st and why say how it ended (a running slot is
@@ -172,9 +171,8 @@ public:
     jen1_text_output *leave(int slot, jen1_status &st, std::string &why, TextTrace *trace = nullptr);
 
 private:
-    struct Active {  // cache row i is slot's row `row`, its next input `next`
+    struct Active {  // cache row i is slot's row `row`
         int slot, row;
-        int64_t next;
     };
     void pick(TextSlot &s, TextRow &r, float *scores);
     void end_slot(int slot, jen1_status st, const std::string &why);
@@ -186,7 +184,6 @@ private:
     std::vector<TextSlot> slots_;
     std::vector<Active> active_;
     TextCache kv_;
-    int capacity_ = 0;
     std::vector<unsigned char> scratch_;
 };
 

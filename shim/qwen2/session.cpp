@@ -177,15 +177,14 @@ int64_t used_columns(const TextCache &c)
     return c.length - first;
 }
 
-// The used columns of a and b side by side in one new cache of `capacity`
-// columns, both right-aligned at the new length; the columns before a row's
-// own are zero (never valid, so never seen; zero so that a masked weight of
-// exactly 0 meets a finite value).
-TextCache cache_join(const TextDecoder &d, const TextCache &a, const TextCache &b, int capacity)
+// The used columns of a and b side by side in one new cache, both
+// right-aligned at the new length, with room for `extra` more columns; the
+// columns before a row's own are zero (never valid, so never seen; zero so
+// that a masked weight of exactly 0 meets a finite value).
+TextCache cache_join(const TextDecoder &d, const TextCache &a, const TextCache &b, int extra)
 {
-    const int64_t ua = used_columns(a), ub = used_columns(b), len = std::max(ua, ub);
+    const int64_t ua = used_columns(a), ub = used_columns(b), len = std::max(ua, ub), capacity = len + extra;
     const int64_t ra = a.next_pos.size(0), rb = b.next_pos.size(0);
-    if (capacity < len) throw Error(JEN1_ERR_INTERNAL, "text session: the joined cache has no room");
     TextCache c;
     auto opts = d.norm.options();
     const int64_t kvh = d.cfg.num_key_value_heads, hd = d.cfg.head_dim;
@@ -306,23 +305,21 @@ int TextSession::join(const jen1_text_request *requests, int n, const jen1_text_
     at::Tensor logits = m_.decoder.head(h.narrow(1, h.size(1) - 1, 1)).squeeze(1).to(at::kCPU).contiguous();
     std::vector<int64_t> keep;
     std::vector<Active> joining;
+    int budget = remaining_budget();
     for (int i = 0; i < n; i++) {
         pick(s, s.rows[i], logits.data_ptr<float>() + (int64_t)i * m_.cfg.vocab_size);
         if (s.rows[i].done) continue;
         keep.push_back(i);
-        joining.push_back(Active{slot, i, s.rows[i].fresh.back()});
+        joining.push_back(Active{slot, i});
+        budget = std::max(budget, p.max_new_tokens - (int)s.rows[i].fresh.size());
     }
     s.done = joining.empty();
     if (!joining.empty()) {
         TextCache &mine = start.kv;
         if ((int)keep.size() < n) cache_keep_rows(mine, at::tensor(keep, at::kLong).to(m_.device));
-        int budget = remaining_budget();
-        for (const Active &a : joining) budget = std::max(budget, p.max_new_tokens - (int)s.rows[a.row].fresh.size());
-        const int64_t len = std::max(used_columns(kv_), used_columns(mine));
-        TextCache joined = cache_join(m_.decoder, kv_, mine, (int)(len + budget));
+        TextCache joined = cache_join(m_.decoder, kv_, mine, budget);
         // Nothing below throws: the session changes only now.
         kv_ = std::move(joined);
-        capacity_ = (int)(len + budget);
         active_.insert(active_.end(), joining.begin(), joining.end());
     }
     slots_[slot] = std::move(s);
@@ -365,19 +362,17 @@ void TextSession::step()
     if (active_.empty()) return;
     try {
         const int64_t rows = (int64_t)active_.size();
-        if (kv_.length + 1 > capacity_) throw Error(JEN1_ERR_INTERNAL, "text session: the cache is full");
-        std::vector<int64_t> next;
-        for (const Active &a : active_) next.push_back(a.next);
+        std::vector<int64_t> next;  // each row's newest token, its input now
+        for (const Active &a : active_) next.push_back(slots_[a.slot].rows[a.row].fresh.back());
         at::Tensor h = text_forward(m_.decoder, kv_, at::tensor(next, at::kLong).view({rows, 1}).to(m_.device),
                                     at::ones({rows, 1}, at::TensorOptions().dtype(at::kLong).device(m_.device)));
         at::Tensor logits = m_.decoder.head(h).squeeze(1).to(at::kCPU).contiguous();
         std::vector<bool> gone(active_.size());
         for (size_t i = 0; i < active_.size(); i++) {
-            Active &a = active_[i];
+            const Active &a = active_[i];
             TextSlot &s = slots_[a.slot];
             TextRow &r = s.rows[a.row];
             pick(s, r, logits.data_ptr<float>() + (int64_t)i * m_.cfg.vocab_size);
-            a.next = r.fresh.back();
             gone[i] = r.done;
         }
         for (size_t i = 0; i < active_.size(); i++) {
@@ -386,20 +381,19 @@ void TextSession::step()
             s.done = std::all_of(s.rows.begin(), s.rows.end(), [](const TextRow &r) { return r.done; });
         }
         drop_rows(gone);
-    } catch (const std::exception &e) {
-        // The pass failed for every row in it: their calls end with it.
-        const jen1_status st = dynamic_cast<const Error *>(&e) ? static_cast<const Error &>(e).status
-                               : dynamic_cast<const std::bad_alloc *>(&e) ? JEN1_ERR_NO_MEMORY
-                                                                          : JEN1_ERR_INTERNAL;
+    } catch (...) {
+        // The pass failed for every row in it: their calls end with it, its
+        // status and message as the C boundary would give them.
+        char why[512];
+        const jen1_status st = guarded(why, sizeof why, [] { throw; });
         for (int i = 0; i < (int)slots_.size(); i++)
             if (slots_[i].used && !slots_[i].done) {
                 slots_[i].done = true;
                 slots_[i].status = st;
-                slots_[i].error = std::string("the batch's step failed: ") + e.what();
+                slots_[i].error = std::string("the batch's step failed: ") + why;
             }
         active_.clear();
         kv_ = cache_begin(m_.decoder, 0, 0);
-        capacity_ = 0;
         throw;
     }
 }
